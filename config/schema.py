@@ -1,0 +1,359 @@
+"""Typed, validated configuration: the one file a platform team edits.
+
+Shape, types and ranges are checked by pydantic; rules that join several fields (a Hub
+model needs egress, SM_NUM_GPUS within the instance's GPUs, ...) are checked in
+``semantic_errors``. Both report ``path: message`` with the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llm_constructs import images, instances
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+# SageMaker EndpointName: the service model's pattern, and at most 63 characters.
+ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+S3_URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+#: CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                      1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+#: Interface endpoints the config may ask for (service name under com.amazonaws.<region>.).
+INTERFACE_ENDPOINTS = ("sagemaker.runtime", "sagemaker.api", "sts", "logs", "monitoring",
+                       "ecr.api", "ecr.dkr", "kms", "secretsmanager", "sns", "sqs")
+
+#: Environment variables that carry secrets; a literal in config would land in the template.
+SECRET_ENV_KEYS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _close(value: str, allowed) -> str:
+    near = difflib.get_close_matches(value, list(allowed), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(near)}?)" if near else ""
+
+
+class Deployment(Strict):
+    """Where the stacks go. Leave account/region empty for environment-agnostic stacks
+    (synth needs no credentials; the CLI's profile decides at deploy time)."""
+
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = None
+    availability_zones: list[str] | None = None
+    termination_protection: bool = False
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        known = {r for r in _all_regions()}
+        if v not in known:
+            raise ValueError(f"{v!r} is not an AWS region{_close(v, known)}")
+        return v
+
+
+def _all_regions() -> list[str]:
+    from aws_cdk.region_info import RegionInfo
+
+    return [r.name for r in RegionInfo.regions]
+
+
+class FlowLogs(Strict):
+    enabled: bool = True
+    retention_days: int = 90
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{v} is not a CloudWatch Logs retention; allowed: "
+                             f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return v
+
+
+class Network(Strict):
+    cidr: str = "10.0.0.0/16"
+    max_azs: int = Field(default=2, ge=2, le=6)
+    egress: Literal["nat", "none"] = "none"
+    nat_gateways: int = Field(default=1, ge=1, le=6)
+    interface_endpoints: list[Literal[INTERFACE_ENDPOINTS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    flow_logs: FlowLogs = Field(default_factory=FlowLogs)
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(v)
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not an IPv4 CIDR block ({exc})") from None
+        if not 16 <= net.prefixlen <= 22:
+            raise ValueError(f"{v!r}: a VPC CIDR needs a prefix from /16 to /22 "
+                             "(room for two subnets per AZ)")
+        return v
+
+
+class Encryption(Strict):
+    """``customer_managed_key: true`` creates a KMS key (rotation on) for the stacks'
+    logs and, where the instance allows it, the endpoint's storage volume."""
+
+    customer_managed_key: bool = False
+
+
+class TgiImage(Strict):
+    tgi: str
+
+    @field_validator("tgi")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        known = images.tgi_versions()
+        if v not in known:
+            raise ValueError(f"TGI version {v!r} is not in the published table; "
+                             f"allowed: {', '.join(known)}")
+        return v
+
+
+class HubSource(Strict):
+    """A model id on the Hugging Face Hub, downloaded by the container at start-up."""
+
+    hub: str
+
+    @field_validator("hub")
+    @classmethod
+    def _hub(cls, v: str) -> str:
+        if not HUB_ID_RE.match(v):
+            raise ValueError(f"{v!r} is not a Hub model id like 'org/model'")
+        return v
+
+
+class S3Source(Strict):
+    """Model artifacts in S3: ``s3://bucket/key.tar.gz`` (compressed) or
+    ``s3://bucket/prefix/`` (uncompressed; loaded file by file, faster for big models)."""
+
+    s3: str
+
+    @field_validator("s3")
+    @classmethod
+    def _s3(cls, v: str) -> str:
+        if not S3_URI_RE.match(v):
+            raise ValueError(f"{v!r} is not an S3 URI like s3://bucket/path/model.tar.gz "
+                             "or s3://bucket/prefix/")
+        if not (v.endswith(".tar.gz") or v.endswith("/")):
+            raise ValueError(f"{v!r}: point at a model.tar.gz or at a prefix ending in '/'")
+        return v
+
+    @property
+    def bucket(self) -> str:
+        return S3_URI_RE.match(self.s3)["bucket"]  # type: ignore[index]
+
+    @property
+    def key(self) -> str:
+        return S3_URI_RE.match(self.s3)["key"]  # type: ignore[index]
+
+    @property
+    def compressed(self) -> bool:
+        return not self.s3.endswith("/")
+
+
+class Autoscaling(Strict):
+    """Target tracking on SageMakerVariantInvocationsPerInstance (real-time)."""
+
+    min_capacity: int = Field(default=1, ge=1, le=100)
+    max_capacity: int = Field(default=2, ge=1, le=100)
+    target_invocations_per_instance: int = Field(default=20, ge=1)
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
+    scale_out_cooldown_seconds: int = Field(default=120, ge=0, le=3600)
+
+
+class Endpoint(Strict):
+    name: str
+    endpoint_name: str | None = None
+    mode: Literal["realtime"] = "realtime"
+    instance_type: str = "ml.g5.2xlarge"
+    initial_instance_count: int = Field(default=1, ge=1, le=100)
+    image: TgiImage
+    source: Annotated[Union[HubSource, S3Source], Field(union_mode="left_to_right")]
+    sm_num_gpus: int | None = Field(default=None, ge=1)
+    environment: dict[str, str] = Field(default_factory=dict)
+    network_isolation: bool = False
+    container_startup_health_check_timeout_seconds: int = Field(default=900, ge=60, le=3600)
+    model_data_download_timeout_seconds: int = Field(default=1200, ge=60, le=3600)
+    volume_size_gb: int | None = Field(default=None, ge=1, le=512)
+    autoscaling: Autoscaling | None = None
+    invoke_principals: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(f"{v!r}: use 1-31 lower-case letters, digits and '-', "
+                             "starting with a letter")
+        return v
+
+    @field_validator("endpoint_name")
+    @classmethod
+    def _endpoint_name(cls, v: str | None) -> str | None:
+        if v is not None and not ENDPOINT_NAME_RE.match(v):
+            raise ValueError(f"{v!r} is not a SageMaker endpoint name: 1-63 letters, digits "
+                             "and '-', starting and ending with a letter or digit")
+        return v
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, v: str) -> str:
+        allowed = instances.realtime_instance_types()
+        if v not in allowed:
+            raise ValueError(f"{v!r} is not a SageMaker hosting instance type{_close(v, allowed)}; "
+                             "the list is botocore's ProductionVariantInstanceType")
+        return v
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key in SECRET_ENV_KEYS:
+                raise ValueError(f"{key} must not be a literal in config (it would be stored in "
+                                 "the template in plain text); keep tokens in Secrets Manager")
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$", key):
+                raise ValueError(f"{key!r} is not an environment variable name")
+        return v
+
+    @field_validator("invoke_principals")
+    @classmethod
+    def _principals(cls, v: list[str]) -> list[str]:
+        for arn in v:
+            if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN")
+        return v
+
+    @property
+    def gpus(self) -> int | None:
+        return instances.gpu_count(self.instance_type)
+
+    @property
+    def num_gpus(self) -> int:
+        """SM_NUM_GPUS for the container: config, else the instance's GPU count."""
+        if self.sm_num_gpus is not None:
+            return self.sm_num_gpus
+        return self.gpus or 0
+
+
+class AppConfig(Strict):
+    project: str
+    deployment: Deployment = Field(default_factory=Deployment)
+    network: Network = Field(default_factory=Network)
+    encryption: Encryption = Field(default_factory=Encryption)
+    removal_policy: Literal["retain", "destroy"] = "destroy"
+    endpoints: list[Endpoint] = Field(min_length=1)
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, v: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9-]{1,24}$", v):
+            raise ValueError(f"{v!r}: use 2-25 lower-case letters, digits and '-', "
+                             "starting with a letter (it prefixes stack and endpoint names)")
+        return v
+
+    def endpoint_name_of(self, ep: Endpoint) -> str:
+        return ep.endpoint_name or f"{self.project}-{ep.name}"
+
+
+def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
+    """Rules that join several fields. Returns ``(path, message)`` pairs."""
+    errors: list[tuple[str, str]] = []
+    dep, net = cfg.deployment, cfg.network
+
+    if dep.availability_zones is not None:
+        if dep.region is None:
+            errors.append(("deployment.availability_zones",
+                           "set deployment.region too (zones belong to one region)"))
+        elif len(dep.availability_zones) < 2:
+            errors.append(("deployment.availability_zones",
+                           f"{dep.availability_zones} has fewer than 2 zones; give at least 2"))
+        else:
+            for az in dep.availability_zones:
+                if not re.match(rf"^{re.escape(dep.region)}[a-z]$", az):
+                    errors.append(("deployment.availability_zones",
+                                   f"{az!r} is not a zone of {dep.region}"))
+    elif dep.account is not None and dep.region is not None:
+        errors.append(("deployment.availability_zones",
+                       "with a fixed account and region, list the zones (e.g. "
+                       f"[{dep.region}a, {dep.region}b]): otherwise synth needs an AWS lookup"))
+    if net.nat_gateways > net.max_azs:
+        errors.append(("network.nat_gateways",
+                       f"{net.nat_gateways} NAT gateways for {net.max_azs} AZs; at most one per AZ"))
+
+    seen: dict[str, str] = {}
+    for i, ep in enumerate(cfg.endpoints):
+        p = f"endpoints[{i}] ({ep.name})"
+        if ep.name in seen.values():
+            errors.append((f"{p}.name", f"{ep.name!r} is used by another endpoint"))
+        full = cfg.endpoint_name_of(ep)
+        if full in seen:
+            errors.append((f"{p}.endpoint_name", f"{full!r} is also the name of endpoint "
+                                                 f"{seen[full]!r}"))
+        seen[full] = ep.name
+        if not ENDPOINT_NAME_RE.match(full):
+            errors.append((f"{p}.name", f"the derived endpoint name {full!r} is not valid "
+                                        "(1-63 characters); set endpoint_name"))
+
+        if isinstance(ep.source, HubSource):
+            if net.egress != "nat":
+                errors.append((f"{p}.source.hub",
+                               f"{ep.source.hub!r} is downloaded from the Hugging Face Hub, which "
+                               "needs internet egress: set network.egress: nat, or put the "
+                               "model in S3 (source: {s3: s3://bucket/prefix/})"))
+            if ep.network_isolation:
+                errors.append((f"{p}.network_isolation",
+                               "a Hub model cannot load with network isolation on; "
+                               "use an S3 source or set network_isolation: false"))
+
+        gpus = ep.gpus
+        if gpus == 0:
+            errors.append((f"{p}.instance_type",
+                           f"{ep.instance_type!r} has no GPU; the TGI image needs one "
+                           "(e.g. ml.g5.2xlarge)"))
+        elif gpus is None and ep.sm_num_gpus is None:
+            errors.append((f"{p}.sm_num_gpus",
+                           f"the GPU count of {ep.instance_type!r} is not in our table; "
+                           "set sm_num_gpus"))
+        if "SM_NUM_GPUS" in ep.environment:
+            errors.append((f"{p}.environment.SM_NUM_GPUS",
+                           "set sm_num_gpus instead (it is checked against the instance)"))
+        if ep.sm_num_gpus is not None and gpus and ep.sm_num_gpus > gpus:
+            errors.append((f"{p}.sm_num_gpus",
+                           f"{ep.sm_num_gpus} is more than the {gpus} GPU(s) of "
+                           f"{ep.instance_type}; allowed: 1..{gpus}"))
+
+        if ep.volume_size_gb is not None and instances.has_instance_store(ep.instance_type):
+            errors.append((f"{p}.volume_size_gb",
+                           f"{ep.instance_type} has local NVMe storage and SageMaker rejects "
+                           "VolumeSizeInGB for it; remove volume_size_gb"))
+
+        sc = ep.autoscaling
+        if sc is not None:
+            if sc.min_capacity > sc.max_capacity:
+                errors.append((f"{p}.autoscaling.min_capacity",
+                               f"{sc.min_capacity} is above max_capacity {sc.max_capacity}"))
+            if not sc.min_capacity <= ep.initial_instance_count <= sc.max_capacity:
+                errors.append((f"{p}.initial_instance_count",
+                               f"{ep.initial_instance_count} is outside autoscaling "
+                               f"{sc.min_capacity}..{sc.max_capacity}"))
+
+        if dep.region is not None:
+            try:
+                images.tgi_image(ep.image.tgi).account_for(dep.region)
+            except images.ImageResolutionError as exc:
+                errors.append((f"{p}.image.tgi", str(exc)))
+    return errors

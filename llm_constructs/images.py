@@ -1,0 +1,104 @@
+"""Deep Learning Container image URIs, resolved from the published table in ``data/``.
+
+An image is described once (repository, tag, per-region registry account). It can be
+rendered two ways:
+
+* for a known region (config ``deployment.region``): a plain string, and a region with
+  no DLC is an error at synth;
+* for an environment-agnostic stack: a ``CfnMapping`` region -> account, looked up at
+  deploy time with ``Fn::FindInMap`` and ``AWS::Region``/``AWS::URLSuffix``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk.region_info import RegionInfo
+from constructs import Construct
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class ImageResolutionError(ValueError):
+    """A version or region the published table does not have."""
+
+
+@lru_cache(maxsize=None)
+def _table(name: str) -> dict:
+    return json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
+
+
+def tgi_versions() -> list[str]:
+    return list(_table("tgi_images.json")["versions"])
+
+
+@dataclass(frozen=True)
+class DlcImage:
+    """One DLC image: its repository and tag, and the registry account of each region."""
+
+    repository: str
+    tag: str
+    registries: dict[str, str]
+
+    def account_for(self, region: str) -> str:
+        try:
+            return self.registries[region]
+        except KeyError:
+            raise ImageResolutionError(
+                f"no {self.repository} image is published in region {region!r}; "
+                f"regions with one: {', '.join(sorted(self.registries))}"
+            ) from None
+
+    def uri_for(self, region: str) -> str:
+        suffix = RegionInfo.get(region).domain_suffix or "amazonaws.com"
+        return f"{self.account_for(region)}.dkr.ecr.{region}.{suffix}/{self.repository}:{self.tag}"
+
+    def repository_arn_for(self, region: str) -> str:
+        partition = RegionInfo.get(region).partition or "aws"
+        return f"arn:{partition}:ecr:{region}:{self.account_for(region)}:repository/{self.repository}"
+
+    def bind(self, scope: Construct) -> "BoundImage":
+        """Image URI and repository ARN for ``scope``'s stack (mapping when region-agnostic)."""
+        stack = cdk.Stack.of(scope)
+        if not cdk.Token.is_unresolved(stack.region):
+            return BoundImage(self.uri_for(stack.region), self.repository_arn_for(stack.region))
+        mapping_id = f"DlcRegistry{_logical_suffix(self.repository)}"
+        mapping = stack.node.try_find_child(mapping_id)
+        if mapping is None:
+            mapping = cdk.CfnMapping(
+                stack, mapping_id,
+                mapping={region: {"account": acct} for region, acct in sorted(self.registries.items())},
+            )
+        account = mapping.find_in_map(cdk.Aws.REGION, "account")
+        uri = f"{account}.dkr.ecr.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{self.repository}:{self.tag}"
+        arn = (f"arn:{cdk.Aws.PARTITION}:ecr:{cdk.Aws.REGION}:{account}:"
+               f"repository/{self.repository}")
+        return BoundImage(uri, arn)
+
+
+@dataclass(frozen=True)
+class BoundImage:
+    image_uri: str
+    repository_arn: str
+
+
+def _logical_suffix(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+
+
+def tgi_image(version: str) -> DlcImage:
+    """The Hugging Face TGI DLC for ``version`` (e.g. ``3.3.6``)."""
+    table = _table("tgi_images.json")
+    try:
+        entry = table["versions"][version]
+    except KeyError:
+        raise ImageResolutionError(
+            f"TGI version {version!r} is not in the published table; "
+            f"known versions: {', '.join(table['versions'])}"
+        ) from None
+    tag = f"{entry['tag_prefix']}-gpu-{entry['py_version']}-{entry['container_version']}"
+    return DlcImage(table["repository"], tag, dict(table["registries"]))

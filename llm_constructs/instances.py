@@ -1,0 +1,79 @@
+"""Facts about SageMaker hosting instance types.
+
+* Valid real-time instance types come from botocore's SageMaker service model
+  (the ``ProductionVariantInstanceType`` enum), so they follow the pinned botocore.
+* GPU counts are a hand-kept table. Source: "Amazon EC2 accelerated computing
+  instance specifications", https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html
+  (the ``ml.`` SageMaker types have the GPUs of the EC2 type of the same name).
+  A type missing here is not guessed: an endpoint on it must set ``sm_num_gpus``.
+* Families with local NVMe instance storage. Source: SageMaker "Host instance storage
+  volumes", https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html:
+  on these, the production variant accepts neither ``VolumeSizeInGB`` nor a
+  ``KmsKeyId`` (the local volume is encrypted by the instance's hardware module).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def realtime_instance_types() -> frozenset[str]:
+    """Every instance type a SageMaker production variant accepts (botocore's enum)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+def _sizes(family: str, counts: dict[str, int]) -> dict[str, int]:
+    return {f"ml.{family}.{size}": n for size, n in counts.items()}
+
+
+_G5_LIKE = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1,
+            "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}
+
+#: NVIDIA GPUs per instance type.
+GPU_COUNT: dict[str, int] = {
+    **_sizes("p2", {"xlarge": 1, "8xlarge": 8, "16xlarge": 16}),
+    **_sizes("p3", {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8}),
+    **_sizes("g4dn", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1,
+                      "12xlarge": 4}),
+    **_sizes("g5", _G5_LIKE),
+    **_sizes("g6", _G5_LIKE),
+    **_sizes("g6e", _G5_LIKE),
+    "ml.p4d.24xlarge": 8,
+    "ml.p4de.24xlarge": 8,
+    "ml.p5.4xlarge": 1,
+    "ml.p5.48xlarge": 8,
+    "ml.p5e.48xlarge": 8,
+    "ml.p5en.48xlarge": 8,
+    "ml.p6-b200.48xlarge": 8,
+}
+
+#: Instance families whose hosts have local NVMe instance storage.
+INSTANCE_STORE_FAMILIES: frozenset[str] = frozenset({
+    "m5d", "c5d", "r5d", "m6gd", "c6gd", "r6gd", "r7gd",
+    "g4dn", "g5", "g6", "g6e", "p4d", "p4de", "p5", "p5e", "p5en",
+    "trn1", "trn1n", "trn2", "dl1",
+})
+
+
+def family(instance_type: str) -> str:
+    """``ml.g5.2xlarge`` -> ``g5``."""
+    parts = instance_type.split(".")
+    return parts[1] if len(parts) == 3 else ""
+
+
+def gpu_count(instance_type: str) -> int | None:
+    """GPUs of an instance type; 0 for a CPU type; None when the table does not know it."""
+    if instance_type in GPU_COUNT:
+        return GPU_COUNT[instance_type]
+    fam = family(instance_type)
+    if fam.startswith(("g", "p")) and fam[1:2].isdigit():
+        return None  # an accelerated family we have no sourced figure for
+    return 0
+
+
+def has_instance_store(instance_type: str) -> bool:
+    return family(instance_type) in INSTANCE_STORE_FAMILIES

@@ -1,0 +1,23 @@
+"""cdk-nag acknowledgements, always scoped to one finding and carrying the true reason."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+
+def nag_form(scope: IConstruct, value: str) -> str:
+    """Render a (possibly tokenised) string the way cdk-nag names it in a finding id:
+    ``{"Ref": "AWS::Region"}`` becomes ``<AWS::Region>``."""
+    resolved = cdk.Stack.of(scope).resolve(value)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved.get("Fn::Join", ["", []])[1]
+    return "".join(p if isinstance(p, str) else f"<{p.get('Ref', '?')}>" for p in parts)
+
+
+def acknowledge(scope: IConstruct, rule: str, reason: str, *, resource: str | None = None) -> None:
+    """Acknowledge AwsSolutions ``rule`` on ``scope`` (optionally one ``Resource::`` finding)."""
+    finding = f"{rule}[Resource::{nag_form(scope, resource)}]" if resource else rule
+    cdk.Validations.of(scope).acknowledge(
+        cdk.Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason))
