@@ -82,6 +82,7 @@ class ModelNetwork(Construct):
                     subnets=self.model_subnets,
                     security_groups=[self.endpoint_security_group],
                     private_dns_enabled=True,
+                    open=False,  # our own rule below names the CIDR literally
                 )
 
         self.flow_log_group: logs.LogGroup | None = None
