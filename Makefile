@@ -1,0 +1,38 @@
+# The two commands of the README: `make synth` and `make test`. Each sets up what it
+# needs (.venv from the pinned requirements, the pinned CDK CLI from package-lock.json).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+ENV ?= dev
+
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+CDK := npx --no-install cdk
+
+.PHONY: setup synth test clean
+.DEFAULT_GOAL := synth
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+## Synthesize config/$(ENV).yaml (default: dev) into cdk.out/. No AWS credentials needed.
+synth: setup
+	$(CDK) synth --no-notices --quiet -c env=$(ENV)
+	@echo "Synthesized config/$(ENV).yaml into cdk.out/: $$(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
+
+## Run the whole test suite (unit, template assertions, snapshots, cfn-lint, cdk-nag, CLI).
+test: setup
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf cdk.out .pytest_cache

@@ -1,0 +1,28 @@
+import os
+
+import pytest
+
+from tests.helpers import Synth, synthesize
+
+# Synth must never need AWS credentials: make sure none leak in from the environment.
+for _var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
+
+SHIPPED = ("dev", "prod")
+
+
+@pytest.fixture(scope="session")
+def dev() -> Synth:
+    return synthesize("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Synth:
+    return synthesize("prod")
+
+
+@pytest.fixture(scope="session", params=SHIPPED)
+def shipped(request) -> Synth:
+    return synthesize(request.param)

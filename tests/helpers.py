@@ -1,0 +1,92 @@
+"""Synthesis and template helpers shared by the tests (one synth per config per session)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "config"
+
+
+@dataclass
+class Synth:
+    outdir: Path
+    templates: dict[str, dict]  # stack name -> template
+
+    def stack(self, suffix: str) -> dict:
+        matches = [t for name, t in self.templates.items() if name.endswith(suffix)]
+        assert len(matches) == 1, f"no single stack ending in {suffix!r}: {list(self.templates)}"
+        return matches[0]
+
+    @property
+    def network(self) -> dict:
+        return self.stack("-network")
+
+    def endpoint(self, name: str) -> dict:
+        return self.stack(f"-endpoint-{name}")
+
+    @property
+    def validation_report(self) -> dict:
+        return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+def config_data(name: str) -> dict:
+    return yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text())
+
+
+def synthesize_data(data: dict, *, nag: bool = True, source: str = "<test>") -> Synth:
+    """Synthesize the whole app for a config given as data."""
+    import app
+    from config import parse_config
+
+    cfg = parse_config(copy.deepcopy(data), source=source)
+    outdir = Path(tempfile.mkdtemp(prefix="synth-"))
+    assembly = app.build_app(outdir=str(outdir), config=cfg, nag=nag).synth()
+    return Synth(outdir, {s.stack_name: s.template for s in assembly.stacks})
+
+
+@lru_cache(maxsize=None)
+def synthesize(name: str) -> Synth:
+    """The shipped config ``name``, synthesized once per test session, with cdk-nag."""
+    return synthesize_data(config_data(name), source=f"config/{name}.yaml")
+
+
+def resources(template: dict, type_: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def one(template: dict, type_: str) -> tuple[str, dict]:
+    found = resources(template, type_)
+    assert len(found) == 1, f"expected one {type_}, found {list(found)}"
+    return next(iter(found.items()))
+
+
+def statements(template: dict) -> list[dict]:
+    out = []
+    for res in resources(template, "AWS::IAM::Policy").values():
+        out += res["Properties"]["PolicyDocument"]["Statement"]
+    return out
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def output_ref(producer: dict, value: Any) -> Any:
+    """Follow a weak cross-stack reference (``Fn::GetStackOutput``) to the producer's value."""
+    if isinstance(value, dict) and "Fn::GetStackOutput" in value:
+        return producer["Outputs"][value["Fn::GetStackOutput"]["OutputName"]]["Value"]
+    if isinstance(value, dict) and "Fn::ImportValue" in value:
+        export = value["Fn::ImportValue"]
+        for out in producer["Outputs"].values():
+            if out.get("Export", {}).get("Name") == export:
+                return out["Value"]
+    return value

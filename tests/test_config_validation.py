@@ -1,0 +1,228 @@
+"""Every bad input is an error at synth naming the field, the bad value and the fix."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, available, load_config, parse_config
+from tests.helpers import config_data
+
+EP = "endpoints[0] (chat)"
+
+
+def dev_with(**changes) -> dict:
+    """dev.yaml with dotted-path changes, e.g. ``{"endpoints.0.instance_type": "x"}``."""
+    data = copy.deepcopy(config_data("dev"))
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return data
+
+
+_DELETE = object()
+
+
+def problems_of(data: dict) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, source="test.yaml")
+    assert "test.yaml" in str(info.value)
+    return info.value.problems
+
+
+def assert_problem(data: dict, path: str, *fragments: str) -> None:
+    problems = problems_of(data)
+    matching = [msg for p, msg in problems if p == path]
+    assert matching, f"no problem at {path!r}; got {problems}"
+    for fragment in fragments:
+        assert any(fragment in msg for msg in matching), (fragment, matching)
+
+
+@pytest.mark.parametrize("name", available())
+def test_shipped_configs_are_valid(name):
+    cfg = load_config(name)
+    assert cfg.endpoints
+
+
+def test_dev_and_prod_are_shipped():
+    assert {"dev", "prod"} <= set(available())
+
+
+def test_unknown_instance_type_names_field_value_and_near_matches():
+    assert_problem(dev_with(**{"endpoints.0.instance_type": "ml.g5.3xlarge"}),
+                   f"{EP}.instance_type", "'ml.g5.3xlarge'", "did you mean ml.g5.",
+                   "ProductionVariantInstanceType")
+
+
+def test_instance_types_come_from_botocore():
+    from llm_constructs.instances import realtime_instance_types
+
+    types = realtime_instance_types()
+    assert "ml.g5.2xlarge" in types and "ml.g5.48xlarge" in types
+    assert "ml.g5.3xlarge" not in types
+
+
+def test_sm_num_gpus_above_instance_gpus():
+    assert_problem(dev_with(**{"endpoints.0.sm_num_gpus": 2}),  # g5.2xlarge has one A10G
+                   f"{EP}.sm_num_gpus", "2 is more than the 1 GPU(s) of ml.g5.2xlarge",
+                   "allowed: 1..1")
+
+
+def test_sm_num_gpus_in_raw_environment_is_refused():
+    assert_problem(dev_with(**{"endpoints.0.environment": {"SM_NUM_GPUS": "8"}}),
+                   f"{EP}.environment.SM_NUM_GPUS", "sm_num_gpus")
+
+
+def test_hub_model_without_egress():
+    assert_problem(dev_with(**{"network.egress": "none"}), f"{EP}.source.hub",
+                   "Qwen/Qwen2.5-7B-Instruct", "network.egress: nat", "s3")
+
+
+def test_hub_model_with_network_isolation():
+    assert_problem(dev_with(**{"endpoints.0.network_isolation": True}),
+                   f"{EP}.network_isolation", "Hub")
+
+
+def test_min_capacity_above_max():
+    assert_problem(dev_with(**{"endpoints.0.autoscaling.min_capacity": 3}),
+                   f"{EP}.autoscaling.min_capacity", "3 is above max_capacity 2")
+
+
+def test_min_capacity_zero_on_realtime():
+    assert_problem(dev_with(**{"endpoints.0.autoscaling.min_capacity": 0}),
+                   f"{EP}.autoscaling.min_capacity", "greater than or equal to 1", "got 0")
+
+
+def test_initial_count_outside_scaling_range():
+    assert_problem(dev_with(**{"endpoints.0.initial_instance_count": 3}),
+                   f"{EP}.initial_instance_count", "outside autoscaling 1..2")
+
+
+def test_unknown_key_is_an_error_not_ignored():
+    assert_problem(dev_with(**{"endpoints.0.instanse_type": "ml.g5.2xlarge"}),
+                   f"{EP}.instanse_type", "unknown key")
+
+
+def test_unknown_top_level_key():
+    assert_problem(dev_with(**{"netwrok": {}}), "netwrok", "unknown key")
+
+
+def test_missing_required_key():
+    assert_problem(dev_with(**{"endpoints.0.image": _DELETE}), f"{EP}.image", "missing")
+
+
+def test_missing_endpoints():
+    assert_problem(dev_with(**{"endpoints": _DELETE}), "endpoints", "missing")
+
+
+@pytest.mark.parametrize("bad", ["-starts-with-dash", "has_underscore", "x" * 64, "ends-"])
+def test_invalid_endpoint_name(bad):
+    assert_problem(dev_with(**{"endpoints.0.endpoint_name": bad}), f"{EP}.endpoint_name",
+                   repr(bad), "1-63")
+
+
+def test_duplicate_endpoint_names():
+    data = dev_with()
+    data["endpoints"].append(copy.deepcopy(data["endpoints"][0]))
+    problems = problems_of(data)
+    assert ("endpoints[1] (chat).name", "'chat' is used by another endpoint") in problems
+
+
+def test_unknown_tgi_version_lists_known_ones():
+    assert_problem(dev_with(**{"endpoints.0.image.tgi": "9.9.9"}), f"{EP}.image.tgi",
+                   "'9.9.9'", "3.3.6")
+
+
+def test_volume_size_on_instance_with_nvme_storage():
+    assert_problem(dev_with(**{"endpoints.0.volume_size_gb": 100}), f"{EP}.volume_size_gb",
+                   "ml.g5.2xlarge", "NVMe")
+
+
+def test_cpu_instance_for_tgi():
+    assert_problem(dev_with(**{"endpoints.0.instance_type": "ml.m5.xlarge"}),
+                   f"{EP}.instance_type", "no GPU")
+
+
+def test_gpu_type_missing_from_table_needs_explicit_count():
+    assert_problem(dev_with(**{"endpoints.0.instance_type": "ml.g7e.2xlarge"}),
+                   f"{EP}.sm_num_gpus", "not in our table")
+    ok = dev_with(**{"endpoints.0.instance_type": "ml.g7e.2xlarge", "endpoints.0.sm_num_gpus": 1})
+    assert parse_config(ok).endpoints[0].num_gpus == 1
+
+
+def test_token_literal_in_environment_is_refused():
+    assert_problem(dev_with(**{"endpoints.0.environment": {"HF_TOKEN": "hf_abc"}}),
+                   f"{EP}.environment", "Secrets Manager")
+
+
+def test_bad_s3_uri():
+    assert_problem(dev_with(**{"endpoints.0.source": {"s3": "s3://bucket/model.zip"}}),
+                   f"{EP}.source.s3", "model.tar.gz")
+
+
+def test_unknown_region():
+    assert_problem(dev_with(**{"deployment.region": "us-east-9"}), "deployment.region",
+                   "'us-east-9'", "us-east-1")
+
+
+def test_region_without_dlc_is_a_synth_error():
+    from aws_cdk.region_info import RegionInfo
+
+    from llm_constructs.images import tgi_image
+
+    published = tgi_image("3.3.6").registries
+    missing = sorted(r.name for r in RegionInfo.regions if r.name not in published)
+    assert missing, "every known region has a TGI DLC; pick another test"
+    assert_problem(dev_with(**{"deployment.region": missing[0]}), f"{EP}.image.tgi",
+                   repr(missing[0]), "us-east-1")
+
+
+def test_fixed_account_and_region_needs_zones():
+    assert_problem(dev_with(**{"deployment.account": "123456789012",
+                               "deployment.region": "eu-west-1"}),
+                   "deployment.availability_zones", "lookup")
+
+
+def test_zones_must_belong_to_region():
+    assert_problem(dev_with(**{"deployment.region": "eu-west-1",
+                               "deployment.availability_zones": ["eu-west-1a", "us-east-1b"]}),
+                   "deployment.availability_zones", "'us-east-1b'")
+
+
+def test_bad_log_retention():
+    assert_problem(dev_with(**{"network.flow_logs.retention_days": 31}),
+                   "network.flow_logs.retention_days", "31", "30")
+
+
+def test_bad_interface_endpoint():
+    problems = problems_of(dev_with(**{"network.interface_endpoints": ["sagemaker.runtim"]}))
+    assert problems[0][0] == "network.interface_endpoints[0]"
+    assert "sagemaker.runtime" in problems[0][1] and "sagemaker.runtim" in problems[0][1]
+
+
+def test_all_problems_reported_at_once():
+    problems = problems_of(dev_with(**{"network.egress": "none",
+                                       "endpoints.0.sm_num_gpus": 4}))
+    paths = {p for p, _ in problems}
+    assert {f"{EP}.source.hub", f"{EP}.sm_num_gpus"} <= paths
+
+
+def test_duplicate_yaml_key(tmp_path: Path):
+    (tmp_path / "dup.yaml").write_text("project: a1\nproject: b2\nendpoints: []\n")
+    with pytest.raises(ConfigError) as info:
+        load_config("dup", config_dir=tmp_path)
+    assert "'project' is given twice" in str(info.value)
+
+
+def test_unknown_config_name_lists_available():
+    with pytest.raises(ConfigError) as info:
+        load_config("nope")
+    assert "no config/nope.yaml" in str(info.value) and "dev" in str(info.value)
