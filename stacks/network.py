@@ -31,6 +31,8 @@ class NetworkStack(cdk.Stack):
                                                 "model endpoints", **kwargs)
         net = config.network
         policy = removal_policy(config)
+        self._zones = config.deployment.availability_zones
+        self._max_azs = net.max_azs
 
         self.key: kms.Key | None = None
         if config.encryption.customer_managed_key:
@@ -64,3 +66,12 @@ class NetworkStack(cdk.Stack):
         )
         self.vpc = self.network.vpc
         self.model_subnets = self.network.model_subnets
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Zones without a context lookup: the configured ones, else the first ``max_azs``
+        of ``Fn::GetAZs`` at deploy time (CDK's default for an environment-agnostic stack
+        stops at two, whatever ``max_azs`` says)."""
+        if self._zones:
+            return list(self._zones)
+        return [cdk.Fn.select(i, cdk.Fn.get_azs()) for i in range(self._max_azs)]
