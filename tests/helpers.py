@@ -42,6 +42,24 @@ def config_data(name: str) -> dict:
     return yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text())
 
 
+DELETE = object()
+
+
+def dev_with(**changes) -> dict:
+    """dev.yaml with dotted-path changes, e.g. ``{"endpoints.0.instance_type": "x"}``."""
+    data = copy.deepcopy(config_data("dev"))
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return data
+
+
 def synthesize_data(data: dict, *, nag: bool = True, source: str = "<test>") -> Synth:
     """Synthesize the whole app for a config given as data."""
     import app

@@ -8,27 +8,10 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, available, load_config, parse_config
-from tests.helpers import config_data
+from tests.helpers import DELETE as _DELETE
+from tests.helpers import dev_with
 
 EP = "endpoints[0] (chat)"
-
-
-def dev_with(**changes) -> dict:
-    """dev.yaml with dotted-path changes, e.g. ``{"endpoints.0.instance_type": "x"}``."""
-    data = copy.deepcopy(config_data("dev"))
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        node = data
-        for part in parents:
-            node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
-        if value is _DELETE:
-            del node[last]
-        else:
-            node[last] = value
-    return data
-
-
-_DELETE = object()
 
 
 def problems_of(data: dict) -> list[tuple[str, str]]:
