@@ -108,3 +108,27 @@ def output_ref(producer: dict, value: Any) -> Any:
             if out.get("Export", {}).get("Name") == export:
                 return out["Value"]
     return value
+
+
+def create_only_properties(type_: str) -> set[str]:
+    """Top-level properties whose change makes CloudFormation replace a resource, from the
+    resource provider schemas cfn-lint ships (``createOnlyProperties``)."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_).schema
+    return {p.split("/")[2] for p in schema.get("createOnlyProperties", [])}
+
+
+def replacements(before: dict, after: dict) -> dict[str, list[str]]:
+    """Resources present in both templates whose create-only properties differ: these are
+    replaced on update (new physical resource, new generated name)."""
+    out = {}
+    for lid, old in before["Resources"].items():
+        new = after["Resources"].get(lid)
+        if new is None or new["Type"] != old["Type"] or new["Type"].startswith("Custom::"):
+            continue
+        changed = [p for p in create_only_properties(old["Type"])
+                   if old.get("Properties", {}).get(p) != new.get("Properties", {}).get(p)]
+        if changed:
+            out[lid] = sorted(changed)
+    return out
