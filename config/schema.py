@@ -167,19 +167,76 @@ class S3Source(Strict):
 
 
 class Autoscaling(Strict):
-    """Target tracking on SageMakerVariantInvocationsPerInstance (real-time)."""
+    """Real-time: target tracking on SageMakerVariantInvocationsPerInstance.
+    Async: target tracking on ApproximateBacklogSizePerInstance, min 0 allowed, plus a
+    step policy on HasBacklogWithoutCapacity that brings the first instance back."""
 
-    min_capacity: int = Field(default=1, ge=1, le=100)
+    min_capacity: int = Field(default=1, ge=0, le=100)
     max_capacity: int = Field(default=2, ge=1, le=100)
-    target_invocations_per_instance: int = Field(default=20, ge=1)
+    target_invocations_per_instance: int | None = Field(default=None, ge=1)
+    target_backlog_per_instance: float | None = Field(default=None, gt=0)
     scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
     scale_out_cooldown_seconds: int = Field(default=120, ge=0, le=3600)
+    scale_from_zero_cooldown_seconds: int = Field(default=120, ge=0, le=3600)
+
+    @property
+    def invocations_target(self) -> int:
+        return self.target_invocations_per_instance or 20
+
+    @property
+    def backlog_target(self) -> float:
+        return self.target_backlog_per_instance or 5.0
+
+
+NOTIFICATION_TOPICS = ("SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC")
+
+
+class AsyncInference(Strict):
+    """Asynchronous inference: requests and results in S3, notifications on SNS.
+
+    Paths are prefixes in the bucket the stack creates (KMS-encrypted, SSL-only,
+    versioned, access-logged). ``existing_bucket`` uses a bucket you own instead."""
+
+    max_concurrent_invocations_per_instance: int | None = Field(default=None, ge=1, le=1000)
+    existing_bucket: str | None = Field(default=None,
+                                        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    input_path: str = "input/"
+    output_path: str = "output/"
+    failure_path: str = "failure/"
+    expire_after_days: int | None = Field(default=30, ge=1, le=3650)
+    notifications: bool = True
+    include_inference_response_in: list[Literal[NOTIFICATION_TOPICS]] = Field(  # type: ignore[valid-type]
+        default_factory=list)
+
+    @field_validator("input_path", "output_path", "failure_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if v.startswith("s3://"):
+            if not S3_URI_RE.match(v if v.endswith("/") else v + "/x"):
+                raise ValueError(f"{v!r} is not an S3 URI")
+            return v if v.endswith("/") else v + "/"
+        if not re.match(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/?$", v):
+            raise ValueError(f"{v!r} is not an S3 prefix like 'output/'")
+        return v if v.endswith("/") else v + "/"
+
+
+class Alarms(Strict):
+    """Alarms per endpoint; actions go to ``topic_arn`` when given."""
+
+    enabled: bool = True
+    topic_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$")
+    max_age_of_oldest_request_seconds: int = Field(default=1800, ge=60)
+    invocation_failures: int = Field(default=1, ge=1)
+    invocation_5xx_errors: int = Field(default=5, ge=1)
+    model_latency_p90_ms: int = Field(default=30000, ge=1)
+    period_seconds: int = Field(default=300, ge=60)
 
 
 class Endpoint(Strict):
     name: str
     endpoint_name: str | None = None
-    mode: Literal["realtime"] = "realtime"
+    mode: Literal["realtime", "async"] = "realtime"
     instance_type: str = "ml.g5.2xlarge"
     initial_instance_count: int = Field(default=1, ge=1, le=100)
     image: TgiImage
@@ -191,6 +248,8 @@ class Endpoint(Strict):
     model_data_download_timeout_seconds: int = Field(default=1200, ge=60, le=3600)
     volume_size_gb: int | None = Field(default=None, ge=1, le=512)
     autoscaling: Autoscaling | None = None
+    async_inference: AsyncInference | None = None
+    alarms: Alarms = Field(default_factory=Alarms)
     invoke_principals: list[str] = Field(default_factory=list)
 
     @field_validator("name")
@@ -236,6 +295,14 @@ class Endpoint(Strict):
             if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", arn):
                 raise ValueError(f"{arn!r} is not an IAM role ARN")
         return v
+
+    @property
+    def is_async(self) -> bool:
+        return self.mode == "async"
+
+    @property
+    def async_settings(self) -> AsyncInference:
+        return self.async_inference or AsyncInference()
 
     @property
     def gpus(self) -> int | None:
@@ -346,10 +413,23 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
             if sc.min_capacity > sc.max_capacity:
                 errors.append((f"{p}.autoscaling.min_capacity",
                                f"{sc.min_capacity} is above max_capacity {sc.max_capacity}"))
-            if not sc.min_capacity <= ep.initial_instance_count <= sc.max_capacity:
+            if sc.min_capacity == 0 and not ep.is_async:
+                errors.append((f"{p}.autoscaling.min_capacity",
+                               "0 is allowed only for mode: async (a real-time endpoint "
+                               "needs at least one instance); use 1"))
+            if not max(sc.min_capacity, 1) <= ep.initial_instance_count <= sc.max_capacity:
                 errors.append((f"{p}.initial_instance_count",
                                f"{ep.initial_instance_count} is outside autoscaling "
-                               f"{sc.min_capacity}..{sc.max_capacity}"))
+                               f"{max(sc.min_capacity, 1)}..{sc.max_capacity}"))
+            if ep.is_async and sc.target_invocations_per_instance is not None:
+                errors.append((f"{p}.autoscaling.target_invocations_per_instance",
+                               "async endpoints publish no invocation metrics and scale on "
+                               "backlog: use target_backlog_per_instance"))
+            if not ep.is_async and sc.target_backlog_per_instance is not None:
+                errors.append((f"{p}.autoscaling.target_backlog_per_instance",
+                               "only async endpoints have a backlog: use "
+                               "target_invocations_per_instance, or set mode: async"))
+        errors += _async_errors(p, ep)
 
         if dep.region is not None:
             try:
@@ -357,3 +437,46 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
             except images.ImageResolutionError as exc:
                 errors.append((f"{p}.image.tgi", str(exc)))
     return errors
+
+
+def _async_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    if not ep.is_async:
+        if ep.async_inference is not None:
+            errors.append((f"{p}.async_inference",
+                           "async settings on a real-time endpoint: set mode: async, or "
+                           "remove async_inference"))
+        return errors
+    a = ep.async_settings
+    paths = {"input_path": a.input_path, "output_path": a.output_path,
+             "failure_path": a.failure_path}
+    for field, path in paths.items():
+        if not path.startswith("s3://"):
+            continue
+        bucket = S3_URI_RE.match(path)["bucket"]  # type: ignore[index]
+        if a.existing_bucket is None:
+            errors.append((f"{p}.async_inference.{field}",
+                           f"{path!r} is outside the bucket this stack owns; give a prefix "
+                           f"such as {field.removesuffix('_path') + '/'!r}, or set "
+                           "existing_bucket to use your own bucket"))
+        elif bucket != a.existing_bucket:
+            errors.append((f"{p}.async_inference.{field}",
+                           f"{path!r} is not in existing_bucket {a.existing_bucket!r}"))
+    prefixes = {f: _key_prefix(v) for f, v in paths.items()}
+    items = list(prefixes.items())
+    for i, (f1, k1) in enumerate(items):
+        for f2, k2 in items[i + 1:]:
+            if k1.startswith(k2) or k2.startswith(k1):
+                errors.append((f"{p}.async_inference.{f2}",
+                               f"{paths[f2]!r} overlaps {f1} {paths[f1]!r}: use distinct "
+                               "prefixes (requests, results and failures are kept apart)"))
+    if a.include_inference_response_in and not a.notifications:
+        errors.append((f"{p}.async_inference.include_inference_response_in",
+                       "needs notifications: true (the response goes into the SNS message)"))
+    return errors
+
+
+def _key_prefix(path: str) -> str:
+    if path.startswith("s3://"):
+        return S3_URI_RE.match(path)["key"]  # type: ignore[index]
+    return path

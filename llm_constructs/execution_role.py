@@ -79,7 +79,7 @@ class SageMakerExecutionRole(Construct):
                 actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
                          "ec2:DeleteNetworkInterfacePermission"],
                 resources=[f"{arn}:network-interface/*"]))
-            self._allow_wildcard(
+            self.allow_wildcard(
                 f"{arn}:network-interface/*",
                 "SageMaker creates and deletes the model's ENIs at run time, so their IDs "
                 "cannot be known; scoped to this account and region, and creation also to "
@@ -95,14 +95,14 @@ class SageMakerExecutionRole(Construct):
                          "logs:DescribeLogStreams"],
                 resources=groups + [f"{g}:*" for g in groups]))
             for g in groups:
-                self._allow_wildcard(
+                self.allow_wildcard(
                     f"{g}:*", "log streams of this endpoint's own log group, named by SageMaker per "
                     "instance at run time")
         self.add_to_policy(iam.PolicyStatement(
             sid="Metrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
             conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*",
                                                                  "AWS/SageMaker"]}}))
-        self._allow_wildcard(
+        self.allow_wildcard(
             "*", "cloudwatch:PutMetricData (conditioned on the SageMaker namespaces), "
             "ecr:GetAuthorizationToken and the ec2:Describe* calls of VPC mode support no "
             "resource-level permissions")
@@ -116,9 +116,10 @@ class SageMakerExecutionRole(Construct):
     def add_to_policy(self, statement: iam.PolicyStatement) -> None:
         self.policy.add_statements(statement)
 
-    def _allow_wildcard(self, resource: str, reason: str) -> None:
-        """Acknowledge the cdk-nag IAM5 finding for exactly this wildcard resource."""
-        acknowledge(self.policy, "AwsSolutions-IAM5", reason, resource=resource)
+    def allow_wildcard(self, resource: str, reason: str) -> None:
+        """Acknowledge the cdk-nag IAM5 finding for exactly this wildcard resource, in any
+        policy of this role (``grant_*`` of other constructs land in its default policy)."""
+        acknowledge(self, "AwsSolutions-IAM5", reason, resource=resource)
 
     def add_model_data(self, s3_uri: str) -> None:
         """Allow reading ``s3://bucket/key`` (one object) or ``s3://bucket/prefix/`` (all below)."""
@@ -128,7 +129,7 @@ class SageMakerExecutionRole(Construct):
         objects = f"arn:{partition}:s3:::{bucket}/{key}{'*' if prefix else ''}"
         self.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
         if prefix:
-            self._allow_wildcard(objects, "the files of an uncompressed model under one "
+            self.allow_wildcard(objects, "the files of an uncompressed model under one "
                                           "prefix; read-only, that prefix only")
         self.add_to_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[f"arn:{partition}:s3:::{bucket}"],

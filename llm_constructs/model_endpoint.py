@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import aws_cdk as cdk
-from aws_cdk import aws_applicationautoscaling as appscaling
+import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,6 +15,7 @@ from constructs import Construct
 
 from . import instances
 from .execution_role import SageMakerExecutionRole
+from .scaling import VariantAutoScaling
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,21 @@ class ModelData:
         return not self.s3_uri.endswith("/")
 
 
+@dataclass(frozen=True)
+class AsyncOutput:
+    """The AsyncInferenceConfig of an asynchronous endpoint."""
+
+    output_path: str
+    failure_path: str
+    max_concurrent_invocations_per_instance: int | None = None
+    success_topic_arn: str | None = None
+    error_topic_arn: str | None = None
+    include_inference_response_in: tuple[str, ...] = ()
+    kms_key_arn: str | None = None
+
+
 class LlmEndpoint(Construct):
-    """A real-time SageMaker endpoint serving one container.
+    """A SageMaker endpoint serving one container, real-time or asynchronous.
 
     Update-safe by construction:
     * ``ModelName`` and ``EndpointConfigName`` are never set, so CloudFormation can
@@ -38,8 +52,8 @@ class LlmEndpoint(Construct):
     * ``RetainAllVariantProperties`` keeps the autoscaled instance count on update.
 
     Attributes: ``model``, ``endpoint_config``, ``endpoint`` (L1 resources),
-    ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``scalable_target`` (after
-    ``add_invocation_autoscaling``).
+    ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``scaling`` (after
+    ``add_invocation_autoscaling`` or ``add_backlog_autoscaling``).
     """
 
     def __init__(
@@ -62,6 +76,7 @@ class LlmEndpoint(Construct):
         model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(20),
         volume_size_gb: int | None = None,
         volume_kms_key: kms.IKey | None = None,
+        async_output: AsyncOutput | None = None,
     ) -> None:
         super().__init__(scope, id)
         if initial_instance_count < 1:
@@ -74,6 +89,7 @@ class LlmEndpoint(Construct):
         self.variant_name = variant_name
         self.instance_type = instance_type
         self.execution_role = execution_role
+        self.async_output = async_output
 
         container: dict = {"image": image_uri, "environment": dict(environment or {})}
         if model_data is not None:
@@ -114,6 +130,7 @@ class LlmEndpoint(Construct):
                 volume_size_in_gb=volume_size_gb,
             )],
             kms_key_id=volume_kms_key.key_arn if volume_kms_key and key_allowed else None,
+            async_inference_config=_async_config(async_output) if async_output else None,
         )
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint",
@@ -124,20 +141,29 @@ class LlmEndpoint(Construct):
         self.endpoint_name: str = endpoint_name or self.endpoint.attr_endpoint_name
         #: ``Ref`` of AWS::SageMaker::Endpoint is its ARN.
         self.endpoint_arn: str = self.endpoint.ref
-        self.scalable_target: appscaling.CfnScalableTarget | None = None
+        self.scaling: VariantAutoScaling | None = None
+
+    @property
+    def is_async(self) -> bool:
+        return self.async_output is not None
 
     # -- permissions -------------------------------------------------------------------
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to invoke this endpoint (plain and streaming)."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
-            resource_arns=[self.endpoint_arn])
+        """Allow ``grantee`` to invoke this endpoint (async, or plain and streaming)."""
+        actions = (["sagemaker:InvokeEndpointAsync"] if self.is_async else
+                   ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"])
+        return iam.Grant.add_to_principal(grantee=grantee, actions=actions,
+                                          resource_arns=[self.endpoint_arn])
 
     # -- scaling -----------------------------------------------------------------------
-    @property
-    def scaling_resource_id(self) -> str:
-        return f"endpoint/{self.endpoint_name}/variant/{self.variant_name}"
+    def _scaling(self, min_capacity: int, max_capacity: int) -> VariantAutoScaling:
+        if self.scaling is not None:
+            raise ValueError("autoscaling is already configured for this endpoint")
+        self.scaling = VariantAutoScaling(
+            self, "Scaling", endpoint=self.endpoint, endpoint_name=self.endpoint_name,
+            variant_name=self.variant_name, instance_type=self.instance_type,
+            min_capacity=min_capacity, max_capacity=max_capacity)
+        return self.scaling
 
     def add_invocation_autoscaling(
         self,
@@ -147,45 +173,69 @@ class LlmEndpoint(Construct):
         target_invocations_per_instance: int = 20,
         scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(10),
         scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(2),
-    ) -> appscaling.CfnScalableTarget:
-        """Target tracking on ``SageMakerVariantInvocationsPerInstance`` (real-time).
-
-        L1 resources with no ``RoleARN``: Application Auto Scaling then uses (and creates on
-        first use) its SageMaker service-linked role, which already has the permissions.
-        """
+    ) -> VariantAutoScaling:
+        """Real-time: target tracking on ``SageMakerVariantInvocationsPerInstance``."""
+        if self.is_async:
+            raise ValueError("async endpoints publish no invocation metrics: use "
+                             "add_backlog_autoscaling")
         if min_capacity < 1:
             raise ValueError("a real-time endpoint cannot scale below 1 instance")
         if min_capacity > max_capacity:
             raise ValueError(f"min_capacity {min_capacity} > max_capacity {max_capacity}")
-        if self.scalable_target is not None:
-            raise ValueError("autoscaling is already configured for this endpoint")
-        target = appscaling.CfnScalableTarget(
-            self, "ScalableTarget",
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            resource_id=self.scaling_resource_id,
-            min_capacity=min_capacity,
-            max_capacity=max_capacity,
-        )
-        target.add_resource_dependency(self.endpoint)  # the variant must exist to be registered
-        policy = appscaling.CfnScalingPolicy(
-            self, "InvocationsScaling",
-            policy_name="invocations-per-instance",
-            policy_type="TargetTrackingScaling",
-            scaling_target_id=target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy
-            .TargetTrackingScalingPolicyConfigurationProperty(
-                target_value=target_invocations_per_instance,
-                predefined_metric_specification=appscaling.CfnScalingPolicy
-                .PredefinedMetricSpecificationProperty(
-                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"),
-                scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
-                scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
-            ),
-        )
-        self.scalable_target = target
-        self.invocation_scaling_policy = policy
-        return target
+        scaling = self._scaling(min_capacity, max_capacity)
+        scaling.scale_on_target_tracking(
+            "InvocationsPerInstance", target_value=target_invocations_per_instance,
+            predefined_metric_type="SageMakerVariantInvocationsPerInstance",
+            scale_in_cooldown=scale_in_cooldown, scale_out_cooldown=scale_out_cooldown)
+        return scaling
+
+    def add_backlog_autoscaling(
+        self,
+        *,
+        min_capacity: int = 0,
+        max_capacity: int = 2,
+        target_backlog_per_instance: float = 5,
+        scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(10),
+        scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(2),
+        scale_from_zero_cooldown: cdk.Duration = cdk.Duration.minutes(2),
+    ) -> VariantAutoScaling:
+        """Async: target tracking on ``ApproximateBacklogSizePerInstance`` and, when
+        ``min_capacity`` is 0, the documented scale-from-zero step policy driven by an
+        alarm on ``HasBacklogWithoutCapacity`` (1-minute period, one datapoint, >= 1 ->
+        +1 instance): target tracking alone would wait until the backlog per (zero)
+        instance passes the target.
+
+        Both async metrics carry only the ``EndpointName`` dimension."""
+        if not self.is_async:
+            raise ValueError("only async endpoints have a backlog: use "
+                             "add_invocation_autoscaling")
+        if min_capacity > max_capacity:
+            raise ValueError(f"min_capacity {min_capacity} > max_capacity {max_capacity}")
+        scaling = self._scaling(min_capacity, max_capacity)
+        scaling.scale_on_target_tracking(
+            "BacklogPerInstance", target_value=target_backlog_per_instance,
+            customized_metric={
+                "MetricName": "ApproximateBacklogSizePerInstance",
+                "Namespace": "AWS/SageMaker",
+                "Dimensions": [{"Name": "EndpointName", "Value": self.endpoint_name}],
+                "Statistic": "Average",
+            },
+            scale_in_cooldown=scale_in_cooldown, scale_out_cooldown=scale_out_cooldown)
+        if min_capacity == 0:
+            policy_arn = scaling.scale_on_step("ScaleFromZero", adjustment=1,
+                                               cooldown=scale_from_zero_cooldown)
+            self.scale_from_zero_alarm = cloudwatch.Alarm(
+                self, "HasBacklogWithoutCapacity",
+                alarm_description=f"{self.endpoint_name}: requests wait with no instance; "
+                                  "adds the first one",
+                metric=self.metric_has_backlog_without_capacity(),
+                threshold=1, evaluation_periods=1, datapoints_to_alarm=1,
+                comparison_operator=cloudwatch.ComparisonOperator
+                .GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            self.scale_from_zero_alarm.add_alarm_action(_ArnAction(policy_arn))
+        return scaling
 
     # -- metrics -----------------------------------------------------------------------
     def metric(self, metric_name: str, *, statistic: str = "Sum",
@@ -218,3 +268,66 @@ class LlmEndpoint(Construct):
                                       **kw) -> cloudwatch.Metric:
         return self.metric("GPUMemoryUtilization", statistic=statistic,
                            namespace="/aws/sagemaker/Endpoints", **kw)
+
+    # async metrics: ``EndpointName`` is their only dimension.
+    def _endpoint_metric(self, name: str, statistic: str = "Average",
+                         period: cdk.Duration = cdk.Duration.minutes(1)) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name,
+                                 statistic=statistic, period=period,
+                                 dimensions_map={"EndpointName": self.endpoint_name})
+
+    def metric_approximate_backlog_size(self, **kw) -> cloudwatch.Metric:
+        return self._endpoint_metric("ApproximateBacklogSize", **kw)
+
+    def metric_approximate_backlog_size_per_instance(self, **kw) -> cloudwatch.Metric:
+        return self._endpoint_metric("ApproximateBacklogSizePerInstance", **kw)
+
+    def metric_approximate_age_of_oldest_request(self, **kw) -> cloudwatch.Metric:
+        """Seconds."""
+        return self._endpoint_metric("ApproximateAgeOfOldestRequest", statistic="Maximum", **kw)
+
+    def metric_has_backlog_without_capacity(self, **kw) -> cloudwatch.Metric:
+        return self._endpoint_metric("HasBacklogWithoutCapacity", **kw)
+
+    def metric_invocation_failures(self, **kw) -> cloudwatch.Metric:
+        return self.metric("InvocationFailures", **kw)
+
+    def metric_invocations_processed(self, **kw) -> cloudwatch.Metric:
+        return self.metric("InvocationsProcessed", **kw)
+
+    def metric_total_processing_time(self, *, statistic: str = "p90", **kw) -> cloudwatch.Metric:
+        """Milliseconds from the request's arrival to its result (async)."""
+        return self.metric("TotalProcessingTime", statistic=statistic, **kw)
+
+    def metric_instance_count(self, **kw) -> cloudwatch.Metric:
+        """Instances in service: the sample count of per-instance CPUUtilization over one
+        minute (as the SageMaker docs suggest; no metric publishes the count itself)."""
+        return self.metric("CPUUtilization", statistic="SampleCount",
+                           namespace="/aws/sagemaker/Endpoints", **kw)
+
+
+def _async_config(out: AsyncOutput) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:
+    notification = None
+    if out.success_topic_arn or out.error_topic_arn:
+        notification = sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+            success_topic=out.success_topic_arn, error_topic=out.error_topic_arn,
+            include_inference_response_in=list(out.include_inference_response_in) or None)
+    return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+        output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+            s3_output_path=out.output_path, s3_failure_path=out.failure_path,
+            kms_key_id=out.kms_key_arn, notification_config=notification),
+        client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+            max_concurrent_invocations_per_instance=out.max_concurrent_invocations_per_instance,
+        ) if out.max_concurrent_invocations_per_instance else None,
+    )
+
+
+@jsii.implements(cloudwatch.IAlarmAction)
+class _ArnAction:
+    """An alarm action given by ARN (here: a scaling policy the guard created)."""
+
+    def __init__(self, arn: str) -> None:
+        self._arn = arn
+
+    def bind(self, scope: Construct, alarm: cloudwatch.IAlarm) -> cloudwatch.AlarmActionConfig:
+        return cloudwatch.AlarmActionConfig(alarm_action_arn=self._arn)

@@ -12,8 +12,18 @@ def nag_form(scope: IConstruct, value: str) -> str:
     resolved = cdk.Stack.of(scope).resolve(value)
     if isinstance(resolved, str):
         return resolved
-    parts = resolved.get("Fn::Join", ["", []])[1]
-    return "".join(p if isinstance(p, str) else f"<{p.get('Ref', '?')}>" for p in parts)
+    parts = resolved.get("Fn::Join", ["", [resolved]])[1]
+    return "".join(_part(p) for p in parts)
+
+
+def _part(part) -> str:
+    if isinstance(part, str):
+        return part
+    if "Ref" in part:
+        return f"<{part['Ref']}>"
+    if "Fn::GetAtt" in part:
+        return f"<{'.'.join(part['Fn::GetAtt'])}>"
+    raise ValueError(f"cannot name {part!r} as cdk-nag does")
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str, *, resource: str | None = None) -> None:

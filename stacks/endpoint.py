@@ -7,14 +7,21 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import AppConfig, Endpoint
-from config.schema import HubSource
-from llm_constructs import LlmEndpoint, ModelData, SageMakerExecutionRole
+from config.schema import HubSource, S3_URI_RE
+from llm_constructs import (AsyncInferenceStorage, AsyncOutput, EndpointMonitoring,
+                            LlmEndpoint, ModelData, SageMakerExecutionRole)
 from llm_constructs.images import tgi_image
 
-from .network import NetworkStack
+from .network import NetworkStack, removal_policy
+
+
+def _prefix(path: str) -> str:
+    """A config path (prefix, or s3:// URI in the existing bucket) -> key prefix."""
+    return S3_URI_RE.match(path)["key"] if path.startswith("s3://") else path  # type: ignore[index]
 
 
 def tgi_environment(ep: Endpoint) -> dict[str, str]:
@@ -65,6 +72,39 @@ class ModelEndpointStack(cdk.Stack):
             model_data = ModelData(ep.source.s3)
             self.execution_role.add_model_data(ep.source.s3)
 
+        self.storage: AsyncInferenceStorage | None = None
+        async_output = None
+        if ep.is_async:
+            a = ep.async_settings
+            self.storage = AsyncInferenceStorage(
+                self, "Async",
+                input_prefix=_prefix(a.input_path), output_prefix=_prefix(a.output_path),
+                failure_prefix=_prefix(a.failure_path), existing_bucket_name=a.existing_bucket,
+                encryption_key=network.key,
+                expire_after=cdk.Duration.days(a.expire_after_days) if a.expire_after_days
+                else None,
+                notifications=a.notifications, removal_policy=removal_policy(config))
+            role = self.execution_role.role
+            self.storage.grant_read_requests(role)
+            self.storage.grant_write_results(role)
+            self.storage.grant_publish(role)
+            for prefix, why in ((self.storage.input_prefix, "read the async requests"),
+                                (self.storage.output_prefix, "write async results"),
+                                (self.storage.failure_prefix, "write async failures")):
+                self.execution_role.allow_wildcard(
+                    self.storage.bucket.arn_for_objects(f"{prefix}*"),
+                    f"objects under one prefix of the endpoint's async bucket, to {why}; "
+                    "their keys are generated per request")
+            async_output = AsyncOutput(
+                output_path=self.storage.output_path, failure_path=self.storage.failure_path,
+                max_concurrent_invocations_per_instance=a.max_concurrent_invocations_per_instance,
+                success_topic_arn=self.storage.success_topic.topic_arn
+                if self.storage.success_topic else None,
+                error_topic_arn=self.storage.error_topic.topic_arn
+                if self.storage.error_topic else None,
+                include_inference_response_in=tuple(a.include_inference_response_in),
+                kms_key_arn=self.storage.key.key_arn)
+
         self.llm = LlmEndpoint(
             self, "Llm",
             execution_role=self.execution_role,
@@ -83,19 +123,58 @@ class ModelEndpointStack(cdk.Stack):
                 ep.model_data_download_timeout_seconds),
             volume_size_gb=ep.volume_size_gb,
             volume_kms_key=network.key,
+            async_output=async_output,
         )
-        if ep.autoscaling is not None:
-            sc = ep.autoscaling
+        sc = ep.autoscaling
+        if sc is not None and ep.is_async:
+            self.llm.add_backlog_autoscaling(
+                min_capacity=sc.min_capacity, max_capacity=sc.max_capacity,
+                target_backlog_per_instance=sc.backlog_target,
+                scale_in_cooldown=cdk.Duration.seconds(sc.scale_in_cooldown_seconds),
+                scale_out_cooldown=cdk.Duration.seconds(sc.scale_out_cooldown_seconds),
+                scale_from_zero_cooldown=cdk.Duration.seconds(
+                    sc.scale_from_zero_cooldown_seconds))
+        elif sc is not None:
             self.llm.add_invocation_autoscaling(
                 min_capacity=sc.min_capacity, max_capacity=sc.max_capacity,
-                target_invocations_per_instance=sc.target_invocations_per_instance,
+                target_invocations_per_instance=sc.invocations_target,
                 scale_in_cooldown=cdk.Duration.seconds(sc.scale_in_cooldown_seconds),
                 scale_out_cooldown=cdk.Duration.seconds(sc.scale_out_cooldown_seconds))
 
         for i, arn in enumerate(ep.invoke_principals):
-            self.llm.grant_invoke(iam.Role.from_role_arn(self, f"Invoker{i}", arn))
+            invoker = iam.Role.from_role_arn(self, f"Invoker{i}", arn)
+            self.llm.grant_invoke(invoker)
+            if self.storage is not None:
+                self.storage.grant_submit(invoker)
+                self.storage.grant_read_results(invoker)
+
+        al = ep.alarms
+        if al.enabled:
+            topic = (sns.Topic.from_topic_arn(self, "AlarmTopic", al.topic_arn)
+                     if al.topic_arn else None)
+            self.monitoring = EndpointMonitoring(
+                self, "Monitoring", endpoint=self.llm, alarm_topic=topic,
+                period=cdk.Duration.seconds(al.period_seconds),
+                max_age_of_oldest_request=cdk.Duration.seconds(
+                    al.max_age_of_oldest_request_seconds),
+                invocation_failures=al.invocation_failures,
+                invocation_5xx_errors=al.invocation_5xx_errors,
+                model_latency_p90=cdk.Duration.millis(al.model_latency_p90_ms),
+                dashboard_name=name)
 
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name,
                       description="SageMaker endpoint name (InvokeEndpoint EndpointName)")
         cdk.CfnOutput(self, "EndpointArn", value=self.llm.endpoint_arn)
         cdk.CfnOutput(self, "ExecutionRoleArn", value=self.execution_role.role_arn)
+        cdk.CfnOutput(self, "Mode", value=ep.mode)
+        if self.storage is not None:
+            st = self.storage
+            cdk.CfnOutput(self, "AsyncBucket", value=st.bucket.bucket_name)
+            cdk.CfnOutput(self, "InputLocation", value=st.input_path,
+                          description="Upload requests here; InvokeEndpointAsync InputLocation")
+            cdk.CfnOutput(self, "OutputPath", value=st.output_path)
+            cdk.CfnOutput(self, "FailurePath", value=st.failure_path)
+            cdk.CfnOutput(self, "AsyncKeyArn", value=st.key.key_arn)
+            if st.success_topic is not None and st.error_topic is not None:
+                cdk.CfnOutput(self, "SuccessTopicArn", value=st.success_topic.topic_arn)
+                cdk.CfnOutput(self, "ErrorTopicArn", value=st.error_topic.topic_arn)

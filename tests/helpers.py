@@ -27,6 +27,10 @@ class Synth:
         return matches[0]
 
     @property
+    def endpoints(self) -> dict[str, dict]:
+        return {n: t for n, t in self.templates.items() if "-endpoint-" in n}
+
+    @property
     def network(self) -> dict:
         return self.stack("-network")
 
@@ -46,8 +50,19 @@ DELETE = object()
 
 
 def dev_with(**changes) -> dict:
-    """dev.yaml with dotted-path changes, e.g. ``{"endpoints.0.instance_type": "x"}``."""
+    """dev.yaml's real-time endpoint alone, with dotted-path changes, e.g.
+    ``{"endpoints.0.instance_type": "x"}``."""
     data = copy.deepcopy(config_data("dev"))
+    data["endpoints"] = data["endpoints"][:1]
+    return changed(data, **changes)
+
+
+def seed_async_with(**changes) -> dict:
+    """seed-async.yaml with dotted-path changes."""
+    return changed(copy.deepcopy(config_data("seed-async")), **changes)
+
+
+def changed(data: dict, **changes) -> dict:
     for dotted, value in changes.items():
         *parents, last = dotted.split(".")
         node = data
@@ -87,10 +102,12 @@ def one(template: dict, type_: str) -> tuple[str, dict]:
     return next(iter(found.items()))
 
 
-def statements(template: dict) -> list[dict]:
+def statements(template: dict, prefix: str = "") -> list[dict]:
+    """IAM statements of the policies whose logical ID starts with ``prefix``."""
     out = []
-    for res in resources(template, "AWS::IAM::Policy").values():
-        out += res["Properties"]["PolicyDocument"]["Statement"]
+    for lid, res in resources(template, "AWS::IAM::Policy").items():
+        if lid.startswith(prefix):
+            out += res["Properties"]["PolicyDocument"]["Statement"]
     return out
 
 

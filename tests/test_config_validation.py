@@ -81,7 +81,7 @@ def test_min_capacity_above_max():
 
 def test_min_capacity_zero_on_realtime():
     assert_problem(dev_with(**{"endpoints.0.autoscaling.min_capacity": 0}),
-                   f"{EP}.autoscaling.min_capacity", "greater than or equal to 1", "got 0")
+                   f"{EP}.autoscaling.min_capacity", "only for mode: async", "use 1")
 
 
 def test_initial_count_outside_scaling_range():

@@ -13,19 +13,20 @@ from llm_constructs import LlmEndpoint, SageMakerExecutionRole
 from tests.helpers import as_list, dev_with, one, resources, statements, synthesize_data
 
 
-def test_no_model_or_config_names_and_stable_endpoint_name(shipped):
-    t = shipped.endpoint("chat")
+def test_no_model_or_config_names_and_stable_endpoint_name(endpoint_template):
+    t = endpoint_template
     _, model = one(t, "AWS::SageMaker::Model")
     _, config = one(t, "AWS::SageMaker::EndpointConfig")
     _, endpoint = one(t, "AWS::SageMaker::Endpoint")
     assert "ModelName" not in model["Properties"]
     assert "EndpointConfigName" not in config["Properties"]
     assert endpoint["Properties"]["RetainAllVariantProperties"] is True
-    assert endpoint["Properties"]["EndpointName"] in ("llm-dev-chat", "llm-prod-chat")
+    assert endpoint["Properties"]["EndpointName"] in (
+        "llm-dev-chat", "llm-dev-batch", "llm-prod-chat", "llm-seed-async-flan-t5-xxl")
 
 
-def test_model_waits_for_the_role_policy(shipped):
-    t = shipped.endpoint("chat")
+def test_model_waits_for_the_role_policy(endpoint_template):
+    t = endpoint_template
     policies = [k for k in resources(t, "AWS::IAM::Policy") if k.startswith("ExecutionRolePolicy")]
     assert len(policies) == 1
     _, model = one(t, "AWS::SageMaker::Model")
@@ -92,8 +93,8 @@ def test_compressed_artifact_uses_model_data_url():
 TGI_TAG = "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
 
 
-def test_image_is_resolved_at_deploy_time_from_the_region_mapping(shipped):
-    t = shipped.endpoint("chat")
+def test_image_is_resolved_at_deploy_time_from_the_region_mapping(endpoint_template):
+    t = endpoint_template
     mapping = t["Mappings"]["DlcRegistryHuggingfacePytorchTgiInference"]
     assert mapping["us-east-1"] == {"account": "763104351884"}
     assert mapping["ap-east-1"] == {"account": "871362719292"}
@@ -104,7 +105,8 @@ def test_image_is_resolved_at_deploy_time_from_the_region_mapping(shipped):
     parts = model["Properties"]["PrimaryContainer"]["Image"]["Fn::Join"][1]
     assert parts[0] == {"Fn::FindInMap": ["DlcRegistryHuggingfacePytorchTgiInference",
                                           {"Ref": "AWS::Region"}, "account"]}
-    assert parts[-1] == f"/{TGI_TAG}"
+    assert parts[-1] in (f"/{TGI_TAG}",  # seed-async reproduces the seed's TGI 1.1.0:
+                         "/huggingface-pytorch-tgi-inference:2.0.1-tgi1.1.0-gpu-py39-cu118-ubuntu20.04")
     assert {"Ref": "AWS::URLSuffix"} in parts
 
 
@@ -133,8 +135,8 @@ ALLOWED_STAR_ACTIONS = {"ecr:GetAuthorizationToken", "ec2:DescribeVpcs", "ec2:De
                         "ec2:DescribeNetworkInterfaces", "cloudwatch:PutMetricData"}
 
 
-def test_role_is_trusted_by_sagemaker_only_and_has_no_managed_policies(shipped):
-    t = shipped.endpoint("chat")
+def test_role_is_trusted_by_sagemaker_only_and_has_no_managed_policies(endpoint_template):
+    t = endpoint_template
     (role,) = [r for k, r in resources(t, "AWS::IAM::Role").items()
                if k.startswith("ExecutionRole")]
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -143,15 +145,16 @@ def test_role_is_trusted_by_sagemaker_only_and_has_no_managed_policies(shipped):
     assert "ManagedPolicyArns" not in role["Properties"]
 
 
-def test_only_unscopable_actions_have_star_resources(shipped):
-    for s in statements(shipped.endpoint("chat")):
+def test_only_unscopable_actions_have_star_resources(endpoint_template):
+    for s in statements(endpoint_template, "ExecutionRole"):
         if "*" in as_list(s["Resource"]):
             assert set(as_list(s["Action"])) <= ALLOWED_STAR_ACTIONS, s
             assert s["Resource"] == "*"
 
 
-def test_ecr_pull_is_limited_to_the_image_repository(shipped):
-    pull = [s for s in statements(shipped.endpoint("chat")) if s.get("Sid") == "PullModelImage"]
+def test_ecr_pull_is_limited_to_the_image_repository(endpoint_template):
+    pull = [s for s in statements(endpoint_template, "ExecutionRole")
+            if s.get("Sid") == "PullModelImage"]
     assert len(pull) == 1
     assert set(pull[0]["Action"]) == {"ecr:BatchCheckLayerAvailability",
                                       "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"}
@@ -174,8 +177,8 @@ def test_dev_role_has_no_s3_access(dev):
                 if any(a.startswith("s3:") for a in as_list(s["Action"]))]
 
 
-def test_eni_permissions_for_vpc_mode_are_scoped(shipped):
-    by_sid = {s.get("Sid"): s for s in statements(shipped.endpoint("chat"))}
+def test_eni_permissions_for_vpc_mode_are_scoped(endpoint_template):
+    by_sid = {s.get("Sid"): s for s in statements(endpoint_template)}
     create = json.dumps(by_sid["VpcCreateEni"]["Resource"])
     assert ":network-interface/*" in create and ":subnet/" in create and \
         ":security-group/" in create
@@ -185,8 +188,8 @@ def test_eni_permissions_for_vpc_mode_are_scoped(shipped):
     assert json.dumps(by_sid["VpcManageEni"]["Resource"]).endswith(':network-interface/*"]]}')
 
 
-def test_logs_are_limited_to_the_endpoint_log_group(shipped):
-    (logs,) = [s for s in statements(shipped.endpoint("chat")) if s.get("Sid") == "EndpointLogs"]
+def test_logs_are_limited_to_the_endpoint_log_group(endpoint_template):
+    (logs,) = [s for s in statements(endpoint_template) if s.get("Sid") == "EndpointLogs"]
     text = json.dumps(logs["Resource"])
     assert text.count("/aws/sagemaker/Endpoints/llm-") == 2
     assert "Endpoints/*" not in text
@@ -203,30 +206,31 @@ def test_prod_role_may_decrypt_with_the_cmk_only(prod):
                                                        ("prod", "llm-prod-chat", 2, 6, 30)])
 def test_invocation_autoscaling(name, endpoint, lo, hi, target, request):
     t = request.getfixturevalue(name).endpoint("chat")
-    target_id, st = one(t, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert not resources(t, "AWS::ApplicationAutoScaling::ScalableTarget")  # see test_scaling
+    _, st = one(t, "Custom::ScalableVariant")
     p = st["Properties"]
     assert p["ResourceId"] == f"endpoint/{endpoint}/variant/AllTraffic"
     assert p["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     assert (p["MinCapacity"], p["MaxCapacity"]) == (lo, hi)
-    assert "RoleARN" not in p  # the SageMaker service-linked role
     assert one(t, "AWS::SageMaker::Endpoint")[0] in st["DependsOn"]
-    _, pol = one(t, "AWS::ApplicationAutoScaling::ScalingPolicy")
-    cfg = pol["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+    (policy,) = json.loads(p["Policies"])
+    cfg = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
     assert cfg["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
         "SageMakerVariantInvocationsPerInstance"
     assert cfg["TargetValue"] == target
-    assert pol["Properties"]["ScalingTargetId"] == {"Ref": target_id}
 
 
 def test_no_autoscaling_when_not_configured():
     synth = synthesize_data(dev_with(**{"endpoints.0.autoscaling": None}), nag=False)
-    assert not resources(synth.endpoint("chat"), "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert not resources(synth.endpoint("chat"), "Custom::ScalableVariant")
+    assert not resources(synth.endpoint("chat"), "AWS::Lambda::Function")
 
 
-def test_outputs(shipped):
-    outputs = shipped.endpoint("chat")["Outputs"]
+def test_outputs(endpoint_template):
+    outputs = endpoint_template["Outputs"]
     assert outputs["EndpointName"]["Value"].startswith("llm-")
-    endpoint_id, _ = one(shipped.endpoint("chat"), "AWS::SageMaker::Endpoint")
+    endpoint_id, _ = one(endpoint_template, "AWS::SageMaker::Endpoint")
     assert outputs["EndpointArn"]["Value"] == {"Ref": endpoint_id}
     assert "ExecutionRoleArn" in outputs
 
@@ -280,6 +284,8 @@ def test_construct_rejects_what_sagemaker_would_reject_at_deploy():
                      instance_type="ml.g5.xlarge", endpoint_name="c")
     with pytest.raises(ValueError, match="below 1"):
         ep.add_invocation_autoscaling(min_capacity=0, max_capacity=2)
+    with pytest.raises(ValueError, match="only async endpoints have a backlog"):
+        ep.add_backlog_autoscaling(min_capacity=0, max_capacity=2)
     with pytest.raises(ValueError, match="min_capacity 3 > max_capacity 2"):
         ep.add_invocation_autoscaling(min_capacity=3, max_capacity=2)
 

@@ -10,14 +10,16 @@ import pytest
 from tests.helpers import as_list, one, output_ref, resources
 
 
-def model_subnet_ids(synth, endpoint="chat") -> list[str]:
-    """Logical IDs (in the network stack) of the subnets the Model's VpcConfig uses."""
-    _, model = one(synth.endpoint(endpoint), "AWS::SageMaker::Model")
-    ids = []
-    for ref in model["Properties"]["VpcConfig"]["Subnets"]:
-        value = output_ref(synth.network, ref)
-        ids.append(value["Ref"])
-    return ids
+def model_subnet_ids(synth) -> list[str]:
+    """Logical IDs (in the network stack) of the subnets the Models' VpcConfig use; the
+    same for every endpoint of the app."""
+    found = set()
+    for template in synth.endpoints.values():
+        _, model = one(template, "AWS::SageMaker::Model")
+        refs = model["Properties"]["VpcConfig"]["Subnets"]
+        found.add(tuple(output_ref(synth.network, ref)["Ref"] for ref in refs))
+    assert len(found) == 1, found
+    return list(found.pop())
 
 
 def route_tables_of(network: dict, subnet_ids: list[str]) -> set[str]:
@@ -125,11 +127,11 @@ def test_dev_log_group_is_destroyed_with_the_stack(dev):
     assert not resources(dev.network, "AWS::KMS::Key")
 
 
-def test_endpoint_security_group_has_no_ingress_and_https_egress_only(shipped):
-    _, sg = one(shipped.endpoint("chat"), "AWS::EC2::SecurityGroup")
+def test_endpoint_security_group_has_no_ingress_and_https_egress_only(endpoint_template):
+    _, sg = one(endpoint_template, "AWS::EC2::SecurityGroup")
     props = sg["Properties"]
     assert "SecurityGroupIngress" not in props
-    assert not resources(shipped.endpoint("chat"), "AWS::EC2::SecurityGroupIngress")
+    assert not resources(endpoint_template, "AWS::EC2::SecurityGroupIngress")
     assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in props["SecurityGroupEgress"]] \
         == [("tcp", 443, 443)]
 

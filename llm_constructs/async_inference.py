@@ -1,0 +1,139 @@
+"""Storage and notifications of an asynchronous SageMaker endpoint."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .nag import acknowledge
+
+
+class AsyncInferenceStorage(Construct):
+    """Where an async endpoint reads requests, writes results and announces them.
+
+    * A bucket the stack owns (unless ``existing_bucket_name``): KMS-encrypted with
+      ``encryption_key`` (a rotated key of its own when none is given), SSL-only policy,
+      public access blocked, versioned, server access logs to a second bucket, and
+      lifecycle expiry of requests/results/failures after ``expire_after``.
+    * ``input_prefix``, ``output_prefix``, ``failure_prefix``: requests, results, failures.
+    * With ``notifications``: success and error SNS topics, encrypted with the same key,
+      SSL-only topic policies.
+
+    ``grant_*`` methods give exactly the S3/SNS/KMS rights each party needs.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, input_prefix: str = "input/",
+                 output_prefix: str = "output/", failure_prefix: str = "failure/",
+                 existing_bucket_name: str | None = None,
+                 encryption_key: kms.IKey | None = None,
+                 expire_after: cdk.Duration | None = cdk.Duration.days(30),
+                 notifications: bool = True,
+                 removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN) -> None:
+        super().__init__(scope, id)
+        self.input_prefix, self.output_prefix, self.failure_prefix = (
+            input_prefix, output_prefix, failure_prefix)
+        self.key: kms.IKey = encryption_key or kms.Key(
+            self, "Key", enable_key_rotation=True, removal_policy=removal_policy,
+            description="Async inference requests, results and notifications")
+        self.owned = existing_bucket_name is None
+        self.access_log_bucket: s3.Bucket | None = None
+        if existing_bucket_name is not None:
+            self.bucket: s3.IBucket = s3.Bucket.from_bucket_name(self, "Bucket",
+                                                                 existing_bucket_name)
+        else:
+            # Server access logs cannot be delivered to an SSE-KMS bucket: S3-managed here.
+            self.access_log_bucket = s3.Bucket(
+                self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED,
+                enforce_ssl=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+                versioned=True, removal_policy=removal_policy,
+                auto_delete_objects=False,
+                lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365),
+                                                  noncurrent_version_expiration=cdk.Duration.days(30))])
+            acknowledge(self.access_log_bucket, "AwsSolutions-S1",
+                        "this is the server access log bucket of the async bucket; logging "
+                        "it into itself would loop")
+            rules = [s3.LifecycleRule(abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                                      noncurrent_version_expiration=cdk.Duration.days(7))]
+            if expire_after is not None:
+                rules += [s3.LifecycleRule(prefix=p, expiration=expire_after)
+                          for p in (input_prefix, output_prefix, failure_prefix)]
+            self.bucket = s3.Bucket(
+                self, "Bucket", encryption=s3.BucketEncryption.KMS, encryption_key=self.key,
+                bucket_key_enabled=True, enforce_ssl=True,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+                versioned=True, server_access_logs_bucket=self.access_log_bucket,
+                server_access_logs_prefix="async/", lifecycle_rules=rules,
+                removal_policy=removal_policy)
+
+        self.success_topic: sns.Topic | None = None
+        self.error_topic: sns.Topic | None = None
+        if notifications:
+            self.success_topic = sns.Topic(self, "Success", master_key=self.key, enforce_ssl=True,
+                                           display_name="Async inference succeeded")
+            self.error_topic = sns.Topic(self, "Error", master_key=self.key, enforce_ssl=True,
+                                         display_name="Async inference failed")
+
+    # -- locations ---------------------------------------------------------------------
+    def _uri(self, prefix: str) -> str:
+        return f"s3://{self.bucket.bucket_name}/{prefix}"
+
+    @property
+    def input_path(self) -> str:
+        return self._uri(self.input_prefix)
+
+    @property
+    def output_path(self) -> str:
+        return self._uri(self.output_prefix)
+
+    @property
+    def failure_path(self) -> str:
+        return self._uri(self.failure_prefix)
+
+    @property
+    def topics(self) -> list[sns.Topic]:
+        return [t for t in (self.success_topic, self.error_topic) if t is not None]
+
+    # -- grants ------------------------------------------------------------------------
+    def grant_read_requests(self, grantee: iam.IGrantable) -> None:
+        """For the endpoint's execution role: read the requests."""
+        self._grant_objects(grantee, ["s3:GetObject"], [self.input_prefix])
+        self.key.grant_decrypt(grantee)
+
+    def grant_write_results(self, grantee: iam.IGrantable) -> None:
+        """For the endpoint's execution role: write results and failures, nothing else."""
+        self._grant_objects(grantee, ["s3:PutObject", "s3:AbortMultipartUpload"],
+                            [self.output_prefix, self.failure_prefix])
+        self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+
+    def grant_publish(self, grantee: iam.IGrantable) -> None:
+        """For the endpoint's execution role: publish to the success and error topics."""
+        if not self.topics:
+            return
+        # Not Topic.grant_publish: it grants kms:GenerateDataKey* where GenerateDataKey is
+        # all SNS needs to encrypt a published message.
+        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"],
+                                   resource_arns=[t.topic_arn for t in self.topics])
+        self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+
+    def grant_submit(self, grantee: iam.IGrantable) -> None:
+        """For clients: upload requests."""
+        self._grant_objects(grantee, ["s3:PutObject", "s3:AbortMultipartUpload"],
+                            [self.input_prefix])
+        self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+
+    def grant_read_results(self, grantee: iam.IGrantable) -> None:
+        """For clients: read results and failures."""
+        self._grant_objects(grantee, ["s3:GetObject"], [self.output_prefix, self.failure_prefix])
+        self.key.grant_decrypt(grantee)
+
+    def _grant_objects(self, grantee: iam.IGrantable, actions: list[str],
+                       prefixes: list[str]) -> iam.Grant:
+        resources = [self.bucket.arn_for_objects(f"{p}*") for p in prefixes]
+        return iam.Grant.add_to_principal(grantee=grantee, actions=actions,
+                                          resource_arns=resources)

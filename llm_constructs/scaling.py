@@ -1,0 +1,203 @@
+"""Update-safe Application Auto Scaling for SageMaker endpoint variants.
+
+``VariantAutoScaling`` registers the variant through the scaling-guard custom resource
+(``lambda/scaling_guard``) instead of ``AWS::ApplicationAutoScaling::*`` resources, so a
+change of the variant's instance type deploys in one ``cdk deploy``: the guard
+deregisters the target before CloudFormation updates the endpoint and registers it again,
+with the same capacities and policies, after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .nag import acknowledge
+
+GUARD_CODE = Path(__file__).resolve().parents[1] / "lambda" / "scaling_guard"
+
+
+class ScalingGuardFunction(Construct):
+    """The guard's Lambda function: one per stack (``ScalingGuardFunction.of(scope)``)."""
+
+    ID = "ScalingGuard"
+
+    @classmethod
+    def of(cls, scope: Construct) -> "ScalingGuardFunction":
+        stack = cdk.Stack.of(scope)
+        found = stack.node.try_find_child(cls.ID)
+        return found if found is not None else cls(stack, cls.ID)  # type: ignore[return-value]
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS,
+                                       removal_policy=cdk.RemovalPolicy.DESTROY)
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                             description="Scaling guard: (de)registers endpoint variant scaling")
+        self.policy = iam.Policy(self, "Policy", roles=[self.role], statements=[
+            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                resources=[f"{self.log_group.log_group_arn}:*"]),
+            iam.PolicyStatement(
+                actions=["application-autoscaling:RegisterScalableTarget",
+                         "application-autoscaling:DeregisterScalableTarget",
+                         "application-autoscaling:DescribeScalableTargets",
+                         "application-autoscaling:PutScalingPolicy",
+                         "application-autoscaling:DeleteScalingPolicy",
+                         "application-autoscaling:DescribeScalingPolicies"],
+                resources=["*"]),
+            iam.PolicyStatement(
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+                           "sagemaker.application-autoscaling.amazonaws.com/"
+                           "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"],
+                conditions={"StringLike": {"iam:AWSServiceName":
+                                           "sagemaker.application-autoscaling.amazonaws.com"}}),
+        ])
+        acknowledge(self.policy, "AwsSolutions-IAM5",
+                    "the function's own log group's streams, created by Lambda at run time",
+                    resource=f"{self.log_group.log_group_arn}:*")
+        acknowledge(self.policy, "AwsSolutions-IAM5",
+                    "Application Auto Scaling identifies scalable targets and policies by "
+                    "generated IDs that do not exist before the guard creates them",
+                    resource="*")
+        self.function = lambda_.Function(
+            self, "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,  # the latest (cdk-nag L1)
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(GUARD_CODE), exclude=["__pycache__", "*.pyc"]),
+            role=self.role,
+            timeout=cdk.Duration.minutes(5),
+            memory_size=256,
+            log_group=self.log_group,
+            description="CloudFormation custom resource: update-safe endpoint autoscaling",
+        )
+        self.function.node.add_dependency(self.policy)
+
+    def allow_endpoint(self, endpoint_name: str) -> None:
+        """Let the guard (and Application Auto Scaling on its behalf) manage this endpoint."""
+        stack = cdk.Stack.of(self)
+        sm = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        cw = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}"
+        alarms = f"{cw}:alarm:TargetTracking-endpoint/{endpoint_name}/*"
+        configs = f"{sm}:endpoint-config/*"
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
+                         "sagemaker:UpdateEndpointWeightsAndCapacities"],
+                resources=[f"{sm}:endpoint/{endpoint_name.lower()}", configs]),
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms",
+                         "cloudwatch:DeleteAlarms"],
+                resources=[alarms]))
+        acknowledge(self.policy, "AwsSolutions-IAM5",
+                    "target tracking alarms are named by Application Auto Scaling with a "
+                    "generated suffix; scoped to this endpoint's prefix", resource=alarms)
+        acknowledge(self.policy, "AwsSolutions-IAM5",
+                    "Application Auto Scaling reads the endpoint's current config, whose "
+                    "name CloudFormation generates (read-only)", resource=configs)
+
+
+class VariantAutoScaling(Construct):
+    """Autoscaling of one endpoint variant, safe across instance-type changes.
+
+    ``endpoint`` is the ``CfnEndpoint``; ``endpoint_name`` must be a literal (it names the
+    scaling resource and the guard's permissions). Add policies with
+    ``scale_on_target_tracking`` and ``scale_on_step``.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, endpoint: cdk.CfnResource,
+                 endpoint_name: str, variant_name: str, instance_type: str,
+                 min_capacity: int, max_capacity: int) -> None:
+        super().__init__(scope, id)
+        if cdk.Token.is_unresolved(endpoint_name):
+            raise ValueError("VariantAutoScaling needs a literal endpoint name")
+        if not 0 <= min_capacity <= max_capacity:
+            raise ValueError(f"need 0 <= min_capacity ({min_capacity}) <= max_capacity "
+                             f"({max_capacity})")
+        guard = ScalingGuardFunction.of(self)
+        guard.allow_endpoint(endpoint_name)
+        self.resource_id = f"endpoint/{endpoint_name}/variant/{variant_name}"
+        self.min_capacity, self.max_capacity = min_capacity, max_capacity
+        self._policies: list[dict[str, Any]] = []
+        stack = cdk.Stack.of(self)
+        key = {"ServiceNamespace": "sagemaker", "ResourceId": self.resource_id,
+               "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+
+        #: Runs before the endpoint update: deregisters when the instance type changes.
+        self.release = cdk.CustomResource(
+            self, "Release", service_token=guard.function.function_arn,
+            resource_type="Custom::ScalingRelease",
+            properties={**key, "Fingerprint": instance_type})
+        endpoint.node.add_dependency(self.release)
+        #: Runs after the endpoint: owns the registration and the policies.
+        self.target = cdk.CustomResource(
+            self, "Target", service_token=guard.function.function_arn,
+            resource_type="Custom::ScalableVariant",
+            properties={**key, "Fingerprint": instance_type,
+                        "MinCapacity": min_capacity, "MaxCapacity": max_capacity,
+                        "Policies": cdk.Lazy.string(_JsonOf(stack, self._policies))})
+        self.target.node.add_dependency(endpoint)
+        self.target.node.add_dependency(guard.policy)
+        self.release.node.add_dependency(guard.policy)
+
+    def scale_on_target_tracking(self, name: str, *, target_value: float,
+                                 predefined_metric_type: str | None = None,
+                                 customized_metric: dict[str, Any] | None = None,
+                                 scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(5),
+                                 scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(1)
+                                 ) -> str:
+        """Target tracking on a predefined or a customized metric; returns the policy ARN."""
+        if (predefined_metric_type is None) == (customized_metric is None):
+            raise ValueError("give exactly one of predefined_metric_type, customized_metric")
+        config: dict[str, Any] = {"TargetValue": target_value,
+                                  "ScaleInCooldown": int(scale_in_cooldown.to_seconds()),
+                                  "ScaleOutCooldown": int(scale_out_cooldown.to_seconds())}
+        if predefined_metric_type:
+            config["PredefinedMetricSpecification"] = {
+                "PredefinedMetricType": predefined_metric_type}
+        else:
+            config["CustomizedMetricSpecification"] = customized_metric
+        return self._add({"PolicyName": name, "PolicyType": "TargetTrackingScaling",
+                          "TargetTrackingScalingPolicyConfiguration": config})
+
+    def scale_on_step(self, name: str, *, adjustment: int = 1,
+                      cooldown: cdk.Duration = cdk.Duration.minutes(2)) -> str:
+        """A one-step policy (+``adjustment`` instances whenever its alarm fires);
+        returns the policy ARN for the alarm's action."""
+        return self._add({"PolicyName": name, "PolicyType": "StepScaling",
+                          "StepScalingPolicyConfiguration": {
+                              "AdjustmentType": "ChangeInCapacity",
+                              "MetricAggregationType": "Average",
+                              "Cooldown": int(cooldown.to_seconds()),
+                              "StepAdjustments": [{"MetricIntervalLowerBound": 0,
+                                                   "ScalingAdjustment": adjustment}]}})
+
+    def _add(self, policy: dict[str, Any]) -> str:
+        if any(p["PolicyName"] == policy["PolicyName"] for p in self._policies):
+            raise ValueError(f"policy {policy['PolicyName']!r} exists already")
+        self._policies.append(policy)
+        return self.target.get_att_string(f"{policy['PolicyName']}Arn")
+
+    @property
+    def policies(self) -> list[dict[str, Any]]:
+        return list(self._policies)
+
+
+@jsii.implements(cdk.IStableStringProducer)
+class _JsonOf:
+    """Renders a list as JSON at synth time, after every policy was added."""
+
+    def __init__(self, stack: cdk.Stack, value: list[dict[str, Any]]) -> None:
+        self._stack, self._value = stack, value
+
+    def produce(self) -> str:
+        return self._stack.to_json_string(self._value)
