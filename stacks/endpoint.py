@@ -15,6 +15,7 @@ from config.schema import HubSource, S3_URI_RE
 from llm_constructs import (AsyncInferenceStorage, AsyncOutput, EndpointMonitoring,
                             LlmEndpoint, ModelData, SageMakerExecutionRole)
 from llm_constructs.images import tgi_image
+from llm_constructs.nag import acknowledge
 
 from .network import NetworkStack, removal_policy
 
@@ -147,6 +148,12 @@ class ModelEndpointStack(cdk.Stack):
             if self.storage is not None:
                 self.storage.grant_submit(invoker)
                 self.storage.grant_read_results(invoker)
+                st = self.storage
+                for prefix in (st.input_prefix, st.output_prefix, st.failure_prefix):
+                    acknowledge(invoker, "AwsSolutions-IAM5",
+                                "a client submits requests under, and reads results from, "
+                                "one prefix each of the endpoint's async bucket; keys are "
+                                "per request", resource=st.bucket.arn_for_objects(f"{prefix}*"))
 
         al = ep.alarms
         if al.enabled:

@@ -149,3 +149,8 @@ def replacements(before: dict, after: dict) -> dict[str, list[str]]:
         if changed:
             out[lid] = sorted(changed)
     return out
+
+
+def nag_report_ok(synth: Synth) -> bool:
+    (report,) = synth.validation_report["pluginReports"]
+    return report["conclusion"] == "success" and report["violations"] == []

@@ -60,4 +60,4 @@ def test_bad_config_is_one_readable_error_naming_the_field(tmp_path):
 def test_unknown_config_name(tmp_path):
     proc = _run_app(tmp_path, "nope")
     assert proc.returncode == 1
-    assert "no config/nope.yaml; available: dev, prod" in proc.stderr
+    assert "no config/nope.yaml; available: dev, prod, seed-async" in proc.stderr
