@@ -51,7 +51,9 @@ class ScalingGuardFunction(Construct):
                          "application-autoscaling:DescribeScalableTargets",
                          "application-autoscaling:PutScalingPolicy",
                          "application-autoscaling:DeleteScalingPolicy",
-                         "application-autoscaling:DescribeScalingPolicies"],
+                         "application-autoscaling:DescribeScalingPolicies",
+                         # read-only; target tracking checks the caller may see alarms
+                         "cloudwatch:DescribeAlarms"],
                 resources=["*"]),
             iam.PolicyStatement(
                 actions=["iam:CreateServiceLinkedRole"],
@@ -66,7 +68,8 @@ class ScalingGuardFunction(Construct):
                     resource=f"{self.log_group.log_group_arn}:*")
         acknowledge(self.policy, "AwsSolutions-IAM5",
                     "Application Auto Scaling identifies scalable targets and policies by "
-                    "generated IDs that do not exist before the guard creates them",
+                    "generated IDs that do not exist before the guard creates them; "
+                    "cloudwatch:DescribeAlarms is read-only",
                     resource="*")
         self.function = lambda_.Function(
             self, "Function",
@@ -95,8 +98,7 @@ class ScalingGuardFunction(Construct):
                          "sagemaker:UpdateEndpointWeightsAndCapacities"],
                 resources=[f"{sm}:endpoint/{endpoint_name.lower()}", configs]),
             iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms",
-                         "cloudwatch:DeleteAlarms"],
+                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
                 resources=[alarms]))
         acknowledge(self.policy, "AwsSolutions-IAM5",
                     "target tracking alarms are named by Application Auto Scaling with a "
