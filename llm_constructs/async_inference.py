@@ -51,7 +51,7 @@ class AsyncInferenceStorage(Construct):
                 enforce_ssl=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
                 versioned=True, removal_policy=removal_policy,
-                auto_delete_objects=False,
+                auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
                 lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365),
                                                   noncurrent_version_expiration=cdk.Duration.days(30))])
             acknowledge(self.access_log_bucket, "AwsSolutions-S1",
@@ -69,7 +69,10 @@ class AsyncInferenceStorage(Construct):
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
                 versioned=True, server_access_logs_bucket=self.access_log_bucket,
                 server_access_logs_prefix="async/", lifecycle_rules=rules,
-                removal_policy=removal_policy)
+                removal_policy=removal_policy,
+                # "destroy" must mean the stack deletes cleanly, not DELETE_FAILED on a
+                # bucket that still holds results.
+                auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY)
 
         self.success_topic: sns.Topic | None = None
         self.error_topic: sns.Topic | None = None

@@ -123,7 +123,8 @@ def test_guard_function_permissions_are_scoped(seed):
         ':alarm:TargetTracking-endpoint/llm-seed-async-flan-t5-xxl/*"]]}')
     assert by_action["iam:CreateServiceLinkedRole"]["Condition"] == {"StringLike": {
         "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}}
-    _, fn = one(seed, "AWS::Lambda::Function")
+    (fn,) = [f for k, f in resources(seed, "AWS::Lambda::Function").items()
+             if k.startswith("ScalingGuard")]
     assert fn["Properties"]["Architectures"] == ["arm64"]
     assert fn["Properties"]["Runtime"].startswith("python3.1")
 
@@ -173,6 +174,19 @@ def test_topics_are_encrypted_with_the_async_key(seed):
     assert len(topics) == 2
     for topic in topics.values():
         assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_destroy_empties_buckets_and_retain_keeps_them(seed):
+    # seed-async uses the default removal_policy: destroy.
+    emptied = {r["Properties"]["BucketName"]["Ref"]
+               for r in resources(seed, "Custom::S3AutoDeleteObjects").values()}
+    assert emptied == set(resources(seed, "AWS::S3::Bucket"))
+    kept = synthesize_data(seed_async_with(removal_policy="retain"), nag=False
+                           ).endpoint("flan-t5-xxl")
+    assert not resources(kept, "Custom::S3AutoDeleteObjects")
+    for bucket in resources(kept, "AWS::S3::Bucket").values():
+        assert bucket["DeletionPolicy"] == "Retain"
+    assert one(kept, "AWS::KMS::Key")[1]["DeletionPolicy"] == "Retain"
 
 
 def test_async_output_config_points_at_the_bucket_and_topics(seed):
