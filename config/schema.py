@@ -124,10 +124,65 @@ class TgiImage(Strict):
         return v
 
 
+ECR_URI_RE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
+    r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(:(?P<tag>[\w][\w.-]{0,127})|@sha256:[0-9a-f]{64})$")
+MODEL_PACKAGE_RE = re.compile(
+    r"^(arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w/-]+|[a-zA-Z0-9][\w-]{0,62})$")
+SECRET_RE = re.compile(
+    r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$")
+
+
+class UriImage(Strict):
+    """An image you pushed to Amazon ECR (same region as the endpoint)."""
+
+    uri: str
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        if not ECR_URI_RE.match(v):
+            raise ValueError(f"{v!r} is not an ECR image URI like "
+                             "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag")
+        return v
+
+    @property
+    def parts(self) -> re.Match:
+        return ECR_URI_RE.match(self.uri)  # type: ignore[return-value]
+
+
+class ModelPackageImage(Strict):
+    """An AWS Marketplace (or your own) model package: the package brings image and
+    weights; SageMaker requires network isolation and takes no environment."""
+
+    model_package: str
+
+    @field_validator("model_package")
+    @classmethod
+    def _package(cls, v: str) -> str:
+        if not MODEL_PACKAGE_RE.match(v):
+            raise ValueError(f"{v!r} is not a model package ARN or name")
+        return v
+
+
 class HubSource(Strict):
-    """A model id on the Hugging Face Hub, downloaded by the container at start-up."""
+    """A model id on the Hugging Face Hub, downloaded by the container at start-up.
+    Gated models (e.g. Llama) need a token: name the Secrets Manager secret that holds it
+    in ``token_secret`` (and ``token_secret_key`` when the secret is JSON)."""
 
     hub: str
+    token_secret: str | None = None
+    token_secret_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,256}$")
+
+    @field_validator("token_secret")
+    @classmethod
+    def _secret(cls, v: str | None) -> str | None:
+        if v is not None and not SECRET_RE.match(v):
+            raise ValueError(f"{v!r} is not a Secrets Manager secret name or ARN")
+        if v is not None and v.startswith("hf_"):
+            raise ValueError("this looks like a token, not a secret name: store the token in "
+                             "Secrets Manager and give the secret's name here")
+        return v
 
     @field_validator("hub")
     @classmethod
@@ -164,6 +219,47 @@ class S3Source(Strict):
     @property
     def compressed(self) -> bool:
         return not self.s3.endswith("/")
+
+
+#: TGI's quantisation options and the weight size they give (for the sizing check).
+QUANTIZE_DTYPE = {"bitsandbytes": "int8", "eetq": "int8", "fp8": "int8",
+                  "bitsandbytes-nf4": "int4", "bitsandbytes-fp4": "int4", "gptq": "int4",
+                  "awq": "int4", "marlin": "int4", "exl2": "int4"}
+
+#: Environment variables that TGI settings set; giving them in ``environment`` too is an error.
+TGI_SETTING_ENV = ("MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH", "MAX_TOTAL_TOKENS",
+                   "MAX_BATCH_PREFILL_TOKENS", "QUANTIZE", "MESSAGES_API_ENABLED")
+
+
+class TgiSettings(Strict):
+    """Typed TGI launcher settings, turned into the container's environment."""
+
+    max_input_tokens: int | None = Field(default=None, ge=1)
+    max_total_tokens: int | None = Field(default=None, ge=2)
+    max_batch_prefill_tokens: int | None = Field(default=None, ge=1)
+    quantize: Literal[tuple(QUANTIZE_DTYPE)] | None = None  # type: ignore[valid-type]
+    messages_api_enabled: bool | None = None
+
+
+#: Parameters (billions) of models the configs use, from their model cards; others need
+#: ``model_size.parameters_billions`` for the sizing check.
+KNOWN_MODELS: dict[str, float] = {
+    "google/flan-t5-xxl": 11.3,
+    "Qwen/Qwen2.5-1.5B-Instruct": 1.5,
+    "Qwen/Qwen2.5-7B-Instruct": 7.6,
+    "Qwen/Qwen2.5-32B-Instruct": 32.8,
+    "meta-llama/Meta-Llama-3-8B-Instruct": 8.0,
+    "meta-llama/Meta-Llama-3-70B-Instruct": 70.6,
+    "meta-llama/Llama-3.1-8B-Instruct": 8.0,
+    "mistralai/Mistral-7B-Instruct-v0.3": 7.2,
+}
+
+
+class ModelSize(Strict):
+    """For the synth-time check that the weights fit the instance's GPU memory."""
+
+    parameters_billions: float | None = Field(default=None, gt=0, le=10000)
+    dtype: Literal["fp32", "bf16", "fp16", "int8", "int4"] | None = None
 
 
 class Autoscaling(Strict):
@@ -239,8 +335,11 @@ class Endpoint(Strict):
     mode: Literal["realtime", "async"] = "realtime"
     instance_type: str = "ml.g5.2xlarge"
     initial_instance_count: int = Field(default=1, ge=1, le=100)
-    image: TgiImage
-    source: Annotated[Union[HubSource, S3Source], Field(union_mode="left_to_right")]
+    image: Annotated[Union[TgiImage, UriImage, ModelPackageImage],
+                     Field(union_mode="left_to_right")]
+    source: Annotated[Union[HubSource, S3Source], Field(union_mode="left_to_right")] | None = None
+    tgi_settings: TgiSettings | None = None
+    model_size: ModelSize | None = None
     sm_num_gpus: int | None = Field(default=None, ge=1)
     environment: dict[str, str] = Field(default_factory=dict)
     network_isolation: bool = False
@@ -309,6 +408,14 @@ class Endpoint(Strict):
         return instances.gpu_count(self.instance_type)
 
     @property
+    def is_tgi(self) -> bool:
+        return isinstance(self.image, TgiImage)
+
+    @property
+    def is_model_package(self) -> bool:
+        return isinstance(self.image, ModelPackageImage)
+
+    @property
     def num_gpus(self) -> int:
         """SM_NUM_GPUS for the container: config, else the instance's GPU count."""
         if self.sm_num_gpus is not None:
@@ -375,33 +482,11 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
             errors.append((f"{p}.name", f"the derived endpoint name {full!r} is not valid "
                                         "(1-63 characters); set endpoint_name"))
 
-        if isinstance(ep.source, HubSource):
-            if net.egress != "nat":
-                errors.append((f"{p}.source.hub",
-                               f"{ep.source.hub!r} is downloaded from the Hugging Face Hub, which "
-                               "needs internet egress: set network.egress: nat, or put the "
-                               "model in S3 (source: {s3: s3://bucket/prefix/})"))
-            if ep.network_isolation:
-                errors.append((f"{p}.network_isolation",
-                               "a Hub model cannot load with network isolation on; "
-                               "use an S3 source or set network_isolation: false"))
-
-        gpus = ep.gpus
-        if gpus == 0:
-            errors.append((f"{p}.instance_type",
-                           f"{ep.instance_type!r} has no GPU; the TGI image needs one "
-                           "(e.g. ml.g5.2xlarge)"))
-        elif gpus is None and ep.sm_num_gpus is None:
-            errors.append((f"{p}.sm_num_gpus",
-                           f"the GPU count of {ep.instance_type!r} is not in our table; "
-                           "set sm_num_gpus"))
-        if "SM_NUM_GPUS" in ep.environment:
-            errors.append((f"{p}.environment.SM_NUM_GPUS",
-                           "set sm_num_gpus instead (it is checked against the instance)"))
-        if ep.sm_num_gpus is not None and gpus and ep.sm_num_gpus > gpus:
-            errors.append((f"{p}.sm_num_gpus",
-                           f"{ep.sm_num_gpus} is more than the {gpus} GPU(s) of "
-                           f"{ep.instance_type}; allowed: 1..{gpus}"))
+        errors += _source_errors(p, ep, net)
+        errors += _image_errors(p, ep, dep)
+        if ep.is_tgi:
+            errors += _tgi_errors(p, ep)
+            errors += _sizing_errors(p, ep)
 
         if ep.volume_size_gb is not None and instances.has_instance_store(ep.instance_type):
             errors.append((f"{p}.volume_size_gb",
@@ -431,11 +516,6 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
                                "target_invocations_per_instance, or set mode: async"))
         errors += _async_errors(p, ep)
 
-        if dep.region is not None:
-            try:
-                images.tgi_image(ep.image.tgi).account_for(dep.region)
-            except images.ImageResolutionError as exc:
-                errors.append((f"{p}.image.tgi", str(exc)))
     return errors
 
 
@@ -480,3 +560,135 @@ def _key_prefix(path: str) -> str:
     if path.startswith("s3://"):
         return S3_URI_RE.match(path)["key"]  # type: ignore[index]
     return path
+
+
+def _source_errors(p: str, ep: Endpoint, net: Network) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    if ep.is_model_package:
+        if ep.source is not None:
+            errors.append((f"{p}.source", "a model package brings its own weights; remove "
+                                          "source"))
+        return errors
+    if ep.source is None:
+        if ep.is_tgi:
+            errors.append((f"{p}.source", "required key is missing: hub: <model id> or "
+                                          "s3: s3://bucket/prefix/"))
+        return errors
+    if isinstance(ep.source, HubSource):
+        if net.egress != "nat":
+            errors.append((f"{p}.source.hub",
+                           f"{ep.source.hub!r} is downloaded from the Hugging Face Hub, which "
+                           "needs internet egress: set network.egress: nat, or put the "
+                           "model in S3 (source: {s3: s3://bucket/prefix/})"))
+        if ep.network_isolation:
+            errors.append((f"{p}.network_isolation",
+                           "a Hub model cannot load with network isolation on; "
+                           "use an S3 source or set network_isolation: false"))
+        if ep.source.token_secret_key and not ep.source.token_secret:
+            errors.append((f"{p}.source.token_secret_key", "set token_secret too"))
+    return errors
+
+
+def _image_errors(p: str, ep: Endpoint, dep: Deployment) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    img = ep.image
+    if isinstance(img, TgiImage):
+        gpus = ep.gpus
+        if gpus == 0:
+            errors.append((f"{p}.instance_type",
+                           f"{ep.instance_type!r} has no GPU; the TGI image needs one "
+                           "(e.g. ml.g5.2xlarge)"))
+        elif gpus is None and ep.sm_num_gpus is None:
+            errors.append((f"{p}.sm_num_gpus",
+                           f"the GPU count of {ep.instance_type!r} is not in our table; "
+                           "set sm_num_gpus"))
+        if "SM_NUM_GPUS" in ep.environment:
+            errors.append((f"{p}.environment.SM_NUM_GPUS",
+                           "set sm_num_gpus instead (it is checked against the instance)"))
+        if ep.sm_num_gpus is not None and gpus and ep.sm_num_gpus > gpus:
+            errors.append((f"{p}.sm_num_gpus",
+                           f"{ep.sm_num_gpus} is more than the {gpus} GPU(s) of "
+                           f"{ep.instance_type}; allowed: 1..{gpus}"))
+        if dep.region is not None:
+            try:
+                images.tgi_image(img.tgi).account_for(dep.region)
+            except images.ImageResolutionError as exc:
+                errors.append((f"{p}.image.tgi", str(exc)))
+        return errors
+    if ep.sm_num_gpus is not None:
+        errors.append((f"{p}.sm_num_gpus", "only TGI images read SM_NUM_GPUS; set what your "
+                                           "image reads in environment"))
+    if ep.tgi_settings is not None:
+        errors.append((f"{p}.tgi_settings", "only for TGI images (image: {tgi: <version>})"))
+    if isinstance(img, UriImage):
+        region = img.parts["region"]
+        if dep.region is not None and region != dep.region:
+            errors.append((f"{p}.image.uri",
+                           f"the image is in {region}, the endpoint in {dep.region}: SageMaker "
+                           "pulls from the endpoint's region; replicate the repository"))
+    else:  # model package
+        if ep.environment:
+            errors.append((f"{p}.environment", "a model package takes no environment"))
+        if "network_isolation" in ep.model_fields_set and not ep.network_isolation:
+            errors.append((f"{p}.network_isolation",
+                           "SageMaker requires network isolation for model packages; "
+                           "remove the key or set it to true"))
+    return errors
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("."))
+
+
+def _tgi_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    t = ep.tgi_settings
+    if t is None:
+        return errors
+    for key in TGI_SETTING_ENV:
+        if key in ep.environment:
+            errors.append((f"{p}.environment.{key}",
+                           "set it in tgi_settings instead (checked there)"))
+    if t.max_input_tokens and t.max_total_tokens and t.max_input_tokens >= t.max_total_tokens:
+        errors.append((f"{p}.tgi_settings.max_input_tokens",
+                       f"{t.max_input_tokens} must be below max_total_tokens "
+                       f"{t.max_total_tokens} (TGI: input < total)"))
+    if (t.max_batch_prefill_tokens and t.max_input_tokens
+            and t.max_batch_prefill_tokens < t.max_input_tokens):
+        errors.append((f"{p}.tgi_settings.max_batch_prefill_tokens",
+                       f"{t.max_batch_prefill_tokens} is below max_input_tokens "
+                       f"{t.max_input_tokens}; TGI refuses to start (prefill >= input)"))
+    version = _version(ep.image.tgi)  # type: ignore[union-attr]
+    if t.messages_api_enabled is not None:
+        if version < (1, 4):
+            errors.append((f"{p}.tgi_settings.messages_api_enabled",
+                           f"TGI {ep.image.tgi} has no Messages API (added in 1.4)"))  # type: ignore[union-attr]
+        elif version >= (2, 4):
+            errors.append((f"{p}.tgi_settings.messages_api_enabled",
+                           f"removed in TGI 2.4 (the SageMaker route accepts both payloads); "
+                           f"remove it for {ep.image.tgi}"))  # type: ignore[union-attr]
+    return errors
+
+
+def _sizing_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
+    size = ep.model_size or ModelSize()
+    params = size.parameters_billions
+    if params is None and isinstance(ep.source, HubSource):
+        params = KNOWN_MODELS.get(ep.source.hub)
+    quant = ep.tgi_settings.quantize if ep.tgi_settings else None
+    dtype = size.dtype or (QUANTIZE_DTYPE[quant] if quant else "bf16")
+    per_gpu = instances.gpu_memory_gib(ep.instance_type)
+    if params is None or per_gpu is None or ep.num_gpus == 0:
+        return []
+    need = instances.required_gpu_memory_gib(params, dtype)
+    have = per_gpu * ep.num_gpus
+    if need <= have:
+        return []
+    fit = instances.smallest_fitting(need, instances.family(ep.instance_type))
+    hint = f"; smallest instance that fits: {fit}" if fit else "; no single instance fits"
+    if dtype == "fp32":
+        hint += f"; or load in bf16 (~{instances.required_gpu_memory_gib(params, 'bf16'):.0f} GiB)"
+    return [(f"{p}.instance_type",
+             f"{params:g}B parameters in {dtype} need ~{need:.0f} GiB of GPU memory (weights "
+             f"+20% for KV cache and activations); {ep.instance_type} gives {have} GiB "
+             f"({ep.num_gpus} GPU(s) x {per_gpu} GiB){hint}")]

@@ -6,6 +6,8 @@
   instance specifications", https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html
   (the ``ml.`` SageMaker types have the GPUs of the EC2 type of the same name).
   A type missing here is not guessed: an endpoint on it must set ``sm_num_gpus``.
+* GPU memory per GPU, GiB, from the same EC2 specification pages ("GPU memory"); families
+  without a sourced figure are left out and skipped by the sizing check.
 * Families with local NVMe instance storage. Source: SageMaker "Host instance storage
   volumes", https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html:
   on these, the production variant accepts neither ``VolumeSizeInGB`` nor a
@@ -51,6 +53,12 @@ GPU_COUNT: dict[str, int] = {
     "ml.p6-b200.48xlarge": 8,
 }
 
+#: GiB of memory per GPU, by family (T4, A10G, L4, L40S, V100, A100 40/80, H100, H200).
+GPU_MEMORY_GIB: dict[str, int] = {
+    "g4dn": 16, "g5": 24, "g6": 24, "g6e": 48, "p3": 16,
+    "p4d": 40, "p4de": 80, "p5": 80, "p5e": 141, "p5en": 141,
+}
+
 #: Instance families whose hosts have local NVMe instance storage.
 INSTANCE_STORE_FAMILIES: frozenset[str] = frozenset({
     "m5d", "c5d", "r5d", "m6gd", "c6gd", "r6gd", "r7gd",
@@ -77,3 +85,42 @@ def gpu_count(instance_type: str) -> int | None:
 
 def has_instance_store(instance_type: str) -> bool:
     return family(instance_type) in INSTANCE_STORE_FAMILIES
+
+
+def gpu_memory_gib(instance_type: str) -> int | None:
+    """GiB per GPU, or None when not in the table."""
+    return GPU_MEMORY_GIB.get(family(instance_type))
+
+
+#: Bytes per parameter of the weights' dtype.
+DTYPE_BYTES: dict[str, float] = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1, "int4": 0.5}
+
+#: Memory beyond the weights: KV cache, activations, CUDA context. A planning figure
+#: (the Hugging Face guidance for LLM hosting uses ~20%), not a guarantee.
+HEADROOM = 1.2
+
+
+def required_gpu_memory_gib(parameters_billions: float, dtype: str) -> float:
+    weights = parameters_billions * 1e9 * DTYPE_BYTES[dtype] / 2**30
+    return weights * HEADROOM
+
+
+#: Families suggested when an instance is too small (bf16-capable, current generation).
+SUGGESTED_FAMILIES = ("g5", "g6", "g6e", "p4d", "p4de", "p5", "p5e", "p5en")
+
+
+def smallest_fitting(need_gib: float, prefer_family: str | None = None) -> str | None:
+    """The instance type with the least total GPU memory that holds ``need_gib`` (fewest
+    GPUs, then the smallest size, on a tie): in ``prefer_family`` if one fits there, else
+    among the current bf16-capable families."""
+    def fits(families) -> list[tuple]:
+        out = []
+        for rank, (itype, gpus) in enumerate(GPU_COUNT.items()):
+            per_gpu = gpu_memory_gib(itype)
+            if (family(itype) in families and per_gpu and gpus * per_gpu >= need_gib
+                    and itype in realtime_instance_types()):
+                out.append((gpus * per_gpu, gpus, rank, itype))
+        return out
+
+    candidates = (fits({prefer_family}) if prefer_family else []) or fits(SUGGESTED_FAMILIES)
+    return min(candidates)[3] if candidates else None

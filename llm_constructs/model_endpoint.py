@@ -62,8 +62,9 @@ class LlmEndpoint(Construct):
         id: str,
         *,
         execution_role: SageMakerExecutionRole,
-        image_uri: str,
         instance_type: str,
+        image_uri: str | None = None,
+        model_package_name: str | None = None,
         environment: Mapping[str, str] | None = None,
         model_data: ModelData | None = None,
         subnet_ids: Sequence[str] | None = None,
@@ -84,6 +85,11 @@ class LlmEndpoint(Construct):
         if volume_size_gb is not None and instances.has_instance_store(instance_type):
             raise ValueError(f"{instance_type} has local NVMe storage; SageMaker rejects "
                              "VolumeSizeInGB for it")
+        if (image_uri is None) == (model_package_name is None):
+            raise ValueError("give exactly one of image_uri, model_package_name")
+        if model_package_name is not None and (environment or model_data):
+            raise ValueError("a model package brings image and weights: no environment or "
+                             "model_data")
         if bool(subnet_ids) != bool(security_group_ids):
             raise ValueError("give both subnet_ids and security_group_ids, or neither")
         self.variant_name = variant_name
@@ -91,7 +97,11 @@ class LlmEndpoint(Construct):
         self.execution_role = execution_role
         self.async_output = async_output
 
-        container: dict = {"image": image_uri, "environment": dict(environment or {})}
+        if model_package_name is not None:
+            container: dict = {"model_package_name": model_package_name}
+            network_isolation = True  # SageMaker requires it for model packages
+        else:
+            container = {"image": image_uri, "environment": dict(environment or {})}
         if model_data is not None:
             if model_data.compressed:
                 container["model_data_url"] = model_data.s3_uri

@@ -11,7 +11,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import AppConfig, Endpoint
-from config.schema import HubSource, S3_URI_RE
+from aws_cdk.region_info import RegionInfo
+
+from config.schema import S3_URI_RE, HubSource, ModelPackageImage, TgiImage, UriImage
 from llm_constructs import (AsyncInferenceStorage, AsyncOutput, EndpointMonitoring,
                             LlmEndpoint, ModelData, SageMakerExecutionRole)
 from llm_constructs.images import tgi_image
@@ -25,19 +27,67 @@ def _prefix(path: str) -> str:
     return S3_URI_RE.match(path)["key"] if path.startswith("s3://") else path  # type: ignore[index]
 
 
-def tgi_environment(ep: Endpoint) -> dict[str, str]:
-    """The TGI container's environment: model location, GPUs, then the user's extras."""
+def container_environment(ep: Endpoint) -> dict[str, str]:
+    """The container's environment. TGI: model location, GPUs, typed settings, then the
+    user's extras. Other images: the model id of a Hub source and the user's extras.
+    A gated model's token is a deploy-time Secrets Manager reference, never a literal."""
     env: dict[str, str] = {}
     if isinstance(ep.source, HubSource):
         env["HF_MODEL_ID"] = ep.source.hub
-    else:
+        if ep.source.token_secret:
+            env["HF_TOKEN"] = cdk.SecretValue.secrets_manager(
+                ep.source.token_secret, json_field=ep.source.token_secret_key).unsafe_unwrap()
+    elif ep.source is not None and ep.is_tgi:
         # SageMaker puts S3 artifacts in /opt/ml/model; TGI loads a local path given as the
         # model id, and must not try the Hub.
         env["HF_MODEL_ID"] = "/opt/ml/model"
         env["HF_HUB_OFFLINE"] = "1"
-    env["SM_NUM_GPUS"] = str(ep.num_gpus)
+    if ep.is_tgi:
+        env["SM_NUM_GPUS"] = str(ep.num_gpus)
+        env.update(tgi_settings_environment(ep))
     env.update(ep.environment)
     return env
+
+
+def tgi_settings_environment(ep: Endpoint) -> dict[str, str]:
+    t = ep.tgi_settings
+    if t is None:
+        return {}
+    version = tuple(int(x) for x in ep.image.tgi.split("."))  # type: ignore[union-attr]
+    env = {}
+    if t.max_input_tokens is not None:
+        # TGI 2.0 renamed --max-input-length to --max-input-tokens.
+        env["MAX_INPUT_TOKENS" if version >= (2, 0) else "MAX_INPUT_LENGTH"] = str(
+            t.max_input_tokens)
+    if t.max_total_tokens is not None:
+        env["MAX_TOTAL_TOKENS"] = str(t.max_total_tokens)
+    if t.max_batch_prefill_tokens is not None:
+        env["MAX_BATCH_PREFILL_TOKENS"] = str(t.max_batch_prefill_tokens)
+    if t.quantize is not None:
+        env["QUANTIZE"] = t.quantize
+    if t.messages_api_enabled is not None:
+        env["MESSAGES_API_ENABLED"] = "true" if t.messages_api_enabled else "false"
+    return env
+
+
+def bind_image(stack: cdk.Stack, ep: Endpoint) -> tuple[str | None, list[str]]:
+    """(image URI, ECR repository ARNs to pull from) for the endpoint's image."""
+    img = ep.image
+    if isinstance(img, TgiImage):
+        bound = tgi_image(img.tgi).bind(stack)
+        return bound.image_uri, [bound.repository_arn]
+    if isinstance(img, UriImage):
+        m = img.parts
+        partition = RegionInfo.get(m["region"]).partition or "aws"
+        if cdk.Token.is_unresolved(stack.region):
+            # Fail the change set at once, with the reason, in any other region.
+            cdk.CfnRule(stack, "ImageRegion", assertions=[cdk.CfnRuleAssertion(
+                assert_=cdk.Fn.condition_equals(cdk.Aws.REGION, m["region"]),
+                assert_description=f"the image {img.uri} is in {m['region']}; SageMaker pulls "
+                                   "images from the endpoint's own region")])
+        return img.uri, [f"arn:{partition}:ecr:{m['region']}:{m['account']}:"
+                         f"repository/{m['repository']}"]
+    return None, []  # model package: SageMaker pulls the package's image itself
 
 
 class ModelEndpointStack(cdk.Stack):
@@ -59,17 +109,17 @@ class ModelEndpointStack(cdk.Stack):
             "HTTPS to S3 (gateway endpoint), AWS APIs and, with egress, the model hub")
 
         subnets = network.vpc.select_subnets(subnet_type=network.network.model_subnet_type).subnets
-        image = tgi_image(ep.image.tgi).bind(self)
+        image_uri, repositories = bind_image(self, ep)
         self.execution_role = SageMakerExecutionRole(
             self, "ExecutionRole",
-            ecr_repository_arns=[image.repository_arn],
+            ecr_repository_arns=repositories,
             endpoint_names=[name],
             vpc=network.vpc, subnets=subnets, security_groups=[self.security_group],
             kms_keys=[network.key] if network.key else [],
             description=f"Execution role of SageMaker model {name}",
         )
         model_data = None
-        if not isinstance(ep.source, HubSource):
+        if ep.source is not None and not isinstance(ep.source, HubSource):
             model_data = ModelData(ep.source.s3)
             self.execution_role.add_model_data(ep.source.s3)
 
@@ -109,9 +159,11 @@ class ModelEndpointStack(cdk.Stack):
         self.llm = LlmEndpoint(
             self, "Llm",
             execution_role=self.execution_role,
-            image_uri=image.image_uri,
+            image_uri=image_uri,
+            model_package_name=ep.image.model_package
+            if isinstance(ep.image, ModelPackageImage) else None,
             instance_type=ep.instance_type,
-            environment=tgi_environment(ep),
+            environment=None if ep.is_model_package else container_environment(ep),
             model_data=model_data,
             subnet_ids=[s.subnet_id for s in subnets],
             security_group_ids=[self.security_group.security_group_id],
