@@ -73,6 +73,27 @@ def _message(err: dict) -> str:
     return f"{msg} (got {value!r})"
 
 
+#: Union fields whose members pydantic names in error locations, right after the field
+#: (a class name, or the discriminator tag): not keys of the config.
+_UNION_FIELDS = {"image", "source"}
+
+
+def _strip_tags(loc: tuple) -> tuple:
+    """Drop what pydantic adds to a location that is not a config key: class names, and
+    the discriminator tag right after a union field (``image.uri.uri`` -> ``image.uri``)."""
+    out: list = []
+    after_union = False
+    for part in loc:
+        if isinstance(part, str) and part[:1].isupper():
+            continue
+        if after_union:
+            after_union = False
+            continue
+        out.append(part)
+        after_union = part in _UNION_FIELDS
+    return tuple(out)
+
+
 def parse_config(data: Any, source: str = "<config>") -> AppConfig:
     if not isinstance(data, dict):
         raise ConfigError(source, [("(top level)", "expected a mapping of settings")])
@@ -81,7 +102,7 @@ def parse_config(data: Any, source: str = "<config>") -> AppConfig:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+            loc = _strip_tags(err["loc"])
             problems.append((_path(loc, data), _message(err)))
         raise ConfigError(source, problems) from None
     problems = semantic_errors(cfg)

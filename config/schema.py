@@ -12,7 +12,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from llm_constructs import images, instances
 
@@ -329,15 +329,34 @@ class Alarms(Strict):
     period_seconds: int = Field(default=300, ge=60)
 
 
+def _kind_of(keys: tuple[str, ...]):
+    """Discriminate a union by which one of ``keys`` the mapping has (None: ambiguous)."""
+    def kind(value) -> str | None:
+        if isinstance(value, dict):
+            present = [k for k in keys if k in value]
+        else:
+            present = [k for k in keys if getattr(value, k, None) is not None]
+        return present[0] if len(present) == 1 else None
+    return kind
+
+
 class Endpoint(Strict):
     name: str
     endpoint_name: str | None = None
     mode: Literal["realtime", "async"] = "realtime"
     instance_type: str = "ml.g5.2xlarge"
     initial_instance_count: int = Field(default=1, ge=1, le=100)
-    image: Annotated[Union[TgiImage, UriImage, ModelPackageImage],
-                     Field(union_mode="left_to_right")]
-    source: Annotated[Union[HubSource, S3Source], Field(union_mode="left_to_right")] | None = None
+    image: Annotated[Union[Annotated[TgiImage, Tag("tgi")], Annotated[UriImage, Tag("uri")],
+                           Annotated[ModelPackageImage, Tag("model_package")]],
+                     Discriminator(_kind_of(("tgi", "uri", "model_package")),
+                                   custom_error_type="image_kind",
+                                   custom_error_message="give exactly one of tgi: <version>, "
+                                                        "uri: <ecr image uri>, model_package: "
+                                                        "<arn or name>")]
+    source: Annotated[Union[Annotated[HubSource, Tag("hub")], Annotated[S3Source, Tag("s3")]],
+                      Discriminator(_kind_of(("hub", "s3")), custom_error_type="source_kind",
+                                    custom_error_message="give exactly one of hub: <model id>, "
+                                                         "s3: <s3 uri>")] | None = None
     tgi_settings: TgiSettings | None = None
     model_size: ModelSize | None = None
     sm_num_gpus: int | None = Field(default=None, ge=1)
