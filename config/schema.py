@@ -197,6 +197,10 @@ class S3Source(Strict):
     ``s3://bucket/prefix/`` (uncompressed; loaded file by file, faster for big models)."""
 
     s3: str
+    #: The KMS key the artifacts are encrypted with (SSE-KMS with your key): the role may
+    #: decrypt with exactly that key.
+    kms_key_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]{36}$")
 
     @field_validator("s3")
     @classmethod

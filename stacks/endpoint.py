@@ -122,6 +122,10 @@ class ModelEndpointStack(cdk.Stack):
         if ep.source is not None and not isinstance(ep.source, HubSource):
             model_data = ModelData(ep.source.s3)
             self.execution_role.add_model_data(ep.source.s3)
+            if ep.source.kms_key_arn:
+                self.execution_role.add_to_policy(iam.PolicyStatement(
+                    sid="DecryptModelData", actions=["kms:Decrypt"],
+                    resources=[ep.source.kms_key_arn]))
 
         self.storage: AsyncInferenceStorage | None = None
         async_output = None

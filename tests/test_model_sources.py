@@ -214,3 +214,17 @@ def test_image_must_be_exactly_one_kind(image):
 def test_source_must_be_exactly_one_kind():
     msg = problems(dev_with(**{"endpoints.0.source": {"hub": "a/b", "s3": "s3://bucket-a/m/"}}))
     assert "give exactly one of hub: <model id>, s3: <s3 uri>" in msg[f"{EP}.source"]
+
+
+def test_s3_artifacts_with_their_own_key():
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    t = synthesize_data(dev_with(**{
+        "network.egress": "none", "endpoints.0.tgi_settings": DELETE,
+        "endpoints.0.source": {"s3": "s3://models-bucket/llama/model.tar.gz",
+                               "kms_key_arn": key}}), nag=False).endpoint("chat")
+    (stmt,) = [s for s in statements(t, "ExecutionRole") if s.get("Sid") == "DecryptModelData"]
+    assert stmt == {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": key,
+                    "Sid": "DecryptModelData"}
+    bad = problems(dev_with(**{"endpoints.0.source": {"s3": "s3://models-bucket/m/",
+                                                      "kms_key_arn": "alias/models"}}))
+    assert "alias/models" in bad[f"{EP}.source.kms_key_arn"]
