@@ -16,7 +16,8 @@ from llm_constructs import ModelNetwork
 
 
 #: CloudWatch Logs retention in days -> CDK enum (same order; tests check the synthesized days).
-RETENTION = dict(zip(LOG_RETENTION_DAYS, list(logs.RetentionDays)))
+RETENTION = dict(zip(LOG_RETENTION_DAYS, list(logs.RetentionDays)[:len(LOG_RETENTION_DAYS)],
+                     strict=True))
 
 
 def removal_policy(cfg: AppConfig) -> cdk.RemovalPolicy:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from config import ConfigError, parse_config
-from tests.helpers import (DELETE, as_list, dev_with, nag_report_ok, one, resources,
-                           seed_async_with, statements, synthesize_data)
+from tests.helpers import (DELETE, as_list, dev_with, nag_report_ok, one, seed_async_with, statements, synthesize_data)
 
 EP = "endpoints[0] (chat)"
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.helpers import as_list, one, output_ref, resources
+from tests.helpers import one, output_ref, resources
 
 
 def model_subnet_ids(synth) -> list[str]:
