@@ -209,3 +209,62 @@ def test_unknown_config_name_lists_available():
     with pytest.raises(ConfigError) as info:
         load_config("nope")
     assert "no config/nope.yaml" in str(info.value) and "dev" in str(info.value)
+
+
+@pytest.mark.parametrize("changes,path,fragment", [
+    ({"project": "Bad_Project"}, "project", "'Bad_Project'"),
+    ({"deployment.account": "12345"}, "deployment.account", "'12345'"),
+    ({"deployment.termination_protection": "maybe"}, "deployment.termination_protection",
+     "'maybe'"),
+    ({"network.cidr": "10.0.0.0/8"}, "network.cidr", "/16 to /22"),
+    ({"network.cidr": "not-a-cidr"}, "network.cidr", "not an IPv4 CIDR"),
+    ({"network.max_azs": 1}, "network.max_azs", "greater than or equal to 2"),
+    ({"network.egress": "igw"}, "network.egress", "'nat' or 'none'"),
+    ({"network.nat_gateways": 3}, "network.nat_gateways", "3 NAT gateways for 2 AZs"),
+    ({"encryption.customer_managed_key": "yes please"}, "encryption.customer_managed_key",
+     "'yes please'"),
+    ({"removal_policy": "snapshot"}, "removal_policy", "'retain' or 'destroy'"),
+    ({"endpoints.0.name": "Chat_1"}, "endpoints[0] (Chat_1).name", "lower-case"),
+    ({"endpoints.0.mode": "batch"}, f"{EP}.mode", "'realtime' or 'async'"),
+    ({"endpoints.0.initial_instance_count": 0}, f"{EP}.initial_instance_count",
+     "greater than or equal to 1"),
+    ({"endpoints.0.container_startup_health_check_timeout_seconds": 5000},
+     f"{EP}.container_startup_health_check_timeout_seconds", "less than or equal to 3600"),
+    ({"endpoints.0.model_data_download_timeout_seconds": 10},
+     f"{EP}.model_data_download_timeout_seconds", "greater than or equal to 60"),
+    ({"endpoints.0.invoke_principals": ["arn:aws:iam::123:user/x"]},
+     f"{EP}.invoke_principals", "not an IAM role ARN"),
+    ({"endpoints.0.environment": {"1BAD": "x"}}, f"{EP}.environment",
+     "not an environment variable name"),
+    ({"endpoints.0.model_size": {"parameters_billions": 0}},
+     f"{EP}.model_size.parameters_billions", "greater than 0"),
+    ({"endpoints.0.model_size": {"dtype": "fp8"}}, f"{EP}.model_size.dtype", "'bf16'"),
+    ({"endpoints.0.alarms": {"period_seconds": 10}}, f"{EP}.alarms.period_seconds",
+     "greater than or equal to 60"),
+    ({"endpoints.0.autoscaling.scale_in_cooldown_seconds": -1},
+     f"{EP}.autoscaling.scale_in_cooldown_seconds", "greater than or equal to 0"),
+    ({"endpoints.0.source": {"hub": "a/b", "token_secret_key": "token"}},
+     f"{EP}.source.token_secret_key", "set token_secret too"),
+    ({"endpoints.0.source": {"hub": "not a model id"}}, f"{EP}.source.hub",
+     "not a Hub model id"),
+])
+def test_every_field_names_itself_when_wrong(changes, path, fragment):
+    assert_problem(dev_with(**changes), path, fragment)
+
+
+@pytest.mark.parametrize("changes,path,fragment", [
+    ({"endpoints.0.async_inference.expire_after_days": 0},
+     "async_inference.expire_after_days", "greater than or equal to 1"),
+    ({"endpoints.0.async_inference.input_path": "in put/"}, "async_inference.input_path",
+     "not an S3 prefix"),
+    ({"endpoints.0.async_inference.existing_bucket": "Bad_Bucket"},
+     "async_inference.existing_bucket", "'Bad_Bucket'"),
+    ({"endpoints.0.async_inference.include_inference_response_in": ["BOTH"]},
+     "async_inference.include_inference_response_in[0]", "SUCCESS_NOTIFICATION_TOPIC"),
+    ({"endpoints.0.autoscaling.target_backlog_per_instance": 0},
+     "autoscaling.target_backlog_per_instance", "greater than 0"),
+])
+def test_every_async_field_names_itself_when_wrong(changes, path, fragment):
+    from tests.helpers import seed_async_with
+
+    assert_problem(seed_async_with(**changes), f"endpoints[0] (flan-t5-xxl).{path}", fragment)
