@@ -27,6 +27,7 @@ setup: $(VENV)/.installed node_modules/.installed
 
 ## Synthesize config/$(ENV).yaml (default: dev) into cdk.out/. No AWS credentials needed.
 synth: setup
+	rm -rf cdk.out  # no templates left over from another config
 	$(CDK) synth --no-notices --quiet -c env=$(ENV)
 	@echo "Synthesized config/$(ENV).yaml into cdk.out/: $$(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
 
