@@ -169,6 +169,8 @@ class LlmEndpoint(Construct):
     def _scaling(self, min_capacity: int, max_capacity: int) -> VariantAutoScaling:
         if self.scaling is not None:
             raise ValueError("autoscaling is already configured for this endpoint")
+        if min_capacity > max_capacity:
+            raise ValueError(f"min_capacity {min_capacity} > max_capacity {max_capacity}")
         self.scaling = VariantAutoScaling(
             self, "Scaling", endpoint=self.endpoint, endpoint_name=self.endpoint_name,
             variant_name=self.variant_name, instance_type=self.instance_type,
@@ -190,8 +192,6 @@ class LlmEndpoint(Construct):
                              "add_backlog_autoscaling")
         if min_capacity < 1:
             raise ValueError("a real-time endpoint cannot scale below 1 instance")
-        if min_capacity > max_capacity:
-            raise ValueError(f"min_capacity {min_capacity} > max_capacity {max_capacity}")
         scaling = self._scaling(min_capacity, max_capacity)
         scaling.scale_on_target_tracking(
             "InvocationsPerInstance", target_value=target_invocations_per_instance,
@@ -219,8 +219,6 @@ class LlmEndpoint(Construct):
         if not self.is_async:
             raise ValueError("only async endpoints have a backlog: use "
                              "add_invocation_autoscaling")
-        if min_capacity > max_capacity:
-            raise ValueError(f"min_capacity {min_capacity} > max_capacity {max_capacity}")
         scaling = self._scaling(min_capacity, max_capacity)
         scaling.scale_on_target_tracking(
             "BacklogPerInstance", target_value=target_backlog_per_instance,
