@@ -53,8 +53,6 @@ def _path(loc: tuple, data: Any) -> str:
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("name"), str):
                 out += f" ({node['name']})"
-        elif part in ("function-after", "function-before") or "[" in str(part):
-            continue  # union branch tags, e.g. 'HubSource'
         else:
             out += f".{part}" if out else str(part)
             node = node.get(part) if isinstance(node, dict) else None
@@ -79,12 +77,13 @@ _UNION_FIELDS = {"image", "source"}
 
 
 def _strip_tags(loc: tuple) -> tuple:
-    """Drop what pydantic adds to a location that is not a config key: class names, and
-    the discriminator tag right after a union field (``image.uri.uri`` -> ``image.uri``)."""
+    """Drop what pydantic adds to a location that is not a config key: class names,
+    validator tags (``function-after[...]``), and the discriminator tag right after a union
+    field (``image.uri.uri`` -> ``image.uri``)."""
     out: list = []
     after_union = False
     for part in loc:
-        if isinstance(part, str) and part[:1].isupper():
+        if isinstance(part, str) and (part[:1].isupper() or "[" in part):
             continue
         if after_union:
             after_union = False

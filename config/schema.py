@@ -114,6 +114,11 @@ class Encryption(Strict):
 class TgiImage(Strict):
     tgi: str
 
+    @property
+    def version(self) -> tuple[int, ...]:
+        """``"3.3.6"`` -> ``(3, 3, 6)``, for version rules."""
+        return tuple(int(x) for x in self.tgi.split("."))
+
     @field_validator("tgi")
     @classmethod
     def _version(cls, v: str) -> str:
@@ -211,18 +216,6 @@ class S3Source(Strict):
         if not (v.endswith(".tar.gz") or v.endswith("/")):
             raise ValueError(f"{v!r}: point at a model.tar.gz or at a prefix ending in '/'")
         return v
-
-    @property
-    def bucket(self) -> str:
-        return S3_URI_RE.match(self.s3)["bucket"]  # type: ignore[index]
-
-    @property
-    def key(self) -> str:
-        return S3_URI_RE.match(self.s3)["key"]  # type: ignore[index]
-
-    @property
-    def compressed(self) -> bool:
-        return not self.s3.endswith("/")
 
 
 #: TGI's quantisation options and the weight size they give (for the sizing check).
@@ -565,7 +558,7 @@ def _async_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
         elif bucket != a.existing_bucket:
             errors.append((f"{p}.async_inference.{field}",
                            f"{path!r} is not in existing_bucket {a.existing_bucket!r}"))
-    prefixes = {f: _key_prefix(v) for f, v in paths.items()}
+    prefixes = {f: key_prefix(v) for f, v in paths.items()}
     items = list(prefixes.items())
     for i, (f1, k1) in enumerate(items):
         for f2, k2 in items[i + 1:]:
@@ -579,7 +572,8 @@ def _async_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
     return errors
 
 
-def _key_prefix(path: str) -> str:
+def key_prefix(path: str) -> str:
+    """A config path (a prefix, or an ``s3://`` URI) -> its key prefix in the bucket."""
     if path.startswith("s3://"):
         return S3_URI_RE.match(path)["key"]  # type: ignore[index]
     return path
@@ -659,10 +653,6 @@ def _image_errors(p: str, ep: Endpoint, dep: Deployment) -> list[tuple[str, str]
     return errors
 
 
-def _version(v: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in v.split("."))
-
-
 def _tgi_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     t = ep.tgi_settings
@@ -681,7 +671,7 @@ def _tgi_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
         errors.append((f"{p}.tgi_settings.max_batch_prefill_tokens",
                        f"{t.max_batch_prefill_tokens} is below max_input_tokens "
                        f"{t.max_input_tokens}; TGI refuses to start (prefill >= input)"))
-    version = _version(ep.image.tgi)  # type: ignore[union-attr]
+    version = ep.image.version  # type: ignore[union-attr]
     if t.messages_api_enabled is not None:
         if version < (1, 4):
             errors.append((f"{p}.tgi_settings.messages_api_enabled",

@@ -8,23 +8,17 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from config import AppConfig, Endpoint
-from aws_cdk.region_info import RegionInfo
-
-from config.schema import S3_URI_RE, HubSource, ModelPackageImage, TgiImage, UriImage
+from config.schema import HubSource, ModelPackageImage, TgiImage, UriImage, key_prefix
 from llm_constructs import (AsyncInferenceStorage, AsyncOutput, EndpointMonitoring,
                             LlmEndpoint, ModelData, SageMakerExecutionRole)
 from llm_constructs.images import tgi_image
 from llm_constructs.nag import acknowledge
 
 from .network import NetworkStack, removal_policy
-
-
-def _prefix(path: str) -> str:
-    """A config path (prefix, or s3:// URI in the existing bucket) -> key prefix."""
-    return S3_URI_RE.match(path)["key"] if path.startswith("s3://") else path  # type: ignore[index]
 
 
 def container_environment(ep: Endpoint) -> dict[str, str]:
@@ -53,7 +47,7 @@ def tgi_settings_environment(ep: Endpoint) -> dict[str, str]:
     t = ep.tgi_settings
     if t is None:
         return {}
-    version = tuple(int(x) for x in ep.image.tgi.split("."))  # type: ignore[union-attr]
+    version = ep.image.version  # type: ignore[union-attr]
     env = {}
     if t.max_input_tokens is not None:
         # TGI 2.0 renamed --max-input-length to --max-input-tokens.
@@ -97,7 +91,6 @@ class ModelEndpointStack(cdk.Stack):
                                                 f"{endpoint.name!r}", **kwargs)
         ep = endpoint
         name = config.endpoint_name_of(ep)
-        self.endpoint_config = ep
 
         # In this stack, not the network stack: removing an endpoint from config then
         # removes its security group with it, and no export pins it.
@@ -133,8 +126,8 @@ class ModelEndpointStack(cdk.Stack):
             a = ep.async_settings
             self.storage = AsyncInferenceStorage(
                 self, "Async",
-                input_prefix=_prefix(a.input_path), output_prefix=_prefix(a.output_path),
-                failure_prefix=_prefix(a.failure_path), existing_bucket_name=a.existing_bucket,
+                input_prefix=key_prefix(a.input_path), output_prefix=key_prefix(a.output_path),
+                failure_prefix=key_prefix(a.failure_path), existing_bucket_name=a.existing_bucket,
                 encryption_key=network.key,
                 expire_after=cdk.Duration.days(a.expire_after_days) if a.expire_after_days
                 else None,
