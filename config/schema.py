@@ -10,11 +10,16 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from llm_constructs import images, instances
+from llm_constructs.inference_code import handler_problems
+
+#: Relative paths in config (``code:``, ``build:``) are relative to the project folder.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 # SageMaker EndpointName: the service model's pattern, and at most 63 characters.
@@ -126,6 +131,64 @@ class TgiImage(Strict):
         if v not in known:
             raise ValueError(f"TGI version {v!r} is not in the published table; "
                              f"allowed: {', '.join(known)}")
+        return v
+
+
+def project_path(value: str) -> Path:
+    """A path from config: absolute, or relative to the project folder (never the cwd)."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class PytorchImage(Strict):
+    """The Hugging Face PyTorch inference DLC, GPU or CPU build after the instance type.
+
+    ``pytorch`` is the DLC's transformers version, as the SageMaker Python SDK keys it
+    (e.g. ``4.51.3`` is ``2.6.0-transformers4.51.3-...``). ``code`` is a folder with your
+    ``inference.py`` (model_fn/input_fn/predict_fn/output_fn, or transform_fn) and
+    optionally ``requirements.txt``; it is packed as ``code/`` of the model archive."""
+
+    pytorch: str
+    code: str | None = None
+
+    @field_validator("pytorch")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        known = images.pytorch_versions()
+        if v not in known:
+            listed = ", ".join(f"{t} (PyTorch {pt})" for t, pt in known.items())
+            raise ValueError(f"{v!r} is not a transformers version of the Hugging Face PyTorch "
+                             f"DLC in the published table; allowed: {listed}")
+        return v
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        path = project_path(v)
+        if not path.is_dir():
+            raise ValueError(f"{v!r} is not a folder (looked at {path}); give the folder "
+                             "that holds inference.py, relative to the project folder")
+        problems = handler_problems(path)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+
+class BuildImage(Strict):
+    """A local folder with a Dockerfile, built and pushed by ``cdk deploy`` (a CDK Docker
+    image asset, linux/amd64). Synth copies the folder and needs no Docker."""
+
+    build: str
+
+    @field_validator("build")
+    @classmethod
+    def _build(cls, v: str) -> str:
+        path = project_path(v)
+        if not (path / "Dockerfile").is_file():
+            raise ValueError(f"{v!r} has no Dockerfile (looked at {path}); give the folder "
+                             "to build, relative to the project folder")
         return v
 
 
@@ -337,18 +400,25 @@ def _kind_of(keys: tuple[str, ...]):
     return kind
 
 
+IMAGE_KINDS = ("tgi", "pytorch", "uri", "build", "model_package")
+
+
 class Endpoint(Strict):
     name: str
     endpoint_name: str | None = None
     mode: Literal["realtime", "async"] = "realtime"
     instance_type: str = "ml.g5.2xlarge"
     initial_instance_count: int = Field(default=1, ge=1, le=100)
-    image: Annotated[Union[Annotated[TgiImage, Tag("tgi")], Annotated[UriImage, Tag("uri")],
+    image: Annotated[Union[Annotated[TgiImage, Tag("tgi")],
+                           Annotated[PytorchImage, Tag("pytorch")],
+                           Annotated[UriImage, Tag("uri")],
+                           Annotated[BuildImage, Tag("build")],
                            Annotated[ModelPackageImage, Tag("model_package")]],
-                     Discriminator(_kind_of(("tgi", "uri", "model_package")),
-                                   custom_error_type="image_kind",
+                     Discriminator(_kind_of(IMAGE_KINDS), custom_error_type="image_kind",
                                    custom_error_message="give exactly one of tgi: <version>, "
-                                                        "uri: <ecr image uri>, model_package: "
+                                                        "pytorch: <transformers version>, "
+                                                        "uri: <ecr image uri>, build: <folder "
+                                                        "with a Dockerfile>, model_package: "
                                                         "<arn or name>")]
     source: Annotated[Union[Annotated[HubSource, Tag("hub")], Annotated[S3Source, Tag("s3")]],
                       Discriminator(_kind_of(("hub", "s3")), custom_error_type="source_kind",
@@ -428,6 +498,10 @@ class Endpoint(Strict):
         return isinstance(self.image, TgiImage)
 
     @property
+    def is_pytorch(self) -> bool:
+        return isinstance(self.image, PytorchImage)
+
+    @property
     def is_model_package(self) -> bool:
         return isinstance(self.image, ModelPackageImage)
 
@@ -502,6 +576,7 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
         errors += _image_errors(p, ep, dep)
         if ep.is_tgi:
             errors += _tgi_errors(p, ep)
+        if ep.is_tgi or (ep.is_pytorch and ep.gpus != 0):
             errors += _sizing_errors(p, ep)
 
         if ep.volume_size_gb is not None and instances.has_instance_store(ep.instance_type):
@@ -590,7 +665,17 @@ def _source_errors(p: str, ep: Endpoint, net: Network) -> list[tuple[str, str]]:
         if ep.is_tgi:
             errors.append((f"{p}.source", "required key is missing: hub: <model id> or "
                                           "s3: s3://bucket/prefix/"))
+        if ep.is_pytorch and ep.image.code is None:  # type: ignore[union-attr]
+            errors.append((f"{p}.source", "required key is missing: give source (hub: <model "
+                                          "id> or s3: <uri>), or image.code with an "
+                                          "inference.py whose model_fn loads the model"))
         return errors
+    if ep.is_pytorch and ep.image.code is not None and isinstance(ep.source, S3Source):  # type: ignore[union-attr]
+        errors.append((f"{p}.image.code",
+                       f"SageMaker reads one model location, and {ep.source.s3!r} is yours: "
+                       "put the handler into it as code/inference.py (in the archive, or "
+                       "under the prefix) and remove image.code; image.code is packed for "
+                       "hub: sources and handlers that load their own model"))
     if isinstance(ep.source, HubSource):
         if net.egress != "nat":
             errors.append((f"{p}.source.hub",
@@ -635,6 +720,11 @@ def _image_errors(p: str, ep: Endpoint, dep: Deployment) -> list[tuple[str, str]
     if ep.sm_num_gpus is not None:
         errors.append((f"{p}.sm_num_gpus", "only TGI images read SM_NUM_GPUS; set what your "
                                            "image reads in environment"))
+    if isinstance(img, PytorchImage) and dep.region is not None:
+        try:
+            images.pytorch_image(img.pytorch, gpu=ep.gpus != 0).account_for(dep.region)
+        except images.ImageResolutionError as exc:
+            errors.append((f"{p}.image.pytorch", str(exc)))
     if ep.tgi_settings is not None:
         errors.append((f"{p}.tgi_settings", "only for TGI images (image: {tgi: <version>})"))
     if isinstance(img, UriImage):
@@ -643,7 +733,7 @@ def _image_errors(p: str, ep: Endpoint, dep: Deployment) -> list[tuple[str, str]
             errors.append((f"{p}.image.uri",
                            f"the image is in {region}, the endpoint in {dep.region}: SageMaker "
                            "pulls from the endpoint's region; replicate the repository"))
-    else:  # model package
+    elif isinstance(img, ModelPackageImage):
         if ep.environment:
             errors.append((f"{p}.environment", "a model package takes no environment"))
         if "network_isolation" in ep.model_fields_set and not ep.network_isolation:

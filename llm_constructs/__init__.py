@@ -2,11 +2,12 @@
 
 from .async_inference import AsyncInferenceStorage
 from .execution_role import SageMakerExecutionRole
+from .inference_code import InferenceCode
 from .model_endpoint import AsyncOutput, LlmEndpoint, ModelData
 from .monitoring import EndpointMonitoring
 from .network import ModelNetwork
 from .scaling import ScalingGuardFunction, VariantAutoScaling
 
-__all__ = ["AsyncInferenceStorage", "AsyncOutput", "EndpointMonitoring", "LlmEndpoint",
+__all__ = ["AsyncInferenceStorage", "AsyncOutput", "EndpointMonitoring", "InferenceCode", "LlmEndpoint",
            "ModelData", "ModelNetwork", "SageMakerExecutionRole", "ScalingGuardFunction",
            "VariantAutoScaling"]

@@ -28,12 +28,22 @@ class ImageResolutionError(ValueError):
 
 
 @lru_cache(maxsize=None)
-def _table(name: str) -> dict:
-    return json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
+def _table() -> dict:
+    return json.loads((DATA_DIR / "dlc_images.json").read_text(encoding="utf-8"))
 
 
 def tgi_versions() -> list[str]:
-    return list(_table("tgi_images.json")["versions"])
+    return list(_table()["tgi"]["versions"])
+
+
+def pytorch_versions() -> dict[str, str]:
+    """Transformers version -> PyTorch version, of the Hugging Face PyTorch inference DLC."""
+    return {v: e["pytorch_version"] for v, e in _table()["pytorch"]["versions"].items()}
+
+
+def registries(kind: str) -> dict[str, str]:
+    """Region -> registry account of the ``tgi`` or ``pytorch`` DLC repository."""
+    return dict(_table()[kind]["registries"])
 
 
 @dataclass(frozen=True)
@@ -90,15 +100,28 @@ def _logical_suffix(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
-def tgi_image(version: str) -> DlcImage:
-    """The Hugging Face TGI DLC for ``version`` (e.g. ``3.3.6``)."""
-    table = _table("tgi_images.json")
+def _entry(kind: str, version: str, what: str) -> dict:
+    versions = _table()[kind]["versions"]
     try:
-        entry = table["versions"][version]
+        return versions[version]
     except KeyError:
         raise ImageResolutionError(
-            f"TGI version {version!r} is not in the published table; "
-            f"known versions: {', '.join(table['versions'])}"
-        ) from None
-    tag = f"{entry['tag_prefix']}-gpu-{entry['py_version']}-{entry['container_version']}"
-    return DlcImage(table["repository"], tag, dict(table["registries"]))
+            f"{what} {version!r} is not in the published table; known versions: "
+            f"{', '.join(versions)}") from None
+
+
+def tgi_image(version: str) -> DlcImage:
+    """The Hugging Face TGI DLC for ``version`` (e.g. ``3.3.6``)."""
+    e = _entry("tgi", version, "TGI version")
+    tag = f"{e['tag_prefix']}-gpu-{e['py_version']}-{e['container_version']}"
+    return DlcImage(_table()["tgi"]["repository"], tag, registries("tgi"))
+
+
+def pytorch_image(version: str, *, gpu: bool) -> DlcImage:
+    """The Hugging Face PyTorch inference DLC for transformers ``version`` (e.g. ``4.51.3``),
+    its GPU or CPU build: ``2.6.0-transformers4.51.3-gpu-py312-cu124-ubuntu22.04``."""
+    e = _entry("pytorch", version, "transformers version")
+    device = "gpu" if gpu else "cpu"
+    tag = (f"{e['pytorch_version']}-transformers{version}-{device}-{e['py_version']}-"
+           f"{e['container_version'][device]}")
+    return DlcImage(_table()["pytorch"]["repository"], tag, registries("pytorch"))

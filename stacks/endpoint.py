@@ -6,16 +6,18 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from config import AppConfig, Endpoint
-from config.schema import HubSource, ModelPackageImage, TgiImage, UriImage, key_prefix
+from config.schema import (BuildImage, HubSource, ModelPackageImage, PytorchImage, TgiImage,
+                           UriImage, key_prefix, project_path)
 from llm_constructs import (AsyncInferenceStorage, AsyncOutput, EndpointMonitoring,
-                            LlmEndpoint, ModelData, SageMakerExecutionRole)
-from llm_constructs.images import tgi_image
+                            InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole)
+from llm_constructs.images import pytorch_image, tgi_image
 from llm_constructs.nag import acknowledge
 
 from .network import NetworkStack, removal_policy
@@ -29,8 +31,12 @@ def container_environment(ep: Endpoint) -> dict[str, str]:
     if isinstance(ep.source, HubSource):
         env["HF_MODEL_ID"] = ep.source.hub
         if ep.source.token_secret:
-            env["HF_TOKEN"] = cdk.SecretValue.secrets_manager(
+            token = cdk.SecretValue.secrets_manager(
                 ep.source.token_secret, json_field=ep.source.token_secret_key).unsafe_unwrap()
+            env["HF_TOKEN"] = token
+            if ep.is_pytorch:
+                # The Hugging Face inference toolkit passes HF_API_TOKEN to the Hub download.
+                env["HF_API_TOKEN"] = token
     elif ep.source is not None and ep.is_tgi:
         # SageMaker puts S3 artifacts in /opt/ml/model; TGI loads a local path given as the
         # model id, and must not try the Hub.
@@ -70,6 +76,16 @@ def bind_image(stack: cdk.Stack, ep: Endpoint) -> tuple[str | None, list[str]]:
     if isinstance(img, TgiImage):
         bound = tgi_image(img.tgi).bind(stack)
         return bound.image_uri, [bound.repository_arn]
+    if isinstance(img, PytorchImage):
+        bound = pytorch_image(img.pytorch, gpu=ep.gpus != 0).bind(stack)
+        return bound.image_uri, [bound.repository_arn]
+    if isinstance(img, BuildImage):
+        # Built and pushed by `cdk deploy` into the bootstrap's asset repository; synth only
+        # copies the folder. SageMaker runs linux/amd64 images, also when built on ARM.
+        asset = ecr_assets.DockerImageAsset(stack, "ImageAsset",
+                                            directory=str(project_path(img.build)),
+                                            platform=ecr_assets.Platform.LINUX_AMD64)
+        return asset.image_uri, [asset.repository.repository_arn]
     if isinstance(img, UriImage):
         m = img.parts
         partition = RegionInfo.get(m["region"]).partition or "aws"
@@ -112,7 +128,16 @@ class ModelEndpointStack(cdk.Stack):
             description=f"Execution role of SageMaker model {name}",
         )
         model_data = None
-        if ep.source is not None and not isinstance(ep.source, HubSource):
+        if isinstance(ep.image, PytorchImage) and ep.image.code is not None:
+            # The handler, packed as code/inference.py: the whole model archive for a Hub
+            # model (the toolkit downloads the weights, then imports /opt/ml/model/code).
+            self.code = InferenceCode(self, "InferenceCode",
+                                      directory=project_path(ep.image.code))
+            model_data = ModelData(self.code.s3_uri)
+            self.execution_role.add_to_policy(iam.PolicyStatement(
+                sid="ReadInferenceCode", actions=["s3:GetObject"],
+                resources=[self.code.object_arn]))
+        elif ep.source is not None and not isinstance(ep.source, HubSource):
             model_data = ModelData(ep.source.s3)
             self.execution_role.add_model_data(ep.source.s3)
             if ep.source.kms_key_arn:
