@@ -18,11 +18,9 @@ import gzip
 import hashlib
 import io
 import tarfile
-import tempfile
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 HANDLER_FILE = "inference.py"
@@ -108,8 +106,13 @@ class InferenceCode(Construct):
     """``directory`` (with ``inference.py``, optionally ``requirements.txt`` and helper
     modules) packed as ``code/`` into a ``model.tar.gz`` file asset.
 
-    Attributes: ``asset``, ``s3_uri`` (for ``ModelDataUrl``), ``object_arn`` (the one
-    object an execution role must read).
+    The archive is written into the cloud assembly (``cdk.out``) at synth, like any staged
+    asset, and uploaded by ``cdk deploy`` to the bootstrap bucket as ``<hash>.tar.gz``.
+    (``s3_assets.Asset`` would name it ``<hash>.gz``, aws/aws-cdk#30257; SageMaker documents
+    ModelDataUrl as a ``.tar.gz``, so the asset is registered with the synthesizer here.)
+
+    Attributes: ``bucket_name``, ``object_key``, ``s3_uri`` (for ``ModelDataUrl``),
+    ``object_arn`` (the one object an execution role must read).
     """
 
     def __init__(self, scope: Construct, id: str, *, directory: str | Path) -> None:
@@ -119,11 +122,12 @@ class InferenceCode(Construct):
         if problems:
             raise ValueError("; ".join(problems))
         digest = source_hash(directory)
-        archive = build_archive(
-            directory, Path(tempfile.gettempdir()) / "llm-inference-code" / f"{digest}.tar.gz")
-        self.asset = s3_assets.Asset(self, "Archive", path=str(archive),
-                                     asset_hash=digest,
-                                     asset_hash_type=cdk.AssetHashType.CUSTOM)
-        self.s3_uri = self.asset.s3_object_url
-        self.object_arn = (f"arn:{cdk.Aws.PARTITION}:s3:::{self.asset.s3_bucket_name}/"
-                           f"{self.asset.s3_object_key}")
+        file_name = f"asset.{digest}.tar.gz"
+        build_archive(directory, Path(cdk.Stage.of(self).outdir) / file_name)
+        location = cdk.Stack.of(self).synthesizer.add_file_asset(
+            source_hash=f"{digest}.tar",  # object key: source hash + ".gz" of file_name
+            file_name=file_name, packaging=cdk.FileAssetPackaging.FILE)
+        self.bucket_name = location.bucket_name
+        self.object_key = location.object_key
+        self.s3_uri = location.s3_object_url
+        self.object_arn = f"arn:{cdk.Aws.PARTITION}:s3:::{self.bucket_name}/{self.object_key}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import aws_cdk as cdk
 import pytest
@@ -10,7 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from llm_constructs import LlmEndpoint, SageMakerExecutionRole
-from tests.helpers import as_list, dev_with, one, resources, statements, synthesize_data
+from tests.helpers import (as_list, dev_with, one, resources, statements, synthesize,
+                           synthesize_data)
 
 
 def test_no_model_or_config_names_and_stable_endpoint_name(endpoint_template):
@@ -22,7 +24,8 @@ def test_no_model_or_config_names_and_stable_endpoint_name(endpoint_template):
     assert "EndpointConfigName" not in config["Properties"]
     assert endpoint["Properties"]["RetainAllVariantProperties"] is True
     assert endpoint["Properties"]["EndpointName"] in (
-        "llm-dev-chat", "llm-dev-batch", "llm-prod-chat", "llm-seed-async-flan-t5-xxl")
+        "llm-dev-chat", "llm-dev-batch", "llm-prod-chat", "llm-seed-async-flan-t5-xxl",
+        "llm-seeds-dlc", "llm-seeds-custom")
 
 
 def test_model_waits_for_the_role_policy(endpoint_template):
@@ -93,8 +96,13 @@ def test_compressed_artifact_uses_model_data_url():
 TGI_TAG = "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
 
 
-def test_image_is_resolved_at_deploy_time_from_the_region_mapping(endpoint_template):
-    t = endpoint_template
+TGI_ENDPOINTS = [("dev", "chat"), ("dev", "batch"), ("prod", "chat"),
+                 ("seed-async", "flan-t5-xxl")]
+
+
+@pytest.mark.parametrize("config,name", TGI_ENDPOINTS)
+def test_image_is_resolved_at_deploy_time_from_the_region_mapping(config, name):
+    t = synthesize(config).endpoint(name)
     mapping = t["Mappings"]["DlcRegistryHuggingfacePytorchTgiInference"]
     assert mapping["us-east-1"] == {"account": "763104351884"}
     assert mapping["ap-east-1"] == {"account": "871362719292"}
@@ -159,7 +167,14 @@ def test_ecr_pull_is_limited_to_the_image_repository(endpoint_template):
     assert set(pull[0]["Action"]) == {"ecr:BatchCheckLayerAvailability",
                                       "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"}
     arn = json.dumps(pull[0]["Resource"])
-    assert arn.endswith(':repository/huggingface-pytorch-tgi-inference"]]}')
+    _, model = one(endpoint_template, "AWS::SageMaker::Model")
+    image = json.dumps(model["Properties"]["PrimaryContainer"]["Image"])
+    if "cdk-hnb659fds-container-assets" in image:  # build: the bootstrap's asset repository
+        assert arn.endswith(':repository/", {"Fn::Sub": '
+                            '"cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}"}]]}')
+    else:
+        repository = re.search(r"/(huggingface-[a-z-]+):", image).group(1)
+        assert arn.endswith(f':repository/{repository}"]]}}')
 
 
 def test_prod_s3_read_is_limited_to_the_model_prefix(prod):
