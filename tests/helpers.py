@@ -154,3 +154,14 @@ def replacements(before: dict, after: dict) -> dict[str, list[str]]:
 def nag_report_ok(synth: Synth) -> bool:
     (report,) = synth.validation_report["pluginReports"]
     return report["conclusion"] == "success" and report["violations"] == []
+
+
+def problems(data: dict) -> dict[str, str]:
+    """The config problems of ``data`` as {path: message}; fails if it is valid."""
+    import pytest
+
+    from config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    return dict(info.value.problems)

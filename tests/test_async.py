@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from config import ConfigError, parse_config
-from tests.helpers import (as_list, dev_with, nag_report_ok, one, resources,
+from tests.helpers import (problems, as_list, dev_with, nag_report_ok, one, resources,
                            seed_async_with, statements, synthesize_data)
 
 EP = "endpoints[0] (flan-t5-xxl)"
@@ -320,12 +319,6 @@ def test_dev_has_a_realtime_and_an_async_endpoint(dev):
 
 
 # -- bad input -------------------------------------------------------------------------
-def problems(data: dict) -> dict[str, str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(data)
-    return dict(info.value.problems)
-
-
 def test_async_settings_on_a_realtime_endpoint():
     p = problems(dev_with(**{"endpoints.0.async_inference": {}}))
     assert "async settings on a real-time endpoint" in p["endpoints[0] (chat).async_inference"]

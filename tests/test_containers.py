@@ -6,13 +6,12 @@ import gzip
 import io
 import json
 import tarfile
-from pathlib import Path
 
 import pytest
 
-from config import ConfigError, parse_config
+from config import parse_config
 from llm_constructs.inference_code import build_archive, handler_problems, source_hash
-from tests.helpers import (DELETE, ROOT, as_list, changed, config_data, nag_report_ok, one,
+from tests.helpers import (problems, DELETE, ROOT, as_list, changed, config_data, nag_report_ok, one,
                            statements, synthesize, synthesize_data)
 
 HANDLER = ROOT / "examples" / "text-generation" / "code"
@@ -22,12 +21,6 @@ CUSTOM = "endpoints[1] (custom)"
 
 def seeds_with(**changes) -> dict:
     return changed(config_data("seed-containers"), **changes)
-
-
-def problems(data: dict) -> dict[str, str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(data)
-    return dict(info.value.problems)
 
 
 def container(template: dict) -> dict:

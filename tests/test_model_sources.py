@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from config import ConfigError, parse_config
-from tests.helpers import (DELETE, as_list, dev_with, nag_report_ok, one, seed_async_with, statements, synthesize_data)
+from config import parse_config
+from tests.helpers import (problems, DELETE, as_list, dev_with, nag_report_ok, one, seed_async_with, statements, synthesize_data)
 
 EP = "endpoints[0] (chat)"
-
-
-def problems(data: dict) -> dict[str, str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(data)
-    return dict(info.value.problems)
 
 
 def model_env(template: dict) -> dict:
