@@ -361,10 +361,17 @@ class AsyncInference(Strict):
     failure_path: str = "failure/"
     expire_after_days: int | None = Field(default=30, ge=1, le=3650)
     notifications: bool = True
+    #: The runtime around the endpoint: uploads under input_path are submitted by a Lambda
+    #: (S3 event -> SQS -> Lambda), results recorded in a job ledger (DynamoDB), failed
+    #: requests copied under failed_requests_path for replay.
+    runtime: bool = True
+    failed_requests_path: str = "failed/"
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    invoker_max_concurrency: int = Field(default=5, ge=2, le=1000)
     include_inference_response_in: list[Literal[NOTIFICATION_TOPICS]] = Field(  # type: ignore[valid-type]
         default_factory=list)
 
-    @field_validator("input_path", "output_path", "failure_path")
+    @field_validator("input_path", "output_path", "failure_path", "failed_requests_path")
     @classmethod
     def _path(cls, v: str) -> str:
         if v.startswith("s3://"):
@@ -621,6 +628,17 @@ def _async_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
     a = ep.async_settings
     paths = {"input_path": a.input_path, "output_path": a.output_path,
              "failure_path": a.failure_path}
+    if a.runtime:
+        paths["failed_requests_path"] = a.failed_requests_path
+        if not a.notifications:
+            errors.append((f"{p}.async_inference.runtime",
+                           "the runtime learns results from the notification topics: set "
+                           "notifications: true, or runtime: false"))
+        if a.existing_bucket is not None:
+            errors.append((f"{p}.async_inference.runtime",
+                           "the runtime adds S3 event notifications to the bucket, which would "
+                           f"replace those of your bucket {a.existing_bucket!r}: use the bucket "
+                           "the stack creates, or runtime: false"))
     for field, path in paths.items():
         if not path.startswith("s3://"):
             continue

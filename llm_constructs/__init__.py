@@ -1,6 +1,7 @@
 """Reusable L3 constructs for hosting LLMs on Amazon SageMaker."""
 
 from .async_inference import AsyncInferenceStorage
+from .async_runtime import AsyncJobRuntime
 from .execution_role import SageMakerExecutionRole
 from .inference_code import InferenceCode
 from .model_endpoint import AsyncOutput, LlmEndpoint, ModelData
@@ -8,6 +9,6 @@ from .monitoring import EndpointMonitoring
 from .network import ModelNetwork
 from .scaling import ScalingGuardFunction, VariantAutoScaling
 
-__all__ = ["AsyncInferenceStorage", "AsyncOutput", "EndpointMonitoring", "InferenceCode", "LlmEndpoint",
+__all__ = ["AsyncInferenceStorage", "AsyncJobRuntime", "AsyncOutput", "EndpointMonitoring", "InferenceCode", "LlmEndpoint",
            "ModelData", "ModelNetwork", "SageMakerExecutionRole", "ScalingGuardFunction",
            "VariantAutoScaling"]

@@ -15,7 +15,7 @@ from constructs import Construct
 from config import AppConfig, Endpoint
 from config.schema import (BuildImage, HubSource, ModelPackageImage, PytorchImage, TgiImage,
                            UriImage, key_prefix, project_path)
-from llm_constructs import (AsyncInferenceStorage, AsyncOutput, EndpointMonitoring,
+from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput, EndpointMonitoring,
                             InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole)
 from llm_constructs.images import pytorch_image, tgi_image
 from llm_constructs.nag import acknowledge
@@ -216,6 +216,22 @@ class ModelEndpointStack(cdk.Stack):
                 scale_in_cooldown=cdk.Duration.seconds(sc.scale_in_cooldown_seconds),
                 scale_out_cooldown=cdk.Duration.seconds(sc.scale_out_cooldown_seconds))
 
+        al = ep.alarms
+        alarm_topic = (sns.Topic.from_topic_arn(self, "AlarmTopic", al.topic_arn)
+                       if al.enabled and al.topic_arn else None)
+        self.runtime: AsyncJobRuntime | None = None
+        if self.storage is not None and ep.async_settings.runtime:
+            a = ep.async_settings
+            self.runtime = AsyncJobRuntime(
+                self, "Runtime", endpoint=self.llm, storage=self.storage,
+                failed_prefix=key_prefix(a.failed_requests_path),
+                max_receive_count=a.max_receive_count,
+                invoker_max_concurrency=a.invoker_max_concurrency,
+                ledger_ttl=cdk.Duration.days(a.expire_after_days) if a.expire_after_days
+                else None,
+                table_key=network.key, alarm_topic=alarm_topic,
+                removal_policy=removal_policy(config))
+
         for i, arn in enumerate(ep.invoke_principals):
             invoker = iam.Role.from_role_arn(self, f"Invoker{i}", arn)
             self.llm.grant_invoke(invoker)
@@ -228,13 +244,21 @@ class ModelEndpointStack(cdk.Stack):
                                 "a client submits requests under, and reads results from, "
                                 "one prefix each of the endpoint's async bucket; keys are "
                                 "per request", resource=st.bucket.arn_for_objects(f"{prefix}*"))
+            if self.runtime is not None:
+                self.runtime.grant_read_jobs(invoker)
+                acknowledge(invoker, "AwsSolutions-IAM5",
+                            "llm_client waits on a temporary queue it creates per job, named "
+                            "after the endpoint; scoped to that name prefix",
+                            resource=self.runtime.grant_wait(invoker))
+                for topic in st.topics:
+                    acknowledge(invoker, "AwsSolutions-IAM5",
+                                "llm_client removes the subscriptions it made to this topic; "
+                                "their ARNs end in an id SNS generates",
+                                resource=f"{topic.topic_arn}:*")
 
-        al = ep.alarms
         if al.enabled:
-            topic = (sns.Topic.from_topic_arn(self, "AlarmTopic", al.topic_arn)
-                     if al.topic_arn else None)
             self.monitoring = EndpointMonitoring(
-                self, "Monitoring", endpoint=self.llm, alarm_topic=topic,
+                self, "Monitoring", endpoint=self.llm, alarm_topic=alarm_topic,
                 period=cdk.Duration.seconds(al.period_seconds),
                 max_age_of_oldest_request=cdk.Duration.seconds(
                     al.max_age_of_oldest_request_seconds),
@@ -259,3 +283,12 @@ class ModelEndpointStack(cdk.Stack):
             if st.success_topic is not None and st.error_topic is not None:
                 cdk.CfnOutput(self, "SuccessTopicArn", value=st.success_topic.topic_arn)
                 cdk.CfnOutput(self, "ErrorTopicArn", value=st.error_topic.topic_arn)
+        if self.runtime is not None:
+            rt = self.runtime
+            cdk.CfnOutput(self, "JobTableName", value=rt.table.table_name,
+                          description="The job ledger (DynamoDB), keyed by inference id")
+            cdk.CfnOutput(self, "FailedRequestsPath", value=self.storage.bucket.s3_url_for_object(
+                rt.failed_prefix))
+            cdk.CfnOutput(self, "RequestsQueueUrl", value=rt.requests_queue.queue_url)
+            cdk.CfnOutput(self, "RequestsDlqUrl", value=rt.requests_dlq.queue_url)
+            cdk.CfnOutput(self, "ResultsDlqUrl", value=rt.results_dlq.queue_url)

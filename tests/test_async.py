@@ -229,7 +229,7 @@ def test_include_inference_response_in_is_passed_through():
 def test_existing_bucket_and_prod_key(prod):
     data = dev_with(**{"endpoints.0.mode": "async", "endpoints.0.autoscaling": None,
                        "endpoints.0.async_inference": {
-                           "existing_bucket": "team-llm-io",
+                           "existing_bucket": "team-llm-io", "runtime": False,
                            "output_path": "s3://team-llm-io/results/"},
                        "encryption": {"customer_managed_key": True}})
     synth = synthesize_data(data)

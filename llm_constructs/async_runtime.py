@@ -1,0 +1,210 @@
+"""The runtime around an asynchronous endpoint: drop-a-file submission and a job ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .async_inference import AsyncInferenceStorage
+from .model_endpoint import LlmEndpoint
+from .nag import acknowledge
+
+LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+INVOKER_TIMEOUT = cdk.Duration.seconds(60)
+
+
+class AsyncJobRuntime(Construct):
+    """S3 upload -> SQS -> invoker Lambda -> ``InvokeEndpointAsync``; success/error topics
+    -> SQS -> result Lambda -> job ledger (DynamoDB) and a ``failed/`` copy of failed
+    requests. Both queues have dead-letter queues with alarms; nothing is dropped.
+
+    Attributes: ``table``, ``requests_queue``, ``requests_dlq``, ``results_queue``,
+    ``results_dlq``, ``invoker``, ``recorder`` (functions), ``dlq_alarms``.
+    Grants: ``grant_read_jobs`` (ledger), ``grant_wait`` (what ``llm_client`` needs to wait
+    on the notification path: a temporary queue subscribed to the topics).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, endpoint: LlmEndpoint,
+                 storage: AsyncInferenceStorage, failed_prefix: str = "failed/",
+                 max_receive_count: int = 5, invoker_max_concurrency: int = 5,
+                 ledger_ttl: cdk.Duration | None = None, table_key: kms.IKey | None = None,
+                 alarm_topic: sns.ITopic | None = None,
+                 removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN) -> None:
+        super().__init__(scope, id)
+        if not storage.owned:
+            raise ValueError("the runtime adds S3 event notifications to the bucket, which "
+                             "replaces a bucket's notification configuration: it needs the "
+                             "bucket the storage construct owns")
+        if storage.success_topic is None or storage.error_topic is None:
+            raise ValueError("the runtime learns results from the success and error topics")
+        self.storage, self.endpoint = storage, endpoint
+        self.failed_prefix = failed_prefix
+        self.endpoint_name = endpoint.endpoint_name
+
+        self.table = dynamodb.Table(
+            self, "Jobs", partition_key=dynamodb.Attribute(
+                name="inference_id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED if table_key
+            else dynamodb.TableEncryption.AWS_MANAGED,
+            encryption_key=table_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            time_to_live_attribute="expires_at", removal_policy=removal_policy)
+
+        self.requests_dlq, self.requests_queue = self._queues(
+            "Requests", max_receive_count, visibility=cdk.Duration.seconds(
+                INVOKER_TIMEOUT.to_seconds() * 6))
+        self.results_dlq, self.results_queue = self._queues(
+            "Results", max_receive_count, visibility=cdk.Duration.minutes(3))
+        storage.bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.requests_queue),
+            s3.NotificationKeyFilter(prefix=storage.input_prefix))
+        handler = cdk.Stack.of(self).node.try_find_child(
+            "BucketNotificationsHandler050a0587b7544547bf325f094a3db834")
+        if handler is not None:  # CDK's own custom resource that sets bucket notifications
+            acknowledge(handler, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                                 "policy/service-role/AWSLambdaBasicExecutionRole]",
+                        "CDK's BucketNotificationsHandler (runs only during deployment, to "
+                        "put this bucket's notification configuration) logs with the managed "
+                        "basic execution policy; CDK offers no way to replace it")
+        for topic in storage.topics:
+            topic.add_subscription(subs.SqsSubscription(self.results_queue,
+                                                        raw_message_delivery=True))
+
+        ttl_days = str(int(ledger_ttl.to_days())) if ledger_ttl else ""
+        self.invoker = self._function(
+            "Invoker", "async_invoker", INVOKER_TIMEOUT,
+            "Submits uploaded requests to the async endpoint", {
+                "ENDPOINT_NAME": endpoint.endpoint_name, "TABLE_NAME": self.table.table_name,
+                "INPUT_PREFIX": storage.input_prefix, "LEDGER_TTL_DAYS": ttl_days,
+                "CLAIM_TIMEOUT_SECONDS": str(int(INVOKER_TIMEOUT.to_seconds() * 2))})
+        self.invoker.add_event_source(sources.SqsEventSource(
+            self.requests_queue, batch_size=10, report_batch_item_failures=True,
+            max_concurrency=invoker_max_concurrency))
+        endpoint.grant_invoke(self.invoker)
+        self._grant_table(self.invoker, ["dynamodb:PutItem", "dynamodb:UpdateItem",
+                                         "dynamodb:DeleteItem"])
+        self._grant_objects(self.invoker, ["s3:GetObject", "s3:GetObjectVersion"],
+                            storage.input_prefix, "read the content type of each request")
+
+        self.recorder = self._function(
+            "Recorder", "async_results", cdk.Duration.seconds(30),
+            "Records async results in the job ledger", {
+                "TABLE_NAME": self.table.table_name, "INPUT_PREFIX": storage.input_prefix,
+                "FAILED_PREFIX": failed_prefix})
+        self.recorder.add_event_source(sources.SqsEventSource(
+            self.results_queue, batch_size=10, report_batch_item_failures=True))
+        self._grant_table(self.recorder, ["dynamodb:UpdateItem"])
+        self._grant_objects(self.recorder, ["s3:GetObject"], storage.input_prefix,
+                            "copy a failed request (source)")
+        self._grant_objects(self.recorder, ["s3:PutObject"], failed_prefix,
+                            "keep a failed request for replay (target)")
+        storage.key.grant(self.recorder, "kms:Decrypt", "kms:GenerateDataKey")
+
+        self.dlq_alarms = [self._dlq_alarm(name, q, alarm_topic) for name, q in
+                           (("Requests", self.requests_dlq), ("Results", self.results_dlq))]
+
+    # -- parts ---------------------------------------------------------------------------
+    def _queues(self, name: str, max_receive_count: int,
+                visibility: cdk.Duration) -> tuple[sqs.Queue, sqs.Queue]:
+        dlq = sqs.Queue(self, f"{name}Dlq", encryption=sqs.QueueEncryption.SQS_MANAGED,
+                        enforce_ssl=True, retention_period=cdk.Duration.days(14))
+        acknowledge(dlq, "AwsSolutions-SQS3", "this queue is itself a dead-letter queue "
+                                              "(alarmed when it holds a message)")
+        queue = sqs.Queue(self, name, encryption=sqs.QueueEncryption.SQS_MANAGED,
+                          enforce_ssl=True, visibility_timeout=visibility,
+                          retention_period=cdk.Duration.days(4),
+                          dead_letter_queue=sqs.DeadLetterQueue(
+                              queue=dlq, max_receive_count=max_receive_count))
+        return dlq, queue
+
+    def _function(self, id: str, folder: str, timeout: cdk.Duration, description: str,
+                  environment: dict[str, str]) -> lambda_.Function:
+        log_group = logs.LogGroup(self, f"{id}Logs", retention=logs.RetentionDays.THREE_MONTHS,
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        role = iam.Role(self, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=f"{description} ({self.endpoint_name})")
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group.log_group_arn}:*"]))
+        acknowledge(role, "AwsSolutions-IAM5", "the function's own log group's streams, "
+                    "created by Lambda at run time", resource=f"{log_group.log_group_arn}:*")
+        return lambda_.Function(
+            self, id, runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler", timeout=timeout, memory_size=256, role=role,
+            code=lambda_.Code.from_asset(str(LAMBDA_DIR / folder),
+                                         exclude=["__pycache__", "*.pyc"]),
+            log_group=log_group, environment=environment,
+            description=f"{description} ({self.endpoint_name})")
+
+    def _grant_table(self, fn: lambda_.Function, actions: list[str]) -> None:
+        iam.Grant.add_to_principal(grantee=fn, actions=actions,
+                                   resource_arns=[self.table.table_arn])
+        if self.table.encryption_key is not None:
+            self.table.encryption_key.grant_encrypt_decrypt(fn)
+
+    def _grant_objects(self, fn: lambda_.Function, actions: list[str], prefix: str,
+                       why: str) -> None:
+        resource = self.storage.bucket.arn_for_objects(f"{prefix}*")
+        iam.Grant.add_to_principal(grantee=fn, actions=actions, resource_arns=[resource])
+        acknowledge(fn.role, "AwsSolutions-IAM5", f"objects under one prefix of the endpoint's "
+                    f"async bucket, to {why}; keys are per request", resource=resource)
+
+    def _dlq_alarm(self, name: str, dlq: sqs.Queue,
+                   topic: sns.ITopic | None) -> cloudwatch.Alarm:
+        alarm = dlq.metric_approximate_number_of_messages_visible(
+            period=cdk.Duration.minutes(1), statistic="Maximum").create_alarm(
+            self, f"{name}DlqAlarm", threshold=1, evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{self.endpoint_name}: {name.lower()} gave up after retries and "
+                              "wait in the dead-letter queue; inspect and redrive them")
+        if topic is not None:
+            alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        return alarm
+
+    # -- grants --------------------------------------------------------------------------
+    def grant_read_jobs(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read the job ledger (``llm_client`` status, replay, wait)."""
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["dynamodb:GetItem"],
+                                           resource_arns=[self.table.table_arn])
+        if self.table.encryption_key is not None:
+            self.table.encryption_key.grant_decrypt(grantee)
+        return grant
+
+    def grant_wait(self, grantee: iam.IGrantable) -> str:
+        """What ``Job.result`` needs: a temporary SQS queue named ``<endpoint>-wait-*``
+        subscribed to the two topics. Returns the queue ARN pattern (a wildcard)."""
+        stack = cdk.Stack.of(self)
+        if cdk.Token.is_unresolved(self.endpoint_name):
+            raise ValueError("grant_wait needs the endpoint's name as a literal (the client "
+                             "names its queue after it)")
+        # llm_client names the queue <first 40 characters of the endpoint name>-wait-<id>.
+        pattern = (f"arn:{stack.partition}:sqs:{stack.region}:{stack.account}:"
+                   f"{self.endpoint_name[:40]}-wait-*")
+        iam.Grant.add_to_principal(grantee=grantee, actions=[
+            "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
+            "sqs:SetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+            resource_arns=[pattern])
+        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Subscribe"],
+                                   resource_arns=[t.topic_arn for t in self.storage.topics])
+        # Unsubscribe is authorized on the subscription ARN: <topic ARN>:<generated id>.
+        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Unsubscribe"],
+                                   resource_arns=[f"{t.topic_arn}:*" for t in self.storage.topics])
+        return pattern
