@@ -61,12 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             job = endpoint.replay(args.id)
         else:
             job = Job(endpoint, inference_id=args.id, input_location="")
-        print(job.inference_id, file=sys.stderr if args.command != "wait" else sys.stderr)
         if args.command == "wait" or args.wait:
+            print(f"job {job.inference_id}", file=sys.stderr)
             return _emit(job.result(timeout=args.timeout, progress=print_progress), args.out)
         if job._watch is not None:
             job._watch.close()
-        print(job.inference_id)
+        print(job.inference_id)  # the id, alone on stdout, for scripts
         return 0
     except JobFailed as exc:
         print(f"\nfailed: {exc}", file=sys.stderr)

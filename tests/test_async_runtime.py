@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import threading
-import time
 from decimal import Decimal
 
 import boto3
@@ -468,3 +467,34 @@ def test_runtime_can_be_turned_off():
                        "endpoints.0.async_inference": {"runtime": False}})
     t = synthesize_data(data, nag=False).endpoint("chat")
     assert not resources(t, "AWS::DynamoDB::Table") and not resources(t, "AWS::SQS::Queue")
+
+
+# -- the command line -------------------------------------------------------------------------
+def test_cli_submit_status_wait_and_replay(aws, monkeypatch, capsys, tmp_path):
+    import llm_client.__main__ as cli
+
+    monkeypatch.setattr(cli.AsyncEndpoint, "from_stack", classmethod(lambda cls, name: aws.client))
+    assert cli.main(["--stack", "s", "submit", "--prompt", "hi"]) == 0
+    job = capsys.readouterr().out.strip()
+    assert len(job) == 48
+    assert not [u for u in aws.sqs.list_queues().get("QueueUrls", []) if "-wait-" in u]
+    aws.run_invoker()
+    assert cli.main(["--stack", "s", "status", job]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "submitted"
+    threading.Timer(0.3, aws.notify, args=(job,)).start()
+    out = tmp_path / "result.json"
+    assert cli.main(["--stack", "s", "wait", job, "--out", str(out), "--timeout", "10"]) == 0
+    assert out.read_bytes() == b'{"default": "response"}'
+    assert "waiting for" in capsys.readouterr().err
+    # a failed job: exit code 2, then replay makes a new job
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{INPUT}f.json", Body=b"{}")
+    aws.run_invoker()
+    (failed,) = [i["inference_id"] for i in aws.table.scan()["Items"]
+                 if i["input_location"].endswith("/f.json")]
+    threading.Timer(0.3, aws.notify, args=(failed,), kwargs={"ok": False}).start()
+    assert cli.main(["--stack", "s", "wait", failed, "--timeout", "10"]) == 2
+    assert "server error" in capsys.readouterr().err
+    aws.run_results()
+    assert cli.main(["--stack", "s", "replay", failed]) == 0
+    assert capsys.readouterr().out.strip() != failed
+    assert cli.main(["--stack", "s", "status", "nope"]) == 1
