@@ -498,3 +498,32 @@ def test_cli_submit_status_wait_and_replay(aws, monkeypatch, capsys, tmp_path):
     assert cli.main(["--stack", "s", "replay", failed]) == 0
     assert capsys.readouterr().out.strip() != failed
     assert cli.main(["--stack", "s", "status", "nope"]) == 1
+
+
+def test_an_upload_deleted_before_the_invoker_runs_is_skipped(aws):
+    key, job = put(aws, "gone.json")
+    aws.s3.delete_object(Bucket=BUCKET, Key=key,
+                         VersionId=aws.s3.head_object(Bucket=BUCKET, Key=key)["VersionId"])
+    assert aws.run_invoker() == {"batchItemFailures": []}
+    assert aws.item(job) is None
+
+
+def test_realtime_invoke_sends_the_tgi_payload(aws, monkeypatch):
+    from llm_client import RealtimeEndpoint
+
+    import requests
+    requests.post("http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+                  json={"results": [{"Body": '[{"generated_text": "an ML service"}]',
+                                     "ContentType": "application/json"}]})
+    sent = {}
+    endpoint = RealtimeEndpoint("llm-dev-chat")
+    runtime = boto3.client("sagemaker-runtime")
+    real = runtime.invoke_endpoint
+    monkeypatch.setattr(runtime, "invoke_endpoint", lambda **kw: sent.update(kw) or real(**kw))
+    monkeypatch.setattr(endpoint, "_runtime", lambda: runtime)
+    assert endpoint.invoke("What is SageMaker?", {"max_new_tokens": 8}) == \
+        [{"generated_text": "an ML service"}]
+    assert sent["EndpointName"] == "llm-dev-chat"
+    assert json.loads(sent["Body"]) == {"inputs": "What is SageMaker?",
+                                        "parameters": {"max_new_tokens": 8}}
+    assert sent["ContentType"] == "application/json"

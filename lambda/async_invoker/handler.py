@@ -92,8 +92,14 @@ class Invoker:
         """Submit one object (idempotent); returns its inference id."""
         job = inference_id(key, version_id or etag or "")
         location = f"s3://{bucket}/{key}"
-        head = self.s3.head_object(Bucket=bucket, Key=key,
-                                   **({"VersionId": version_id} if version_id else {}))
+        try:
+            head = self.s3.head_object(Bucket=bucket, Key=key,
+                                       **({"VersionId": version_id} if version_id else {}))
+        except ClientError as exc:
+            if _code(exc) not in ("404", "NoSuchKey", "NoSuchVersion"):
+                raise
+            log("object_gone", inference_id=job, input_location=location)  # deleted since
+            return job
         content_type = head.get("ContentType") or "application/octet-stream"
         token = uuid.uuid4().hex
         if not self._claim(job, token, location, content_type):
