@@ -409,28 +409,30 @@ def _kind_of(keys: tuple[str, ...]):
 
 IMAGE_KINDS = ("tgi", "pytorch", "uri", "build", "model_package")
 
+Image = Annotated[Union[Annotated[TgiImage, Tag("tgi")],
+                        Annotated[PytorchImage, Tag("pytorch")],
+                        Annotated[UriImage, Tag("uri")],
+                        Annotated[BuildImage, Tag("build")],
+                        Annotated[ModelPackageImage, Tag("model_package")]],
+                  Discriminator(_kind_of(IMAGE_KINDS), custom_error_type="image_kind",
+                                custom_error_message="give exactly one of tgi: <version>, "
+                                                     "pytorch: <transformers version>, "
+                                                     "uri: <ecr image uri>, build: <folder "
+                                                     "with a Dockerfile>, model_package: "
+                                                     "<arn or name>")]
+Source = Annotated[Union[Annotated[HubSource, Tag("hub")], Annotated[S3Source, Tag("s3")]],
+                   Discriminator(_kind_of(("hub", "s3")), custom_error_type="source_kind",
+                                 custom_error_message="give exactly one of hub: <model id>, "
+                                                      "s3: <s3 uri>")]
 
-class Endpoint(Strict):
+
+class ModelSpec(Strict):
+    """What runs in one container: image, weights, environment, TGI settings."""
+
     name: str
-    endpoint_name: str | None = None
-    mode: Literal["realtime", "async"] = "realtime"
     instance_type: str = "ml.g5.2xlarge"
-    initial_instance_count: int = Field(default=1, ge=1, le=100)
-    image: Annotated[Union[Annotated[TgiImage, Tag("tgi")],
-                           Annotated[PytorchImage, Tag("pytorch")],
-                           Annotated[UriImage, Tag("uri")],
-                           Annotated[BuildImage, Tag("build")],
-                           Annotated[ModelPackageImage, Tag("model_package")]],
-                     Discriminator(_kind_of(IMAGE_KINDS), custom_error_type="image_kind",
-                                   custom_error_message="give exactly one of tgi: <version>, "
-                                                        "pytorch: <transformers version>, "
-                                                        "uri: <ecr image uri>, build: <folder "
-                                                        "with a Dockerfile>, model_package: "
-                                                        "<arn or name>")]
-    source: Annotated[Union[Annotated[HubSource, Tag("hub")], Annotated[S3Source, Tag("s3")]],
-                      Discriminator(_kind_of(("hub", "s3")), custom_error_type="source_kind",
-                                    custom_error_message="give exactly one of hub: <model id>, "
-                                                         "s3: <s3 uri>")] | None = None
+    image: Image | None = None
+    source: Source | None = None
     tgi_settings: TgiSettings | None = None
     model_size: ModelSize | None = None
     sm_num_gpus: int | None = Field(default=None, ge=1)
@@ -438,11 +440,6 @@ class Endpoint(Strict):
     network_isolation: bool = False
     container_startup_health_check_timeout_seconds: int = Field(default=900, ge=60, le=3600)
     model_data_download_timeout_seconds: int = Field(default=1200, ge=60, le=3600)
-    volume_size_gb: int | None = Field(default=None, ge=1, le=512)
-    autoscaling: Autoscaling | None = None
-    async_inference: AsyncInference | None = None
-    alarms: Alarms = Field(default_factory=Alarms)
-    invoke_principals: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -450,14 +447,6 @@ class Endpoint(Strict):
         if not NAME_RE.match(v):
             raise ValueError(f"{v!r}: use 1-31 lower-case letters, digits and '-', "
                              "starting with a letter")
-        return v
-
-    @field_validator("endpoint_name")
-    @classmethod
-    def _endpoint_name(cls, v: str | None) -> str | None:
-        if v is not None and not ENDPOINT_NAME_RE.match(v):
-            raise ValueError(f"{v!r} is not a SageMaker endpoint name: 1-63 letters, digits "
-                             "and '-', starting and ending with a letter or digit")
         return v
 
     @field_validator("instance_type")
@@ -480,22 +469,6 @@ class Endpoint(Strict):
                 raise ValueError(f"{key!r} is not an environment variable name")
         return v
 
-    @field_validator("invoke_principals")
-    @classmethod
-    def _principals(cls, v: list[str]) -> list[str]:
-        for arn in v:
-            if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", arn):
-                raise ValueError(f"{arn!r} is not an IAM role ARN")
-        return v
-
-    @property
-    def is_async(self) -> bool:
-        return self.mode == "async"
-
-    @property
-    def async_settings(self) -> AsyncInference:
-        return self.async_inference or AsyncInference()
-
     @property
     def gpus(self) -> int | None:
         return instances.gpu_count(self.instance_type)
@@ -513,11 +486,132 @@ class Endpoint(Strict):
         return isinstance(self.image, ModelPackageImage)
 
     @property
+    def uses_gpu(self) -> bool:
+        """Whether the container gets GPUs (GPU builds of DLC images)."""
+        return self.gpus != 0
+
+    @property
     def num_gpus(self) -> int:
         """SM_NUM_GPUS for the container: config, else the instance's GPU count."""
         if self.sm_num_gpus is not None:
             return self.sm_num_gpus
         return self.gpus or 0
+
+
+class ComponentAutoscaling(Strict):
+    """Target tracking on concurrent requests per copy (DesiredCopyCount); with
+    ``min_copies: 0`` also the documented alarm (NoCapacityInvocationFailures) and step
+    policy that bring the first copy back."""
+
+    min_copies: int = Field(default=1, ge=0, le=1000)
+    max_copies: int = Field(default=2, ge=1, le=1000)
+    target_concurrent_requests_per_copy: float = Field(default=4, gt=0)
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
+    scale_out_cooldown_seconds: int = Field(default=120, ge=0, le=3600)
+    scale_from_zero_cooldown_seconds: int = Field(default=120, ge=0, le=3600)
+
+
+class Component(ModelSpec):
+    """One model of a ``mode: components`` endpoint (an AWS::SageMaker::InferenceComponent).
+    ``instance_type`` is the endpoint's; SM_NUM_GPUS defaults to ``accelerators``."""
+
+    accelerators: int = Field(default=0, ge=0, le=64)
+    memory_mb: int = Field(ge=128)
+    cpu_cores: float | None = Field(default=None, gt=0)
+    copies: int = Field(default=1, ge=0, le=1000)
+    autoscaling: ComponentAutoscaling | None = None
+
+    @property
+    def num_gpus(self) -> int:
+        return self.sm_num_gpus if self.sm_num_gpus is not None else self.accelerators
+
+    @property
+    def min_copies(self) -> int:
+        return self.autoscaling.min_copies if self.autoscaling else self.copies
+
+
+class InstanceScaling(Strict):
+    """ManagedInstanceScaling of a components endpoint: SageMaker adds and removes
+    instances as component copies need them (``min_instances: 0`` scales to zero)."""
+
+    min_instances: int = Field(default=1, ge=0, le=100)
+    max_instances: int = Field(default=1, ge=1, le=100)
+
+
+class Serverless(Strict):
+    """A serverless endpoint (CPU only, outside your VPC, SageMaker scales it)."""
+
+    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    max_concurrency: int = Field(default=5, ge=1, le=200)
+    provisioned_concurrency: int | None = Field(default=None, ge=1, le=200)
+
+
+class Guardrails(Strict):
+    """Deployment guardrails (real-time): blue/green traffic shifting with auto-rollback on
+    the stack's 5XX and model-latency alarms."""
+
+    strategy: Literal["all_at_once", "canary", "linear"] = "canary"
+    canary_size_percent: int | None = Field(default=None, ge=1, le=99)
+    linear_step_percent: int | None = Field(default=None, ge=1, le=99)
+    wait_interval_seconds: int = Field(default=300, ge=0, le=3600)
+    termination_wait_seconds: int = Field(default=300, ge=0, le=3600)
+    maximum_execution_timeout_seconds: int | None = Field(default=None, ge=600, le=28800)
+    auto_rollback: bool = True
+
+
+class Endpoint(ModelSpec):
+    endpoint_name: str | None = None
+    mode: Literal["realtime", "async", "components", "serverless"] = "realtime"
+    initial_instance_count: int = Field(default=1, ge=1, le=100)
+    volume_size_gb: int | None = Field(default=None, ge=1, le=512)
+    autoscaling: Autoscaling | None = None
+    async_inference: AsyncInference | None = None
+    components: list[Component] | None = None
+    instance_scaling: InstanceScaling | None = None
+    serverless: Serverless | None = None
+    guardrails: Guardrails | None = None
+    alarms: Alarms = Field(default_factory=Alarms)
+    invoke_principals: list[str] = Field(default_factory=list)
+
+    @field_validator("endpoint_name")
+    @classmethod
+    def _endpoint_name(cls, v: str | None) -> str | None:
+        if v is not None and not ENDPOINT_NAME_RE.match(v):
+            raise ValueError(f"{v!r} is not a SageMaker endpoint name: 1-63 letters, digits "
+                             "and '-', starting and ending with a letter or digit")
+        return v
+
+    @field_validator("invoke_principals")
+    @classmethod
+    def _principals(cls, v: list[str]) -> list[str]:
+        for arn in v:
+            if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN")
+        return v
+
+    @property
+    def is_async(self) -> bool:
+        return self.mode == "async"
+
+    @property
+    def async_settings(self) -> AsyncInference:
+        return self.async_inference or AsyncInference()
+
+    @property
+    def is_components(self) -> bool:
+        return self.mode == "components"
+
+    @property
+    def is_serverless(self) -> bool:
+        return self.mode == "serverless"
+
+    @property
+    def uses_gpu(self) -> bool:
+        return not self.is_serverless and self.gpus != 0
+
+    def component_view(self, c: Component) -> Component:
+        """``c`` on this endpoint's instance type (what the per-model rules check)."""
+        return c.model_copy(update={"instance_type": self.instance_type})
 
 
 class AppConfig(Strict):
@@ -579,12 +673,19 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
             errors.append((f"{p}.name", f"the derived endpoint name {full!r} is not valid "
                                         "(1-63 characters); set endpoint_name"))
 
-        errors += _source_errors(p, ep, net)
-        errors += _image_errors(p, ep, dep)
-        if ep.is_tgi:
-            errors += _tgi_errors(p, ep)
-        if ep.is_tgi or (ep.is_pytorch and ep.gpus != 0):
-            errors += _sizing_errors(p, ep)
+        if ep.is_components:
+            errors += _components_errors(p, ep, net, dep)
+        elif ep.image is None:
+            errors.append((f"{p}.image", "required key is missing: give tgi: <version>, "
+                                         "pytorch: <version>, uri: <ecr uri>, build: <folder> "
+                                         "or model_package: <arn>"))
+        else:
+            errors += _model_errors(p, ep, net, dep)
+            for key in ("components", "instance_scaling"):
+                if getattr(ep, key) is not None:
+                    errors.append((f"{p}.{key}", "only for mode: components"))
+        errors += _serverless_errors(p, ep, net)
+        errors += _guardrail_errors(p, ep)
 
         if ep.volume_size_gb is not None and instances.has_instance_store(ep.instance_type):
             errors.append((f"{p}.volume_size_gb",
@@ -596,7 +697,13 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
             if sc.min_capacity > sc.max_capacity:
                 errors.append((f"{p}.autoscaling.min_capacity",
                                f"{sc.min_capacity} is above max_capacity {sc.max_capacity}"))
-            if sc.min_capacity == 0 and not ep.is_async:
+            if ep.is_components or ep.is_serverless:
+                errors.append((f"{p}.autoscaling",
+                               "components scale per component (components[].autoscaling) and "
+                               "instances with instance_scaling" if ep.is_components else
+                               "SageMaker scales serverless endpoints itself (serverless."
+                               "max_concurrency, provisioned_concurrency)"))
+            elif sc.min_capacity == 0 and not ep.is_async:
                 errors.append((f"{p}.autoscaling.min_capacity",
                                "0 is allowed only for mode: async (a real-time endpoint "
                                "needs at least one instance); use 1"))
@@ -614,6 +721,157 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
                                "target_invocations_per_instance, or set mode: async"))
         errors += _async_errors(p, ep)
 
+    return errors
+
+
+def _model_errors(p: str, ep: ModelSpec, net: Network, dep: Deployment,
+                  in_vpc: bool = True) -> list[tuple[str, str]]:
+    """The rules for one container: source, image, TGI settings, sizing."""
+    errors = _source_errors(p, ep, net, in_vpc=in_vpc) + _image_errors(p, ep, dep)
+    if ep.is_tgi:
+        errors += _tgi_errors(p, ep)
+    if ep.is_tgi or (ep.is_pytorch and ep.uses_gpu):
+        errors += _sizing_errors(p, ep)
+    return errors
+
+
+def _components_errors(p: str, ep: Endpoint, net: Network,
+                       dep: Deployment) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    for key in ("image", "source", "tgi_settings", "sm_num_gpus", "model_size"):
+        if getattr(ep, key) is not None:
+            errors.append((f"{p}.{key}", "give it per component (components[].{key}) on a "
+                                         "components endpoint".format(key=key)))
+    if not ep.components:
+        errors.append((f"{p}.components", "required for mode: components: one entry per "
+                                          "model (name, image, source, accelerators, memory_mb)"))
+        return errors
+    gpus = ep.gpus
+    if gpus is None:
+        errors.append((f"{p}.instance_type", f"the GPU count of {ep.instance_type!r} is not "
+                                             "in our table; components need it for placement"))
+    memory_mib = instances.memory_gib(ep.instance_type)
+    scaling = ep.instance_scaling or InstanceScaling()
+    if scaling.min_instances > scaling.max_instances:
+        errors.append((f"{p}.instance_scaling.min_instances",
+                       f"{scaling.min_instances} is above max_instances {scaling.max_instances}"))
+    names: set[str] = set()
+    for j, c in enumerate(ep.components):
+        pc = f"{p}.components[{j}] ({c.name})"
+        if c.name in names:
+            errors.append((f"{pc}.name", f"{c.name!r} is used by another component"))
+        names.add(c.name)
+        if "instance_type" in c.model_fields_set:
+            errors.append((f"{pc}.instance_type", "components run on the endpoint's "
+                                                  "instance_type; remove it here"))
+        if c.image is None:
+            errors.append((f"{pc}.image", "required key is missing"))
+            continue
+        if c.is_model_package:
+            errors.append((f"{pc}.image.model_package", "SageMaker does not host model "
+                                                        "packages as inference components"))
+            continue
+        view = ep.component_view(c)
+        errors += _model_errors(pc, view, net, dep)
+        if gpus is not None and c.accelerators > gpus:
+            errors.append((f"{pc}.accelerators",
+                           f"{c.name!r} asks for {c.accelerators} accelerators; "
+                           f"{ep.instance_type} has {gpus}"))
+        if c.is_tgi and c.accelerators == 0:
+            errors.append((f"{pc}.accelerators", "the TGI image needs at least 1 GPU"))
+        if c.sm_num_gpus is not None and c.sm_num_gpus > c.accelerators:
+            errors.append((f"{pc}.sm_num_gpus", f"{c.sm_num_gpus} is more than the "
+                                                f"{c.accelerators} accelerators it reserves"))
+        if memory_mib is not None and c.memory_mb > memory_mib * 1024:
+            errors.append((f"{pc}.memory_mb", f"{c.memory_mb} MB is more than the "
+                                              f"{memory_mib} GiB of {ep.instance_type}"))
+        a = c.autoscaling
+        if a is not None:
+            if a.min_copies > a.max_copies:
+                errors.append((f"{pc}.autoscaling.min_copies",
+                               f"{a.min_copies} is above max_copies {a.max_copies}"))
+            elif not a.min_copies <= c.copies <= a.max_copies:
+                errors.append((f"{pc}.copies", f"{c.copies} is outside autoscaling "
+                                               f"{a.min_copies}..{a.max_copies}"))
+    if gpus is not None:
+        need = sum(c.accelerators * c.min_copies for c in ep.components)
+        have = gpus * scaling.max_instances
+        if need > have:
+            errors.append((f"{p}.components",
+                           f"the minimum copies need {need} accelerators; {scaling.max_instances}"
+                           f" x {ep.instance_type} have {have}: lower copies or accelerators, "
+                           "or raise instance_scaling.max_instances"))
+    if memory_mib is not None:
+        need_mb = sum(c.memory_mb * c.min_copies for c in ep.components)
+        have_mb = memory_mib * 1024 * scaling.max_instances
+        if need_mb > have_mb:
+            errors.append((f"{p}.components",
+                           f"the minimum copies need {need_mb} MB of memory; "
+                           f"{scaling.max_instances} x {ep.instance_type} have {have_mb} MB"))
+    return errors
+
+
+def _serverless_errors(p: str, ep: Endpoint, net: Network) -> list[tuple[str, str]]:
+    if not ep.is_serverless:
+        return [(f"{p}.serverless", "only for mode: serverless")] if ep.serverless else []
+    errors: list[tuple[str, str]] = []
+    sv = ep.serverless or Serverless()
+    if "instance_type" in ep.model_fields_set:
+        errors.append((f"{p}.instance_type",
+                       "serverless endpoints have no instance type and no GPU: SageMaker "
+                       "sizes CPU compute from serverless.memory_size_mb; remove it"))
+    if ep.is_tgi:
+        errors.append((f"{p}.image.tgi", "TGI needs a GPU and serverless endpoints have none; "
+                                         "use pytorch: <version> (CPU build) or a real-time "
+                                         "endpoint"))
+    if ep.is_model_package:
+        errors.append((f"{p}.image.model_package", "SageMaker does not serve model packages "
+                                                   "on serverless endpoints"))
+    if net.egress == "none":
+        errors.append((f"{p}.mode", "network.egress: none promises models no internet path, "
+                                    "but serverless endpoints run outside your VPC (SageMaker "
+                                    "takes no VpcConfig for them); use a real-time endpoint"))
+    if ep.network_isolation:
+        errors.append((f"{p}.network_isolation", "not supported on serverless endpoints"))
+    for key, why in (("async_inference", "serverless endpoints are synchronous"),
+                     ("volume_size_gb", "serverless endpoints have no volume to size"),
+                     ("guardrails", "SageMaker has no deployment guardrails for serverless "
+                                    "endpoints")):
+        if getattr(ep, key) is not None:
+            errors.append((f"{p}.{key}", why))
+    if "initial_instance_count" in ep.model_fields_set:
+        errors.append((f"{p}.initial_instance_count", "serverless endpoints have no instances"))
+    if sv.provisioned_concurrency is not None and sv.provisioned_concurrency > sv.max_concurrency:
+        errors.append((f"{p}.serverless.provisioned_concurrency",
+                       f"{sv.provisioned_concurrency} is above max_concurrency "
+                       f"{sv.max_concurrency}"))
+    return errors
+
+
+def _guardrail_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
+    g = ep.guardrails
+    if g is None:
+        return []
+    errors: list[tuple[str, str]] = []
+    unsupported = ("async (this project supports guardrails on real-time endpoints only)"
+                   if ep.is_async else
+                   "components (inference components have their own rolling updates)"
+                   if ep.is_components else None)
+    if ep.is_model_package:
+        unsupported = "Marketplace model packages (SageMaker supports no guardrails for them)"
+    if unsupported:
+        errors.append((f"{p}.guardrails", f"not available for {unsupported}; remove guardrails"))
+    if g.strategy == "canary" and g.canary_size_percent is None:
+        errors.append((f"{p}.guardrails.canary_size_percent", "required for strategy: canary"))
+    if g.strategy == "linear" and g.linear_step_percent is None:
+        errors.append((f"{p}.guardrails.linear_step_percent", "required for strategy: linear"))
+    for key, strategy in (("canary_size_percent", "canary"), ("linear_step_percent", "linear")):
+        if getattr(g, key) is not None and g.strategy != strategy:
+            errors.append((f"{p}.guardrails.{key}", f"only for strategy: {strategy}"))
+    if g.auto_rollback and not ep.alarms.enabled:
+        errors.append((f"{p}.guardrails.auto_rollback",
+                       "rolls back on the stack's 5XX and latency alarms: set alarms.enabled: "
+                       "true, or auto_rollback: false"))
     return errors
 
 
@@ -672,7 +930,8 @@ def key_prefix(path: str) -> str:
     return path
 
 
-def _source_errors(p: str, ep: Endpoint, net: Network) -> list[tuple[str, str]]:
+def _source_errors(p: str, ep: ModelSpec, net: Network,
+                   in_vpc: bool = True) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     if ep.is_model_package:
         if ep.source is not None:
@@ -695,7 +954,7 @@ def _source_errors(p: str, ep: Endpoint, net: Network) -> list[tuple[str, str]]:
                        "under the prefix) and remove image.code; image.code is packed for "
                        "hub: sources and handlers that load their own model"))
     if isinstance(ep.source, HubSource):
-        if net.egress != "nat":
+        if net.egress != "nat" and in_vpc and not getattr(ep, "is_serverless", False):
             errors.append((f"{p}.source.hub",
                            f"{ep.source.hub!r} is downloaded from the Hugging Face Hub, which "
                            "needs internet egress: set network.egress: nat, or put the "
@@ -709,7 +968,7 @@ def _source_errors(p: str, ep: Endpoint, net: Network) -> list[tuple[str, str]]:
     return errors
 
 
-def _image_errors(p: str, ep: Endpoint, dep: Deployment) -> list[tuple[str, str]]:
+def _image_errors(p: str, ep: ModelSpec, dep: Deployment) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     img = ep.image
     if isinstance(img, TgiImage):
@@ -740,7 +999,7 @@ def _image_errors(p: str, ep: Endpoint, dep: Deployment) -> list[tuple[str, str]
                                            "image reads in environment"))
     if isinstance(img, PytorchImage) and dep.region is not None:
         try:
-            images.pytorch_image(img.pytorch, gpu=ep.gpus != 0).account_for(dep.region)
+            images.pytorch_image(img.pytorch, gpu=ep.uses_gpu).account_for(dep.region)
         except images.ImageResolutionError as exc:
             errors.append((f"{p}.image.pytorch", str(exc)))
     if ep.tgi_settings is not None:
@@ -761,7 +1020,7 @@ def _image_errors(p: str, ep: Endpoint, dep: Deployment) -> list[tuple[str, str]
     return errors
 
 
-def _tgi_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
+def _tgi_errors(p: str, ep: ModelSpec) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     t = ep.tgi_settings
     if t is None:
@@ -791,7 +1050,7 @@ def _tgi_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
     return errors
 
 
-def _sizing_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
+def _sizing_errors(p: str, ep: ModelSpec) -> list[tuple[str, str]]:
     size = ep.model_size or ModelSize()
     params = size.parameters_billions
     if params is None and isinstance(ep.source, HubSource):

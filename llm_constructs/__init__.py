@@ -4,11 +4,14 @@ from .async_inference import AsyncInferenceStorage
 from .async_runtime import AsyncJobRuntime
 from .execution_role import SageMakerExecutionRole
 from .inference_code import InferenceCode
-from .model_endpoint import AsyncOutput, LlmEndpoint, ModelData
+from .inference_components import ComponentEndpoint, InferenceComponent
+from .model_endpoint import (AsyncOutput, BlueGreenDeployment, LlmEndpoint, ModelData,
+                             ServerlessCompute)
 from .monitoring import EndpointMonitoring
 from .network import ModelNetwork
 from .scaling import ScalingGuardFunction, VariantAutoScaling
 
-__all__ = ["AsyncInferenceStorage", "AsyncJobRuntime", "AsyncOutput", "EndpointMonitoring", "InferenceCode", "LlmEndpoint",
-           "ModelData", "ModelNetwork", "SageMakerExecutionRole", "ScalingGuardFunction",
+__all__ = ["AsyncInferenceStorage", "AsyncJobRuntime", "AsyncOutput", "BlueGreenDeployment", "ComponentEndpoint",
+           "EndpointMonitoring", "InferenceCode", "InferenceComponent", "LlmEndpoint", "ModelData", "ModelNetwork",
+           "SageMakerExecutionRole", "ScalingGuardFunction", "ServerlessCompute",
            "VariantAutoScaling"]

@@ -8,6 +8,8 @@
   A type missing here is not guessed: an endpoint on it must set ``sm_num_gpus``.
 * GPU memory per GPU, GiB, from the same EC2 specification pages ("GPU memory"); families
   without a sourced figure are left out and skipped by the sizing check.
+* Host memory, GiB, from the same EC2 pages ("Memory (GiB)"), for the accelerated
+  families the sizing and inference-component checks use; others are skipped, not guessed.
 * Families with local NVMe instance storage. Source: SageMaker "Host instance storage
   volumes", https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html:
   on these, the production variant accepts neither ``VolumeSizeInGB`` nor a
@@ -59,6 +61,19 @@ GPU_MEMORY_GIB: dict[str, int] = {
     "p4d": 40, "p4de": 80, "p5": 80, "p5e": 141, "p5en": 141,
 }
 
+_G5_MEMORY = {"xlarge": 16, "2xlarge": 32, "4xlarge": 64, "8xlarge": 128, "16xlarge": 256,
+              "12xlarge": 192, "24xlarge": 384, "48xlarge": 768}
+
+#: GiB of host memory per instance type.
+MEMORY_GIB: dict[str, int] = {
+    **_sizes("g4dn", {k: v for k, v in _G5_MEMORY.items() if k not in ("24xlarge", "48xlarge")}),
+    **_sizes("g5", _G5_MEMORY),
+    **_sizes("g6", _G5_MEMORY),
+    **_sizes("g6e", {k: 2 * v for k, v in _G5_MEMORY.items()}),
+    "ml.p4d.24xlarge": 1152, "ml.p4de.24xlarge": 1152,
+    "ml.p5.48xlarge": 2048, "ml.p5e.48xlarge": 2048, "ml.p5en.48xlarge": 2048,
+}
+
 #: Instance families whose hosts have local NVMe instance storage.
 INSTANCE_STORE_FAMILIES: frozenset[str] = frozenset({
     "m5d", "c5d", "r5d", "m6gd", "c6gd", "r6gd", "r7gd",
@@ -81,6 +96,11 @@ def gpu_count(instance_type: str) -> int | None:
     if fam.startswith(("g", "p")) and fam[1:2].isdigit():
         return None  # an accelerated family we have no sourced figure for
     return 0
+
+
+def memory_gib(instance_type: str) -> int | None:
+    """GiB of host memory, or None when not in the table."""
+    return MEMORY_GIB.get(instance_type)
 
 
 def has_instance_store(instance_type: str) -> bool:

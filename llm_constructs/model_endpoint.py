@@ -29,6 +29,40 @@ class ModelData:
         return not self.s3_uri.endswith("/")
 
 
+def model_data_properties(model_data: "ModelData | None") -> dict:
+    """ContainerDefinition properties for the artifacts: ``ModelDataUrl`` for a
+    ``.tar.gz``, an uncompressed ``S3Prefix`` ``ModelDataSource`` for a prefix."""
+    if model_data is None:
+        return {}
+    if model_data.compressed:
+        return {"model_data_url": model_data.s3_uri}
+    return {"model_data_source": sagemaker.CfnModel.ModelDataSourceProperty(
+        s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+            s3_uri=model_data.s3_uri, s3_data_type="S3Prefix", compression_type="None"))}
+
+
+@dataclass(frozen=True)
+class ServerlessCompute:
+    """The ServerlessConfig of a serverless endpoint (CPU; SageMaker scales it)."""
+
+    memory_size_mb: int = 2048
+    max_concurrency: int = 5
+    provisioned_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class BlueGreenDeployment:
+    """Deployment guardrails: blue/green traffic shifting, with auto-rollback when one of
+    ``rollback_alarm_names`` goes into ALARM during the update."""
+
+    traffic: str = "CANARY"  # ALL_AT_ONCE | CANARY | LINEAR
+    step_percent: int | None = None  # canary size or linear step, % of capacity
+    wait_interval: cdk.Duration = cdk.Duration.minutes(5)
+    termination_wait: cdk.Duration = cdk.Duration.minutes(5)
+    maximum_execution_timeout: cdk.Duration | None = None
+    rollback_alarm_names: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class AsyncOutput:
     """The AsyncInferenceConfig of an asynchronous endpoint."""
@@ -78,8 +112,13 @@ class LlmEndpoint(Construct):
         volume_size_gb: int | None = None,
         volume_kms_key: kms.IKey | None = None,
         async_output: AsyncOutput | None = None,
+        serverless: ServerlessCompute | None = None,
     ) -> None:
         super().__init__(scope, id)
+        if serverless is not None and (subnet_ids or async_output or network_isolation
+                                       or volume_size_gb):
+            raise ValueError("serverless endpoints take no VPC, async output, network "
+                             "isolation or volume size (SageMaker does not support them)")
         if initial_instance_count < 1:
             raise ValueError("initial_instance_count must be at least 1 (SageMaker requires it)")
         if volume_size_gb is not None and instances.has_instance_store(instance_type):
@@ -94,6 +133,7 @@ class LlmEndpoint(Construct):
             raise ValueError("give both subnet_ids and security_group_ids, or neither")
         self.variant_name = variant_name
         self.instance_type = instance_type
+        self.serverless = serverless
         self.execution_role = execution_role
         self.async_output = async_output
 
@@ -102,14 +142,7 @@ class LlmEndpoint(Construct):
             network_isolation = True  # SageMaker requires it for model packages
         else:
             container = {"image": image_uri, "environment": dict(environment or {})}
-        if model_data is not None:
-            if model_data.compressed:
-                container["model_data_url"] = model_data.s3_uri
-            else:
-                container["model_data_source"] = sagemaker.CfnModel.ModelDataSourceProperty(
-                    s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
-                        s3_uri=model_data.s3_uri, s3_data_type="S3Prefix",
-                        compression_type="None"))
+        container.update(model_data_properties(model_data))
         self.model = sagemaker.CfnModel(
             self, "Model",
             execution_role_arn=execution_role.role_arn,
@@ -124,10 +157,16 @@ class LlmEndpoint(Construct):
 
         # The volume of an instance with NVMe storage is encrypted by its hardware module
         # and SageMaker refuses a KmsKeyId for it.
-        key_allowed = not instances.has_instance_store(instance_type)
-        self.endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "Config",
-            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+        key_allowed = not instances.has_instance_store(instance_type) and serverless is None
+        if serverless is not None:
+            variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=variant_name, model_name=self.model.attr_model_name,
+                serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                    memory_size_in_mb=serverless.memory_size_mb,
+                    max_concurrency=serverless.max_concurrency,
+                    provisioned_concurrency=serverless.provisioned_concurrency))
+        else:
+            variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=variant_name,
                 model_name=self.model.attr_model_name,
                 instance_type=instance_type,
@@ -138,7 +177,10 @@ class LlmEndpoint(Construct):
                 model_data_download_timeout_in_seconds=int(
                     model_data_download_timeout.to_seconds()),
                 volume_size_in_gb=volume_size_gb,
-            )],
+            )
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self, "Config",
+            production_variants=[variant],
             kms_key_id=volume_kms_key.key_arn if volume_kms_key and key_allowed else None,
             async_inference_config=_async_config(async_output) if async_output else None,
         )
@@ -149,6 +191,7 @@ class LlmEndpoint(Construct):
             retain_all_variant_properties=True,
         )
         self.endpoint_name: str = endpoint_name or self.endpoint.attr_endpoint_name
+        self.deployment: BlueGreenDeployment | None = None
         #: ``Ref`` of AWS::SageMaker::Endpoint is its ARN.
         self.endpoint_arn: str = self.endpoint.ref
         self.scaling: VariantAutoScaling | None = None
@@ -156,6 +199,38 @@ class LlmEndpoint(Construct):
     @property
     def is_async(self) -> bool:
         return self.async_output is not None
+
+    def use_blue_green(self, deployment: BlueGreenDeployment) -> None:
+        """Deployment guardrails for updates of this (real-time, instance-based) endpoint:
+        SageMaker shifts traffic to a new fleet as given and rolls back if a rollback
+        alarm fires. ``RetainDeploymentConfig`` keeps the policy for later updates."""
+        if self.is_async or self.serverless is not None:
+            raise ValueError("deployment guardrails apply to real-time instance endpoints")
+        if deployment.traffic not in ("ALL_AT_ONCE", "CANARY", "LINEAR"):
+            raise ValueError(f"traffic {deployment.traffic!r}: ALL_AT_ONCE, CANARY or LINEAR")
+        if (deployment.traffic == "ALL_AT_ONCE") != (deployment.step_percent is None):
+            raise ValueError("CANARY and LINEAR need step_percent; ALL_AT_ONCE takes none")
+        size = (sagemaker.CfnEndpoint.CapacitySizeProperty(
+            type="CAPACITY_PERCENT", value=deployment.step_percent)
+            if deployment.step_percent is not None else None)
+        routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type=deployment.traffic,
+            wait_interval_in_seconds=int(deployment.wait_interval.to_seconds()),
+            canary_size=size if deployment.traffic == "CANARY" else None,
+            linear_step_size=size if deployment.traffic == "LINEAR" else None)
+        timeout = deployment.maximum_execution_timeout
+        self.endpoint.deployment_config = sagemaker.CfnEndpoint.DeploymentConfigProperty(
+            blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=routing,
+                termination_wait_in_seconds=int(deployment.termination_wait.to_seconds()),
+                maximum_execution_timeout_in_seconds=int(timeout.to_seconds())
+                if timeout else None),
+            auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n)
+                        for n in deployment.rollback_alarm_names])
+            if deployment.rollback_alarm_names else None)
+        self.endpoint.retain_deployment_config = True
+        self.deployment = deployment
 
     # -- permissions -------------------------------------------------------------------
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:

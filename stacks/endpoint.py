@@ -13,17 +13,20 @@ from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from config import AppConfig, Endpoint
-from config.schema import (BuildImage, HubSource, ModelPackageImage, PytorchImage, TgiImage,
-                           UriImage, key_prefix, project_path)
-from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput, EndpointMonitoring,
-                            InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole)
+from config.schema import (BuildImage, HubSource, InstanceScaling, ModelPackageImage,
+                           ModelSpec, PytorchImage, TgiImage, UriImage, key_prefix,
+                           project_path)
+from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
+                            BlueGreenDeployment, ComponentEndpoint, EndpointMonitoring,
+                            InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole,
+                            ServerlessCompute)
 from llm_constructs.images import pytorch_image, tgi_image
 from llm_constructs.nag import acknowledge
 
 from .network import NetworkStack, removal_policy
 
 
-def container_environment(ep: Endpoint) -> dict[str, str]:
+def container_environment(ep: ModelSpec) -> dict[str, str]:
     """The container's environment. TGI: model location, GPUs, typed settings, then the
     user's extras. Other images: the model id of a Hub source and the user's extras.
     A gated model's token is a deploy-time Secrets Manager reference, never a literal."""
@@ -49,7 +52,7 @@ def container_environment(ep: Endpoint) -> dict[str, str]:
     return env
 
 
-def tgi_settings_environment(ep: Endpoint) -> dict[str, str]:
+def tgi_settings_environment(ep: ModelSpec) -> dict[str, str]:
     t = ep.tgi_settings
     if t is None:
         return {}
@@ -70,19 +73,20 @@ def tgi_settings_environment(ep: Endpoint) -> dict[str, str]:
     return env
 
 
-def bind_image(stack: cdk.Stack, ep: Endpoint) -> tuple[str | None, list[str]]:
-    """(image URI, ECR repository ARNs to pull from) for the endpoint's image."""
+def bind_image(stack: cdk.Stack, ep: ModelSpec, prefix: str = "") -> tuple[str | None, list[str]]:
+    """(image URI, ECR repository ARNs to pull from) for a model's image. ``prefix`` keeps
+    construct ids apart when one stack has several models (inference components)."""
     img = ep.image
     if isinstance(img, TgiImage):
         bound = tgi_image(img.tgi).bind(stack)
         return bound.image_uri, [bound.repository_arn]
     if isinstance(img, PytorchImage):
-        bound = pytorch_image(img.pytorch, gpu=ep.gpus != 0).bind(stack)
+        bound = pytorch_image(img.pytorch, gpu=ep.uses_gpu).bind(stack)
         return bound.image_uri, [bound.repository_arn]
     if isinstance(img, BuildImage):
         # Built and pushed by `cdk deploy` into the bootstrap's asset repository; synth only
         # copies the folder. SageMaker runs linux/amd64 images, also when built on ARM.
-        asset = ecr_assets.DockerImageAsset(stack, "ImageAsset",
+        asset = ecr_assets.DockerImageAsset(stack, f"{prefix}ImageAsset",
                                             directory=str(project_path(img.build)),
                                             platform=ecr_assets.Platform.LINUX_AMD64)
         return asset.image_uri, [asset.repository.repository_arn]
@@ -91,7 +95,7 @@ def bind_image(stack: cdk.Stack, ep: Endpoint) -> tuple[str | None, list[str]]:
         partition = RegionInfo.get(m["region"]).partition or "aws"
         if cdk.Token.is_unresolved(stack.region):
             # Fail the change set at once, with the reason, in any other region.
-            cdk.CfnRule(stack, "ImageRegion", assertions=[cdk.CfnRuleAssertion(
+            cdk.CfnRule(stack, f"{prefix}ImageRegion", assertions=[cdk.CfnRuleAssertion(
                 assert_=cdk.Fn.condition_equals(cdk.Aws.REGION, m["region"]),
                 assert_description=f"the image {img.uri} is in {m['region']}; SageMaker pulls "
                                    "images from the endpoint's own region")])
@@ -108,42 +112,44 @@ class ModelEndpointStack(cdk.Stack):
         ep = endpoint
         name = config.endpoint_name_of(ep)
 
-        # In this stack, not the network stack: removing an endpoint from config then
-        # removes its security group with it, and no export pins it.
-        self.security_group = ec2.SecurityGroup(
-            self, "ModelSg", vpc=network.vpc, allow_all_outbound=False,
-            description=f"SageMaker model {name}: no ingress, HTTPS out only")
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
-            "HTTPS to S3 (gateway endpoint), AWS APIs and, with egress, the model hub")
+        in_vpc = not ep.is_serverless  # SageMaker takes no VpcConfig for serverless
+        self.security_group: ec2.SecurityGroup | None = None
+        subnets: list = []
+        if in_vpc:
+            # In this stack, not the network stack: removing an endpoint from config then
+            # removes its security group with it, and no export pins it.
+            self.security_group = ec2.SecurityGroup(
+                self, "ModelSg", vpc=network.vpc, allow_all_outbound=False,
+                description=f"SageMaker model {name}: no ingress, HTTPS out only")
+            self.security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+                "HTTPS to S3 (gateway endpoint), AWS APIs and, with egress, the model hub")
+            subnets = network.vpc.select_subnets(
+                subnet_type=network.network.model_subnet_type).subnets
 
-        subnets = network.vpc.select_subnets(subnet_type=network.network.model_subnet_type).subnets
-        image_uri, repositories = bind_image(self, ep)
+        # One container for most modes; one per component for mode: components.
+        models: list[tuple[str, ModelSpec]] = (
+            [(f"C{c.name.title().replace('-', '')}", ep.component_view(c))
+             for c in ep.components or []] if ep.is_components else [("", ep)])
+        bound = {prefix: bind_image(self, m, prefix) for prefix, m in models}
         self.execution_role = SageMakerExecutionRole(
             self, "ExecutionRole",
-            ecr_repository_arns=repositories,
+            ecr_repository_arns=sorted({arn for _, arns in bound.values() for arn in arns}),
             endpoint_names=[name],
-            vpc=network.vpc, subnets=subnets, security_groups=[self.security_group],
+            vpc=network.vpc if in_vpc else None, subnets=subnets,
+            security_groups=[self.security_group] if self.security_group else [],
             kms_keys=[network.key] if network.key else [],
             description=f"Execution role of SageMaker model {name}",
         )
-        model_data = None
-        if isinstance(ep.image, PytorchImage) and ep.image.code is not None:
-            # The handler, packed as code/inference.py: the whole model archive for a Hub
-            # model (the toolkit downloads the weights, then imports /opt/ml/model/code).
-            self.code = InferenceCode(self, "InferenceCode",
-                                      directory=project_path(ep.image.code))
-            model_data = ModelData(self.code.s3_uri)
-            self.execution_role.add_to_policy(iam.PolicyStatement(
-                sid="ReadInferenceCode", actions=["s3:GetObject"],
-                resources=[self.code.object_arn]))
-        elif ep.source is not None and not isinstance(ep.source, HubSource):
-            model_data = ModelData(ep.source.s3)
-            self.execution_role.add_model_data(ep.source.s3)
-            if ep.source.kms_key_arn:
-                self.execution_role.add_to_policy(iam.PolicyStatement(
-                    sid="DecryptModelData", actions=["kms:Decrypt"],
-                    resources=[ep.source.kms_key_arn]))
+        model_data = {prefix: self._model_data(prefix, m) for prefix, m in models}
+        subnet_ids = [s.subnet_id for s in subnets] or None
+        sg_ids = [self.security_group.security_group_id] if self.security_group else None
+
+        if ep.is_components:
+            self._components(config, ep, name, bound, model_data, subnet_ids, sg_ids, network)
+            return
+        image_uri, _ = bound[""]
+        model_data = model_data[""]
 
         self.storage: AsyncInferenceStorage | None = None
         async_output = None
@@ -178,6 +184,7 @@ class ModelEndpointStack(cdk.Stack):
                 include_inference_response_in=tuple(a.include_inference_response_in),
                 kms_key_arn=self.storage.key.key_arn)
 
+        sv = ep.serverless
         self.llm = LlmEndpoint(
             self, "Llm",
             execution_role=self.execution_role,
@@ -187,8 +194,13 @@ class ModelEndpointStack(cdk.Stack):
             instance_type=ep.instance_type,
             environment=None if ep.is_model_package else container_environment(ep),
             model_data=model_data,
-            subnet_ids=[s.subnet_id for s in subnets],
-            security_group_ids=[self.security_group.security_group_id],
+            subnet_ids=subnet_ids,
+            security_group_ids=sg_ids,
+            serverless=ServerlessCompute(
+                memory_size_mb=(sv.memory_size_mb if sv else 2048),
+                max_concurrency=(sv.max_concurrency if sv else 5),
+                provisioned_concurrency=sv.provisioned_concurrency if sv else None)
+            if ep.is_serverless else None,
             endpoint_name=name,
             initial_instance_count=ep.initial_instance_count,
             network_isolation=ep.network_isolation,
@@ -266,6 +278,21 @@ class ModelEndpointStack(cdk.Stack):
                 invocation_5xx_errors=al.invocation_5xx_errors,
                 model_latency_p90=cdk.Duration.millis(al.model_latency_p90_ms),
                 dashboard_name=name)
+        g = ep.guardrails
+        if g is not None:
+            rollback = ([self.monitoring.alarms[a].alarm_name
+                         for a in ("Invocation5XXErrors", "ModelLatencyP90")]
+                        if g.auto_rollback else [])
+            self.llm.use_blue_green(BlueGreenDeployment(
+                traffic=g.strategy.upper(),
+                step_percent=g.canary_size_percent if g.strategy == "canary"
+                else g.linear_step_percent if g.strategy == "linear" else None,
+                wait_interval=cdk.Duration.seconds(g.wait_interval_seconds),
+                termination_wait=cdk.Duration.seconds(g.termination_wait_seconds),
+                maximum_execution_timeout=cdk.Duration.seconds(
+                    g.maximum_execution_timeout_seconds)
+                if g.maximum_execution_timeout_seconds else None,
+                rollback_alarm_names=tuple(rollback)))
 
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name,
                       description="SageMaker endpoint name (InvokeEndpoint EndpointName)")
@@ -292,3 +319,65 @@ class ModelEndpointStack(cdk.Stack):
             cdk.CfnOutput(self, "RequestsQueueUrl", value=rt.requests_queue.queue_url)
             cdk.CfnOutput(self, "RequestsDlqUrl", value=rt.requests_dlq.queue_url)
             cdk.CfnOutput(self, "ResultsDlqUrl", value=rt.results_dlq.queue_url)
+
+    def _model_data(self, prefix: str, m: ModelSpec) -> ModelData | None:
+        """The model's artifacts, and the role's read of exactly them."""
+        if isinstance(m.image, PytorchImage) and m.image.code is not None:
+            # The handler, packed as code/inference.py: the whole model archive for a Hub
+            # model (the toolkit downloads the weights, then imports /opt/ml/model/code).
+            code = InferenceCode(self, f"{prefix}InferenceCode",
+                                 directory=project_path(m.image.code))
+            self.execution_role.add_to_policy(iam.PolicyStatement(
+                sid=f"ReadInferenceCode{prefix}", actions=["s3:GetObject"],
+                resources=[code.object_arn]))
+            return ModelData(code.s3_uri)
+        if m.source is None or isinstance(m.source, HubSource):
+            return None
+        self.execution_role.add_model_data(m.source.s3)
+        if m.source.kms_key_arn:
+            self.execution_role.add_to_policy(iam.PolicyStatement(
+                sid=f"DecryptModelData{prefix}", actions=["kms:Decrypt"],
+                resources=[m.source.kms_key_arn]))
+        return ModelData(m.source.s3)
+
+    def _components(self, config: AppConfig, ep: Endpoint, name: str,
+                    bound: dict[str, tuple[str | None, list[str]]],
+                    model_data: dict[str, ModelData | None], subnet_ids: list[str] | None,
+                    sg_ids: list[str] | None, network: NetworkStack) -> None:
+        scaling = ep.instance_scaling or InstanceScaling()
+        self.endpoint = ComponentEndpoint(
+            self, "Components", execution_role=self.execution_role,
+            instance_type=ep.instance_type, endpoint_name=name,
+            initial_instance_count=ep.initial_instance_count,
+            min_instances=scaling.min_instances, max_instances=scaling.max_instances,
+            subnet_ids=subnet_ids, security_group_ids=sg_ids, volume_kms_key=network.key)
+        for c in ep.components or []:
+            prefix = f"C{c.name.title().replace('-', '')}"
+            view = ep.component_view(c)
+            ic = self.endpoint.add_component(
+                prefix, image_uri=bound[prefix][0], environment=container_environment(view),
+                model_data=model_data[prefix], accelerators=c.accelerators,
+                memory_mb=c.memory_mb, cpu_cores=c.cpu_cores, copies=c.copies,
+                network_isolation=c.network_isolation,
+                container_startup_health_check_timeout=cdk.Duration.seconds(
+                    c.container_startup_health_check_timeout_seconds),
+                model_data_download_timeout=cdk.Duration.seconds(
+                    c.model_data_download_timeout_seconds))
+            a = c.autoscaling
+            if a is not None:
+                ic.add_copy_autoscaling(
+                    min_copies=a.min_copies, max_copies=a.max_copies,
+                    target_concurrent_requests_per_copy=a.target_concurrent_requests_per_copy,
+                    scale_in_cooldown=cdk.Duration.seconds(a.scale_in_cooldown_seconds),
+                    scale_out_cooldown=cdk.Duration.seconds(a.scale_out_cooldown_seconds),
+                    scale_from_zero_cooldown=cdk.Duration.seconds(
+                        a.scale_from_zero_cooldown_seconds))
+            cdk.CfnOutput(self, f"{prefix}ComponentName", value=ic.component_name,
+                          description=f"InferenceComponentName of {c.name!r} (invoke with it)")
+        for i, arn in enumerate(ep.invoke_principals):
+            self.endpoint.grant_invoke(iam.Role.from_role_arn(self, f"Invoker{i}", arn))
+        cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name,
+                      description="SageMaker endpoint name (InvokeEndpoint EndpointName)")
+        cdk.CfnOutput(self, "EndpointArn", value=self.endpoint.endpoint_arn)
+        cdk.CfnOutput(self, "ExecutionRoleArn", value=self.execution_role.role_arn)
+        cdk.CfnOutput(self, "Mode", value=ep.mode)

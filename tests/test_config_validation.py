@@ -225,7 +225,7 @@ def test_unknown_config_name_lists_available():
      "'yes please'"),
     ({"removal_policy": "snapshot"}, "removal_policy", "'retain' or 'destroy'"),
     ({"endpoints.0.name": "Chat_1"}, "endpoints[0] (Chat_1).name", "lower-case"),
-    ({"endpoints.0.mode": "batch"}, f"{EP}.mode", "'realtime' or 'async'"),
+    ({"endpoints.0.mode": "batch"}, f"{EP}.mode", "'realtime', 'async', 'components' or 'serverless'"),
     ({"endpoints.0.initial_instance_count": 0}, f"{EP}.initial_instance_count",
      "greater than or equal to 1"),
     ({"endpoints.0.container_startup_health_check_timeout_seconds": 5000},

@@ -1,0 +1,181 @@
+"""Inference-component endpoints: several models share one endpoint's instances.
+
+The endpoint config has one variant with an instance type, ``ManagedInstanceScaling``
+(SageMaker adds and removes instances as component copies need them; a minimum of 0
+lets the endpoint scale to zero) and no model; the execution role and VPC config sit on
+the endpoint config. Each model is an ``AWS::SageMaker::InferenceComponent`` with its
+compute requirements (accelerators, memory, CPU cores) and a copy count.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from . import instances
+from .execution_role import SageMakerExecutionRole
+from .model_endpoint import ModelData, model_data_properties
+
+
+class ComponentEndpoint(Construct):
+    """The shared endpoint. Attributes: ``endpoint_config``, ``endpoint``,
+    ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``components`` (by id)."""
+
+    def __init__(self, scope: Construct, id: str, *, execution_role: SageMakerExecutionRole,
+                 instance_type: str, endpoint_name: str | None = None,
+                 initial_instance_count: int = 1, min_instances: int = 1,
+                 max_instances: int = 1, subnet_ids: Sequence[str] | None = None,
+                 security_group_ids: Sequence[str] | None = None,
+                 volume_kms_key: kms.IKey | None = None,
+                 variant_name: str = "AllTraffic") -> None:
+        super().__init__(scope, id)
+        if not min_instances <= max_instances:
+            raise ValueError(f"min_instances {min_instances} > max_instances {max_instances}")
+        if bool(subnet_ids) != bool(security_group_ids):
+            raise ValueError("give both subnet_ids and security_group_ids, or neither")
+        self.execution_role, self.instance_type = execution_role, instance_type
+        self.variant_name = variant_name
+        self.vpc_config = (subnet_ids, security_group_ids) if subnet_ids else None
+        key_allowed = not instances.has_instance_store(instance_type)
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self, "Config",
+            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=variant_name, instance_type=instance_type,
+                initial_instance_count=max(initial_instance_count, min_instances, 1),
+                managed_instance_scaling=sagemaker.CfnEndpointConfig
+                .ManagedInstanceScalingProperty(status="ENABLED",
+                                                min_instance_count=min_instances,
+                                                max_instance_count=max_instances),
+                routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
+                    routing_strategy="LEAST_OUTSTANDING_REQUESTS"))],
+            execution_role_arn=execution_role.role_arn,
+            vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
+                subnets=list(subnet_ids), security_group_ids=list(security_group_ids))
+            if subnet_ids else None,
+            kms_key_id=volume_kms_key.key_arn if volume_kms_key and key_allowed else None)
+        self.endpoint_config.node.add_dependency(execution_role)
+        self.endpoint = sagemaker.CfnEndpoint(
+            self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            endpoint_name=endpoint_name)
+        self.endpoint_name: str = endpoint_name or self.endpoint.attr_endpoint_name
+        self.endpoint_arn: str = self.endpoint.ref
+        self.components: dict[str, InferenceComponent] = {}
+
+    def add_component(self, id: str, **props) -> "InferenceComponent":
+        """One model on this endpoint (see ``InferenceComponent`` for the props)."""
+        component = InferenceComponent(self, id, endpoint=self, **props)
+        self.components[id] = component
+        return component
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        return iam.Grant.add_to_principal(
+            grantee=grantee, resource_arns=[self.endpoint_arn],
+            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"])
+
+
+class InferenceComponent(Construct):
+    """A model and its ``AWS::SageMaker::InferenceComponent`` on a ``ComponentEndpoint``.
+
+    Attributes: ``model``, ``component`` (L1), ``component_name``, ``scalable_target``
+    and ``scale_from_zero_alarm`` after ``add_copy_autoscaling``.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, endpoint: ComponentEndpoint,
+                 image_uri: str, memory_mb: int, accelerators: int = 0,
+                 cpu_cores: float | None = None, copies: int = 1,
+                 environment: Mapping[str, str] | None = None,
+                 model_data: ModelData | None = None, network_isolation: bool = False,
+                 container_startup_health_check_timeout: cdk.Duration = cdk.Duration.minutes(15),
+                 model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(20)) -> None:
+        super().__init__(scope, id)
+        gpus = instances.gpu_count(endpoint.instance_type)
+        if gpus is not None and accelerators > gpus:
+            raise ValueError(f"{accelerators} accelerators on {endpoint.instance_type} ({gpus})")
+        vpc = endpoint.vpc_config
+        self.model = sagemaker.CfnModel(
+            self, "Model", execution_role_arn=endpoint.execution_role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image_uri, environment=dict(environment or {}),
+                **model_data_properties(model_data)),
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                subnets=list(vpc[0]), security_group_ids=list(vpc[1])) if vpc else None,
+            enable_network_isolation=network_isolation or None)
+        self.model.node.add_dependency(endpoint.execution_role)
+        self.component = sagemaker.CfnInferenceComponent(
+            self, "Component", endpoint_name=endpoint.endpoint.attr_endpoint_name,
+            variant_name=endpoint.variant_name,
+            specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+                model_name=self.model.attr_model_name,
+                compute_resource_requirements=sagemaker.CfnInferenceComponent
+                .InferenceComponentComputeResourceRequirementsProperty(
+                    number_of_accelerator_devices_required=accelerators or None,
+                    min_memory_required_in_mb=memory_mb,
+                    number_of_cpu_cores_required=cpu_cores),
+                startup_parameters=sagemaker.CfnInferenceComponent
+                .InferenceComponentStartupParametersProperty(
+                    container_startup_health_check_timeout_in_seconds=int(
+                        container_startup_health_check_timeout.to_seconds()),
+                    model_data_download_timeout_in_seconds=int(
+                        model_data_download_timeout.to_seconds()))),
+            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(
+                copy_count=copies))
+        self.component_name: str = self.component.attr_inference_component_name
+        self.scalable_target: appscaling.ScalableTarget | None = None
+        self.scale_from_zero_alarm: cloudwatch.Alarm | None = None
+
+    def metric(self, name: str, statistic: str = "Sum",
+               period: cdk.Duration = cdk.Duration.minutes(1)) -> cloudwatch.Metric:
+        """An AWS/SageMaker metric of this component (dimension InferenceComponentName)."""
+        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name,
+                                 dimensions_map={"InferenceComponentName": self.component_name},
+                                 statistic=statistic, period=period)
+
+    def add_copy_autoscaling(self, *, min_copies: int = 1, max_copies: int = 2,
+                             target_concurrent_requests_per_copy: float = 4,
+                             scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(10),
+                             scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(2),
+                             scale_from_zero_cooldown: cdk.Duration = cdk.Duration.minutes(2),
+                             ) -> appscaling.ScalableTarget:
+        """Target tracking on concurrent requests per copy (``DesiredCopyCount``). With
+        ``min_copies=0``, target tracking alone never brings the first copy back (no copy
+        to divide by): a step policy (+1 copy) on an alarm on ``NoCapacityInvocationFailures``
+        does, as SageMaker documents for scaling inference components to zero."""
+        if self.scalable_target is not None:
+            raise ValueError("autoscaling is already configured for this component")
+        if not 0 <= min_copies <= max_copies:
+            raise ValueError(f"copies {min_copies}..{max_copies}")
+        target = appscaling.ScalableTarget(
+            self, "Scaling", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"inference-component/{self.component_name}",
+            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
+            min_capacity=min_copies, max_capacity=max_copies)
+        target.node.add_dependency(self.component)
+        target.scale_to_track_metric(
+            "ConcurrencyPerCopy", target_value=target_concurrent_requests_per_copy,
+            predefined_metric=appscaling.PredefinedMetric
+            .SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION,
+            scale_in_cooldown=scale_in_cooldown, scale_out_cooldown=scale_out_cooldown)
+        if min_copies == 0:
+            step = appscaling.StepScalingAction(
+                self, "FromZero", scaling_target=target,
+                adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+                cooldown=scale_from_zero_cooldown)
+            step.add_adjustment(adjustment=1, lower_bound=0)
+            self.scale_from_zero_alarm = self.metric(
+                "NoCapacityInvocationFailures", statistic="Maximum").create_alarm(
+                self, "NoCapacity", threshold=1, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator
+                .GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description="requests found no copy of the component: add one")
+            self.scale_from_zero_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(step))
+        self.scalable_target = target
+        return target
