@@ -674,7 +674,7 @@ def semantic_errors(cfg: AppConfig) -> list[tuple[str, str]]:
                                         "(1-63 characters); set endpoint_name"))
 
         if ep.is_components:
-            errors += _components_errors(p, ep, net, dep)
+            errors += _components_errors(p, ep, net, dep, full)
         elif ep.image is None:
             errors.append((f"{p}.image", "required key is missing: give tgi: <version>, "
                                          "pytorch: <version>, uri: <ecr uri>, build: <folder> "
@@ -735,8 +735,8 @@ def _model_errors(p: str, ep: ModelSpec, net: Network, dep: Deployment,
     return errors
 
 
-def _components_errors(p: str, ep: Endpoint, net: Network,
-                       dep: Deployment) -> list[tuple[str, str]]:
+def _components_errors(p: str, ep: Endpoint, net: Network, dep: Deployment,
+                       full_name: str) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     for key in ("image", "source", "tgi_settings", "sm_num_gpus", "model_size"):
         if getattr(ep, key) is not None:
@@ -760,6 +760,9 @@ def _components_errors(p: str, ep: Endpoint, net: Network,
         pc = f"{p}.components[{j}] ({c.name})"
         if c.name in names:
             errors.append((f"{pc}.name", f"{c.name!r} is used by another component"))
+        if not ENDPOINT_NAME_RE.match(f"{full_name}-{c.name}"):
+            errors.append((f"{pc}.name", f"the component name {full_name + '-' + c.name!r} is longer "
+                                         "than 63 characters; shorten it or endpoint_name"))
         names.add(c.name)
         if "instance_type" in c.model_fields_set:
             errors.append((f"{pc}.instance_type", "components run on the endpoint's "

@@ -9,6 +9,7 @@ compute requirements (accelerators, memory, CPU cores) and a copy count.
 
 from __future__ import annotations
 
+import re
 from typing import Mapping, Sequence
 
 import aws_cdk as cdk
@@ -64,7 +65,7 @@ class ComponentEndpoint(Construct):
         self.endpoint_config.node.add_dependency(execution_role)
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-            endpoint_name=endpoint_name)
+            endpoint_name=endpoint_name, retain_all_variant_properties=True)
         self.endpoint_name: str = endpoint_name or self.endpoint.attr_endpoint_name
         self.endpoint_arn: str = self.endpoint.ref
         self.components: dict[str, InferenceComponent] = {}
@@ -83,19 +84,23 @@ class ComponentEndpoint(Construct):
 
 class InferenceComponent(Construct):
     """A model and its ``AWS::SageMaker::InferenceComponent`` on a ``ComponentEndpoint``.
+    ``component_name`` (1-63 letters, digits, '-') is what clients pass as
+    ``InferenceComponentName``.
 
     Attributes: ``model``, ``component`` (L1), ``component_name``, ``scalable_target``
     and ``scale_from_zero_alarm`` after ``add_copy_autoscaling``.
     """
 
     def __init__(self, scope: Construct, id: str, *, endpoint: ComponentEndpoint,
-                 image_uri: str, memory_mb: int, accelerators: int = 0,
+                 component_name: str, image_uri: str, memory_mb: int, accelerators: int = 0,
                  cpu_cores: float | None = None, copies: int = 1,
                  environment: Mapping[str, str] | None = None,
                  model_data: ModelData | None = None, network_isolation: bool = False,
                  container_startup_health_check_timeout: cdk.Duration = cdk.Duration.minutes(15),
                  model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(20)) -> None:
         super().__init__(scope, id)
+        if not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", component_name):
+            raise ValueError(f"{component_name!r} is not an inference component name")
         gpus = instances.gpu_count(endpoint.instance_type)
         if gpus is not None and accelerators > gpus:
             raise ValueError(f"{accelerators} accelerators on {endpoint.instance_type} ({gpus})")
@@ -111,6 +116,7 @@ class InferenceComponent(Construct):
         self.model.node.add_dependency(endpoint.execution_role)
         self.component = sagemaker.CfnInferenceComponent(
             self, "Component", endpoint_name=endpoint.endpoint.attr_endpoint_name,
+            inference_component_name=component_name,
             variant_name=endpoint.variant_name,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
                 model_name=self.model.attr_model_name,
@@ -127,7 +133,9 @@ class InferenceComponent(Construct):
                         model_data_download_timeout.to_seconds()))),
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(
                 copy_count=copies))
-        self.component_name: str = self.component.attr_inference_component_name
+        # Named, not generated: scaling and invocations address the component by name, and
+        # CloudFormation returns no name attribute to reference.
+        self.component_name: str = component_name
         self.scalable_target: appscaling.ScalableTarget | None = None
         self.scale_from_zero_alarm: cloudwatch.Alarm | None = None
 
@@ -152,8 +160,16 @@ class InferenceComponent(Construct):
             raise ValueError("autoscaling is already configured for this component")
         if not 0 <= min_copies <= max_copies:
             raise ValueError(f"copies {min_copies}..{max_copies}")
+        stack = cdk.Stack.of(self)
+        # Application Auto Scaling acts for SageMaker through its service-linked role (it
+        # creates it on first use); CDK would otherwise make an unused role of its own.
+        slr = iam.Role.from_role_arn(
+            self, "ServiceLinkedRole",
+            f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+            "sagemaker.application-autoscaling.amazonaws.com/"
+            "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
         target = appscaling.ScalableTarget(
-            self, "Scaling", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            self, "Scaling", service_namespace=appscaling.ServiceNamespace.SAGEMAKER, role=slr,
             resource_id=f"inference-component/{self.component_name}",
             scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
             min_capacity=min_copies, max_capacity=max_copies)

@@ -355,7 +355,7 @@ class ModelEndpointStack(cdk.Stack):
             prefix = f"C{c.name.title().replace('-', '')}"
             view = ep.component_view(c)
             ic = self.endpoint.add_component(
-                prefix, image_uri=bound[prefix][0], environment=container_environment(view),
+                prefix, component_name=f"{name}-{c.name}", image_uri=bound[prefix][0], environment=container_environment(view),
                 model_data=model_data[prefix], accelerators=c.accelerators,
                 memory_mb=c.memory_mb, cpu_cores=c.cpu_cores, copies=c.copies,
                 network_isolation=c.network_isolation,

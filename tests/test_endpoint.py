@@ -17,15 +17,15 @@ from tests.helpers import (as_list, dev_with, one, resources, statements, synthe
 
 def test_no_model_or_config_names_and_stable_endpoint_name(endpoint_template):
     t = endpoint_template
-    _, model = one(t, "AWS::SageMaker::Model")
     _, config = one(t, "AWS::SageMaker::EndpointConfig")
     _, endpoint = one(t, "AWS::SageMaker::Endpoint")
-    assert "ModelName" not in model["Properties"]
+    for model in resources(t, "AWS::SageMaker::Model").values():
+        assert "ModelName" not in model["Properties"]
     assert "EndpointConfigName" not in config["Properties"]
     assert endpoint["Properties"]["RetainAllVariantProperties"] is True
     assert endpoint["Properties"]["EndpointName"] in (
         "llm-dev-chat", "llm-dev-batch", "llm-prod-chat", "llm-seed-async-flan-t5-xxl",
-        "llm-seeds-dlc", "llm-seeds-custom")
+        "llm-seeds-dlc", "llm-seeds-custom", "llm-seeds-serverless", "llm-seed-ic-llama3")
 
 
 def test_model_waits_for_the_role_policy(endpoint_template):
@@ -194,6 +194,9 @@ def test_dev_role_has_no_s3_access(dev):
 
 def test_eni_permissions_for_vpc_mode_are_scoped(endpoint_template):
     by_sid = {s.get("Sid"): s for s in statements(endpoint_template)}
+    if endpoint_template["Outputs"]["Mode"]["Value"] == "serverless":
+        assert not {"VpcDescribe", "VpcCreateEni", "VpcManageEni"} & set(by_sid)
+        return
     create = json.dumps(by_sid["VpcCreateEni"]["Resource"])
     assert ":network-interface/*" in create and ":subnet/" in create and \
         ":security-group/" in create

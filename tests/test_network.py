@@ -15,9 +15,11 @@ def model_subnet_ids(synth) -> list[str]:
     same for every endpoint of the app."""
     found = set()
     for template in synth.endpoints.values():
-        _, model = one(template, "AWS::SageMaker::Model")
-        refs = model["Properties"]["VpcConfig"]["Subnets"]
-        found.add(tuple(output_ref(synth.network, ref)["Ref"] for ref in refs))
+        if template["Outputs"]["Mode"]["Value"] == "serverless":
+            continue  # SageMaker takes no VpcConfig for serverless endpoints
+        for model in resources(template, "AWS::SageMaker::Model").values():
+            refs = model["Properties"]["VpcConfig"]["Subnets"]
+            found.add(tuple(output_ref(synth.network, ref)["Ref"] for ref in refs))
     assert len(found) == 1, found
     return list(found.pop())
 
@@ -128,6 +130,9 @@ def test_dev_log_group_is_destroyed_with_the_stack(dev):
 
 
 def test_endpoint_security_group_has_no_ingress_and_https_egress_only(endpoint_template):
+    if endpoint_template["Outputs"]["Mode"]["Value"] == "serverless":
+        assert not resources(endpoint_template, "AWS::EC2::SecurityGroup")
+        return
     _, sg = one(endpoint_template, "AWS::EC2::SecurityGroup")
     props = sg["Properties"]
     assert "SecurityGroupIngress" not in props
