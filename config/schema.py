@@ -881,7 +881,7 @@ def _guardrail_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
 def _async_errors(p: str, ep: Endpoint) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     if not ep.is_async:
-        if ep.async_inference is not None:
+        if ep.async_inference is not None and not ep.is_serverless:
             errors.append((f"{p}.async_inference",
                            "async settings on a real-time endpoint: set mode: async, or "
                            "remove async_inference"))
