@@ -13,7 +13,7 @@ from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from config import AppConfig, Endpoint
-from config.schema import (BuildImage, HubSource, InstanceScaling, ModelPackageImage,
+from config.schema import (BuildImage, Component, HubSource, InstanceScaling, ModelPackageImage,
                            ModelSpec, PytorchImage, TgiImage, UriImage, key_prefix,
                            project_path)
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
@@ -104,6 +104,11 @@ def bind_image(stack: cdk.Stack, ep: ModelSpec, prefix: str = "") -> tuple[str |
     return None, []  # model package: SageMaker pulls the package's image itself
 
 
+def component_prefix(c: Component) -> str:
+    """Construct-id prefix of an inference component: ``naver-news`` -> ``CNaverNews``."""
+    return f"C{c.name.title().replace('-', '')}"
+
+
 class ModelEndpointStack(cdk.Stack):
     def __init__(self, scope: Construct, id: str, *, config: AppConfig, endpoint: Endpoint,
                  network: NetworkStack, **kwargs: Any) -> None:
@@ -129,7 +134,7 @@ class ModelEndpointStack(cdk.Stack):
 
         # One container for most modes; one per component for mode: components.
         models: list[tuple[str, ModelSpec]] = (
-            [(f"C{c.name.title().replace('-', '')}", ep.component_view(c))
+            [(component_prefix(c), ep.component_view(c))
              for c in ep.components or []] if ep.is_components else [("", ep)])
         bound = {prefix: bind_image(self, m, prefix) for prefix, m in models}
         self.execution_role = SageMakerExecutionRole(
@@ -352,7 +357,7 @@ class ModelEndpointStack(cdk.Stack):
             min_instances=scaling.min_instances, max_instances=scaling.max_instances,
             subnet_ids=subnet_ids, security_group_ids=sg_ids, volume_kms_key=network.key)
         for c in ep.components or []:
-            prefix = f"C{c.name.title().replace('-', '')}"
+            prefix = component_prefix(c)
             view = ep.component_view(c)
             ic = self.endpoint.add_component(
                 prefix, component_name=f"{name}-{c.name}", image_uri=bound[prefix][0], environment=container_environment(view),
