@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from . import backends
 from llm_constructs import images, instances
 from llm_constructs.inference_code import handler_problems
 
@@ -132,6 +133,60 @@ class TgiImage(Strict):
             raise ValueError(f"TGI version {v!r} is not in the published table; "
                              f"allowed: {', '.join(known)}")
         return v
+
+
+def _backend_version(kind: str, v: str) -> str:
+    known = images.versions(kind)
+    if v not in known:
+        raise ValueError(f"{images.BACKENDS[kind]} version {v!r} is not in the published "
+                         f"table; allowed: {', '.join(known)}")
+    return v
+
+
+class VllmImage(Strict):
+    """AWS's vLLM DLC for SageMaker (``vllm`` repository)."""
+
+    vllm: str
+
+    @field_validator("vllm")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        return _backend_version("vllm", v)
+
+
+class SglangImage(Strict):
+    """AWS's SGLang DLC for SageMaker (``sglang`` repository)."""
+
+    sglang: str
+
+    @field_validator("sglang")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        return _backend_version("sglang", v)
+
+
+class LmiImage(Strict):
+    """The Large Model Inference DLC (``djl-inference``, DJL Serving with vLLM)."""
+
+    lmi: str
+
+    @field_validator("lmi")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        return _backend_version("lmi", v)
+
+
+class Serving(Strict):
+    """Backend-neutral serving settings; each backend turns them into the variables its
+    container reads (``config/backends.py``)."""
+
+    tensor_parallel_degree: int | None = Field(default=None, ge=1, le=64)
+    max_model_len: int | None = Field(default=None, ge=2)
+    max_input_tokens: int | None = Field(default=None, ge=1)
+    max_concurrent_sequences: int | None = Field(default=None, ge=1)
+    quantization: str | None = None
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] | None = None
+    trust_remote_code: bool = False
 
 
 def project_path(value: str) -> Path:
@@ -407,15 +462,20 @@ def _kind_of(keys: tuple[str, ...]):
     return kind
 
 
-IMAGE_KINDS = ("tgi", "pytorch", "uri", "build", "model_package")
+IMAGE_KINDS = ("tgi", "vllm", "sglang", "lmi", "pytorch", "uri", "build", "model_package")
 
 Image = Annotated[Union[Annotated[TgiImage, Tag("tgi")],
+                        Annotated[VllmImage, Tag("vllm")],
+                        Annotated[SglangImage, Tag("sglang")],
+                        Annotated[LmiImage, Tag("lmi")],
                         Annotated[PytorchImage, Tag("pytorch")],
                         Annotated[UriImage, Tag("uri")],
                         Annotated[BuildImage, Tag("build")],
                         Annotated[ModelPackageImage, Tag("model_package")]],
                   Discriminator(_kind_of(IMAGE_KINDS), custom_error_type="image_kind",
                                 custom_error_message="give exactly one of tgi: <version>, "
+                                                     "vllm: <version>, sglang: <version>, "
+                                                     "lmi: <version>, "
                                                      "pytorch: <transformers version>, "
                                                      "uri: <ecr image uri>, build: <folder "
                                                      "with a Dockerfile>, model_package: "
@@ -434,6 +494,7 @@ class ModelSpec(Strict):
     image: Image | None = None
     source: Source | None = None
     tgi_settings: TgiSettings | None = None
+    serving: Serving | None = None
     model_size: ModelSize | None = None
     sm_num_gpus: int | None = Field(default=None, ge=1)
     environment: dict[str, str] = Field(default_factory=dict)
@@ -482,6 +543,20 @@ class ModelSpec(Strict):
         return isinstance(self.image, PytorchImage)
 
     @property
+    def backend(self) -> str | None:
+        """``tgi``, ``vllm``, ``sglang`` or ``lmi`` for a serving-backend image, else None."""
+        for kind, cls in (("tgi", TgiImage), ("vllm", VllmImage), ("sglang", SglangImage),
+                          ("lmi", LmiImage)):
+            if isinstance(self.image, cls):
+                return kind
+        return None
+
+    @property
+    def gpus_available(self) -> int | None:
+        """GPUs the container may use: the instance's (a component: its accelerators)."""
+        return self.gpus
+
+    @property
     def is_model_package(self) -> bool:
         return isinstance(self.image, ModelPackageImage)
 
@@ -492,10 +567,13 @@ class ModelSpec(Strict):
 
     @property
     def num_gpus(self) -> int:
-        """SM_NUM_GPUS for the container: config, else the instance's GPU count."""
+        """GPUs the model shards over (SM_NUM_GPUS, tensor-parallel degree): config, else
+        every GPU available."""
         if self.sm_num_gpus is not None:
             return self.sm_num_gpus
-        return self.gpus or 0
+        if self.serving is not None and self.serving.tensor_parallel_degree is not None:
+            return self.serving.tensor_parallel_degree
+        return self.gpus_available or 0
 
 
 class ComponentAutoscaling(Strict):
@@ -522,8 +600,8 @@ class Component(ModelSpec):
     autoscaling: ComponentAutoscaling | None = None
 
     @property
-    def num_gpus(self) -> int:
-        return self.sm_num_gpus if self.sm_num_gpus is not None else self.accelerators
+    def gpus_available(self) -> int | None:
+        return self.accelerators
 
     @property
     def min_copies(self) -> int:
@@ -730,8 +808,58 @@ def _model_errors(p: str, ep: ModelSpec, net: Network, dep: Deployment,
     errors = _source_errors(p, ep, net, in_vpc=in_vpc) + _image_errors(p, ep, dep)
     if ep.is_tgi:
         errors += _tgi_errors(p, ep)
-    if ep.is_tgi or (ep.is_pytorch and ep.uses_gpu):
+    errors += _serving_errors(p, ep)
+    if ep.backend or (ep.is_pytorch and ep.uses_gpu):
         errors += _sizing_errors(p, ep)
+    return errors
+
+
+def _serving_errors(p: str, ep: ModelSpec) -> list[tuple[str, str]]:
+    """Backend rules: tensor parallelism against the GPUs, settings the backend has."""
+    errors: list[tuple[str, str]] = []
+    backend, sv = ep.backend, ep.serving
+    if backend is None:
+        if sv is not None:
+            errors.append((f"{p}.serving", "only for serving-backend images (tgi:, vllm:, "
+                                           "sglang:, lmi:); set what your image reads in "
+                                           "environment"))
+        return errors
+    name = backends.NAMES[backend]
+    if backend != "tgi" and ep.gpus == 0:
+        errors.append((f"{p}.instance_type", f"{ep.instance_type!r} has no GPU; the {name} "
+                                             "image needs one (e.g. ml.g5.2xlarge)"))
+    if sv is None:
+        return errors
+    if ep.tgi_settings is not None:
+        errors.append((f"{p}.serving", "give serving or tgi_settings, not both"))
+    if ep.sm_num_gpus is not None and sv.tensor_parallel_degree is not None:
+        errors.append((f"{p}.sm_num_gpus", "give serving.tensor_parallel_degree or "
+                                           "sm_num_gpus, not both"))
+    gpus = ep.gpus_available
+    tp = sv.tensor_parallel_degree
+    if tp is not None and gpus:
+        divisors = [d for d in range(1, gpus + 1) if gpus % d == 0]
+        if tp not in divisors:
+            errors.append((f"{p}.serving.tensor_parallel_degree",
+                           f"{tp} is not a divisor of the {gpus} GPU(s) available "
+                           f"({ep.instance_type}); allowed: {', '.join(map(str, divisors))}"))
+    keys = backends.ENV[backend]
+    for field in ("max_input_tokens", "max_concurrent_sequences"):
+        if getattr(sv, field) is not None and field not in keys:
+            errors.append((f"{p}.serving.{field}",
+                           f"{name} has no such setting (it limits the whole sequence with "
+                           "max_model_len); remove it"))
+    if sv.max_input_tokens and sv.max_model_len and sv.max_input_tokens >= sv.max_model_len:
+        errors.append((f"{p}.serving.max_input_tokens",
+                       f"{sv.max_input_tokens} must be below max_model_len {sv.max_model_len}"))
+    allowed_q = backends.QUANTIZATION[backend]
+    if sv.quantization is not None and sv.quantization not in allowed_q:
+        errors.append((f"{p}.serving.quantization",
+                       f"{sv.quantization!r} is not a {name} quantization"
+                       f"{_close(sv.quantization, allowed_q)}; allowed: {', '.join(allowed_q)}"))
+    if sv.dtype is not None and sv.dtype not in backends.DTYPE[backend]:
+        errors.append((f"{p}.serving.dtype", f"{name} does not take {sv.dtype!r}; allowed: "
+                                             f"{', '.join(backends.DTYPE[backend])}"))
     return errors
 
 
@@ -997,6 +1125,19 @@ def _image_errors(p: str, ep: ModelSpec, dep: Deployment) -> list[tuple[str, str
             except images.ImageResolutionError as exc:
                 errors.append((f"{p}.image.tgi", str(exc)))
         return errors
+    if ep.backend is not None:  # vLLM, SGLang, LMI
+        if ep.sm_num_gpus is not None:
+            errors.append((f"{p}.sm_num_gpus", "only TGI images read SM_NUM_GPUS; use "
+                                               "serving.tensor_parallel_degree"))
+        if ep.tgi_settings is not None:
+            errors.append((f"{p}.tgi_settings", "only for TGI images; use serving"))
+        if dep.region is not None:
+            try:
+                images.backend_image(ep.backend, getattr(img, ep.backend)).account_for(
+                    dep.region)
+            except images.ImageResolutionError as exc:
+                errors.append((f"{p}.image.{ep.backend}", str(exc)))
+        return errors
     if ep.sm_num_gpus is not None:
         errors.append((f"{p}.sm_num_gpus", "only TGI images read SM_NUM_GPUS; set what your "
                                            "image reads in environment"))
@@ -1059,7 +1200,10 @@ def _sizing_errors(p: str, ep: ModelSpec) -> list[tuple[str, str]]:
     if params is None and isinstance(ep.source, HubSource):
         params = KNOWN_MODELS.get(ep.source.hub)
     quant = ep.tgi_settings.quantize if ep.tgi_settings else None
-    dtype = size.dtype or (QUANTIZE_DTYPE[quant] if quant else "bf16")
+    quant_dtype = QUANTIZE_DTYPE.get(quant) if quant else None
+    if ep.serving is not None and ep.serving.quantization and ep.backend:
+        quant_dtype = backends.QUANTIZATION[ep.backend].get(ep.serving.quantization)
+    dtype = size.dtype or quant_dtype or "bf16"
     per_gpu = instances.gpu_memory_gib(ep.instance_type)
     if params is None or per_gpu is None or ep.num_gpus == 0:
         return []

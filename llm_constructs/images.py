@@ -42,8 +42,31 @@ def pytorch_versions() -> dict[str, str]:
 
 
 def registries(kind: str) -> dict[str, str]:
-    """Region -> registry account of the ``tgi`` or ``pytorch`` DLC repository."""
+    """Region -> registry account of a DLC repository (``tgi``, ``pytorch``, ``vllm``,
+    ``sglang``, ``lmi``)."""
     return dict(_table()[kind]["registries"])
+
+
+#: The serving backends with a version table of their own: config key -> name in errors.
+BACKENDS = {"tgi": "TGI", "vllm": "vLLM", "sglang": "SGLang", "lmi": "LMI"}
+
+
+def versions(kind: str) -> list[str]:
+    return list(_table()[kind]["versions"])
+
+
+def backend_image(kind: str, version: str) -> DlcImage:
+    """The DLC of a serving backend (``tgi``, ``vllm``, ``sglang``, ``lmi``) at ``version``,
+    with the registries of the regions that publish that version."""
+    if kind == "tgi":
+        return tgi_image(version)
+    table = _table()[kind]
+    e = _entry(kind, version, f"{BACKENDS[kind]} version")
+    tag = table["tag"].format(version=version, **e)
+    regs = registries(kind)
+    if "regions" in e:
+        regs = {r: a for r, a in regs.items() if r in e["regions"]}
+    return DlcImage(table["repository"], tag, regs, backend=BACKENDS[kind])
 
 
 @dataclass(frozen=True)
@@ -53,15 +76,18 @@ class DlcImage:
     repository: str
     tag: str
     registries: dict[str, str]
+    backend: str | None = None
 
     def account_for(self, region: str) -> str:
         try:
             return self.registries[region]
         except KeyError:
+            what = (f"the {self.backend} image {self.repository}:{self.tag} is"
+                    if self.backend else f"no {self.repository} image is")
             raise ImageResolutionError(
-                f"no {self.repository} image is published in region {region!r}; "
-                f"regions with one: {', '.join(sorted(self.registries))}"
-            ) from None
+                f"{what} {'not ' if self.backend else ''}published in region {region!r}; "
+                f"nearest regions with it: {', '.join(nearest_regions(region, self.registries))}"
+                f"; all: {', '.join(sorted(self.registries))}") from None
 
     def uri_for(self, region: str) -> str:
         suffix = RegionInfo.get(region).domain_suffix or "amazonaws.com"
@@ -94,6 +120,30 @@ class DlcImage:
 class BoundImage:
     image_uri: str
     repository_arn: str
+
+
+#: Region-name areas grouped by continent, to suggest a nearby region.
+_CONTINENT = {"us": "america", "ca": "america", "mx": "america", "sa": "america",
+              "eu": "europe", "il": "middle-east", "me": "middle-east", "af": "africa",
+              "ap": "asia-pacific"}
+
+
+def nearest_regions(region: str, available, n: int = 3) -> list[str]:
+    """Up to ``n`` of ``available`` near ``region``: same partition and area (``ap-``,
+    ``eu-``, ``us-gov-``...) first, then the same partition, by name."""
+    def area(r: str) -> str:
+        parts = r.split("-")
+        return "-".join(parts[:2]) if parts[0] == "us" and parts[1] in ("gov", "iso", "isob") \
+            else parts[0]
+    def partition(r: str) -> str:
+        return RegionInfo.get(r).partition or "aws"
+
+    def continent(r: str) -> str:
+        return _CONTINENT.get(r.split("-")[0], r.split("-")[0])
+    ranked = sorted(available, key=lambda r: (partition(r) != partition(region),
+                                              area(r) != area(region),
+                                              continent(r) != continent(region), r))
+    return ranked[:n]
 
 
 def _logical_suffix(name: str) -> str:

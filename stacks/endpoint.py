@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
-from config import AppConfig, Endpoint
+from config import AppConfig, Endpoint, backends
 from config.schema import (BuildImage, Component, HubSource, InstanceScaling, ModelPackageImage,
                            ModelSpec, PytorchImage, TgiImage, UriImage, key_prefix,
                            project_path)
@@ -20,16 +20,41 @@ from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             BlueGreenDeployment, ComponentEndpoint, EndpointMonitoring,
                             InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole,
                             ServerlessCompute)
-from llm_constructs.images import pytorch_image, tgi_image
+from llm_constructs.images import backend_image, pytorch_image, tgi_image
 from llm_constructs.nag import acknowledge
 
 from .network import NetworkStack, removal_policy
+
+
+def serving_environment(ep: ModelSpec) -> dict[str, str]:
+    """vLLM, SGLang, LMI: the variables the ``serving`` block gives the backend, the model
+    (Hub id, or /opt/ml/model for S3 artifacts) and the gated-model token."""
+    assert ep.backend is not None and ep.backend != "tgi"
+    model = (ep.source.hub if isinstance(ep.source, HubSource)
+             else "/opt/ml/model" if ep.source is not None else None)
+    env = backends.environment(ep.backend, ep.serving, model=model, gpus=ep.num_gpus)
+    if isinstance(ep.source, HubSource) and ep.source.token_secret:
+        env["HF_TOKEN"] = cdk.SecretValue.secrets_manager(
+            ep.source.token_secret, json_field=ep.source.token_secret_key).unsafe_unwrap()
+    elif ep.source is not None and not isinstance(ep.source, HubSource):
+        env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def environment_overrides(ep: ModelSpec) -> dict[str, tuple[str, str]]:
+    """``environment`` keys that replace a value derived from config: key -> (derived,
+    given). The raw map wins (backend-specific extras stay possible); the stack warns."""
+    derived = container_environment(ep.model_copy(update={"environment": {}}))
+    return {k: (derived[k], v) for k, v in sorted(ep.environment.items())
+            if k in derived and derived[k] != v}
 
 
 def container_environment(ep: ModelSpec) -> dict[str, str]:
     """The container's environment. TGI: model location, GPUs, typed settings, then the
     user's extras. Other images: the model id of a Hub source and the user's extras.
     A gated model's token is a deploy-time Secrets Manager reference, never a literal."""
+    if ep.backend not in (None, "tgi"):
+        return {**serving_environment(ep), **ep.environment}
     env: dict[str, str] = {}
     if isinstance(ep.source, HubSource):
         env["HF_MODEL_ID"] = ep.source.hub
@@ -48,6 +73,9 @@ def container_environment(ep: ModelSpec) -> dict[str, str]:
     if ep.is_tgi:
         env["SM_NUM_GPUS"] = str(ep.num_gpus)
         env.update(tgi_settings_environment(ep))
+        if ep.serving is not None:
+            env.update({k: v for k, v in backends.environment(
+                "tgi", ep.serving, model=None, gpus=ep.num_gpus).items()})
     env.update(ep.environment)
     return env
 
@@ -79,6 +107,9 @@ def bind_image(stack: cdk.Stack, ep: ModelSpec, prefix: str = "") -> tuple[str |
     img = ep.image
     if isinstance(img, TgiImage):
         bound = tgi_image(img.tgi).bind(stack)
+        return bound.image_uri, [bound.repository_arn]
+    if ep.backend is not None:  # vLLM, SGLang, LMI
+        bound = backend_image(ep.backend, getattr(img, ep.backend)).bind(stack)
         return bound.image_uri, [bound.repository_arn]
     if isinstance(img, PytorchImage):
         bound = pytorch_image(img.pytorch, gpu=ep.uses_gpu).bind(stack)
@@ -197,7 +228,7 @@ class ModelEndpointStack(cdk.Stack):
             model_package_name=ep.image.model_package
             if isinstance(ep.image, ModelPackageImage) else None,
             instance_type=ep.instance_type,
-            environment=None if ep.is_model_package else container_environment(ep),
+            environment=None if ep.is_model_package else self._environment(ep, name),
             model_data=model_data,
             subnet_ids=subnet_ids,
             security_group_ids=sg_ids,
@@ -325,6 +356,16 @@ class ModelEndpointStack(cdk.Stack):
             cdk.CfnOutput(self, "RequestsDlqUrl", value=rt.requests_dlq.queue_url)
             cdk.CfnOutput(self, "ResultsDlqUrl", value=rt.results_dlq.queue_url)
 
+    def _environment(self, m: ModelSpec, label: str) -> dict[str, str]:
+        """The container's environment, with a synth warning per value the raw
+        ``environment`` map overrides."""
+        for key, (derived, given) in environment_overrides(m).items():
+            cdk.Annotations.of(self).add_warning_v2(
+                f"llm:environment-override:{key}",
+                f"{label}: environment.{key}={given!r} overrides {derived!r}, which the "
+                "config derives (serving, source); the raw value wins")
+        return container_environment(m)
+
     def _model_data(self, prefix: str, m: ModelSpec) -> ModelData | None:
         """The model's artifacts, and the role's read of exactly them."""
         if isinstance(m.image, PytorchImage) and m.image.code is not None:
@@ -360,7 +401,8 @@ class ModelEndpointStack(cdk.Stack):
             prefix = component_prefix(c)
             view = ep.component_view(c)
             ic = self.endpoint.add_component(
-                prefix, component_name=f"{name}-{c.name}", image_uri=bound[prefix][0], environment=container_environment(view),
+                prefix, component_name=f"{name}-{c.name}", image_uri=bound[prefix][0],
+                environment=self._environment(view, f"{name}-{c.name}"),
                 model_data=model_data[prefix], accelerators=c.accelerators,
                 memory_mb=c.memory_mb, cpu_cores=c.cpu_cores, copies=c.copies,
                 network_isolation=c.network_isolation,

@@ -200,8 +200,9 @@ def test_tgi_needs_a_source():
 @pytest.mark.parametrize("image", [{"tgx": "3.3.6"}, {"tgi": "3.3.6", "uri": URI}, {}])
 def test_image_must_be_exactly_one_kind(image):
     msg = problems(dev_with(**{"endpoints.0.image": image}))[f"{EP}.image"]
-    assert ("give exactly one of tgi: <version>, pytorch: <transformers version>, uri: "
-            "<ecr image uri>, build: <folder with a Dockerfile>, model_package") in msg
+    assert ("give exactly one of tgi: <version>, vllm: <version>, sglang: <version>, "
+            "lmi: <version>, pytorch: <transformers version>, uri: <ecr image uri>, build: "
+            "<folder with a Dockerfile>, model_package") in msg
 
 
 def test_source_must_be_exactly_one_kind():
