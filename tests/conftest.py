@@ -10,7 +10,7 @@ for _var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
 
-SHIPPED = ("dev", "prod", "seed-async", "seed-containers", "seed-components")
+SHIPPED = ("dev", "prod", "seed-async", "seed-containers", "seed-components", "backends")
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def shipped(request) -> Synth:
 ENDPOINT_STACKS = [("dev", "chat"), ("dev", "batch"), ("prod", "chat"),
                    ("seed-async", "flan-t5-xxl"), ("seed-containers", "dlc"),
                    ("seed-containers", "custom"), ("seed-containers", "serverless"),
-                   ("seed-components", "llama3")]
+                   ("seed-components", "llama3"), ("backends", "vllm"), ("backends", "lmi")]
 
 
 @pytest.fixture(scope="session", params=ENDPOINT_STACKS, ids=lambda p: f"{p[0]}:{p[1]}")

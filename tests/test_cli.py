@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 import sys
 
 from tests.helpers import ROOT
@@ -60,4 +61,6 @@ def test_bad_config_is_one_readable_error_naming_the_field(tmp_path):
 def test_unknown_config_name(tmp_path):
     proc = _run_app(tmp_path, "nope")
     assert proc.returncode == 1
-    assert "no config/nope.yaml; available: dev, prod, seed-async" in proc.stderr
+    shipped = ", ".join(sorted(f.stem for f in (Path(__file__).parents[1] / "config").glob("*.yaml")))
+    assert f"no config/nope.yaml; available: {shipped}" in proc.stderr
+    assert "backends" in shipped and "dev" in shipped

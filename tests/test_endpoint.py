@@ -25,7 +25,8 @@ def test_no_model_or_config_names_and_stable_endpoint_name(endpoint_template):
     assert endpoint["Properties"]["RetainAllVariantProperties"] is True
     assert endpoint["Properties"]["EndpointName"] in (
         "llm-dev-chat", "llm-dev-batch", "llm-prod-chat", "llm-seed-async-flan-t5-xxl",
-        "llm-seeds-dlc", "llm-seeds-custom", "llm-seeds-serverless", "llm-seed-ic-llama3")
+        "llm-seeds-dlc", "llm-seeds-custom", "llm-seeds-serverless", "llm-seed-ic-llama3",
+        "llm-backends-vllm", "llm-backends-lmi")
 
 
 def test_model_waits_for_the_role_policy(endpoint_template):
@@ -173,7 +174,7 @@ def test_ecr_pull_is_limited_to_the_image_repository(endpoint_template):
         assert arn.endswith(':repository/", {"Fn::Sub": '
                             '"cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}"}]]}')
     else:
-        repository = re.search(r"/(huggingface-[a-z-]+):", image).group(1)
+        repository = re.search(r"/([a-z0-9-]+):[^/]*\"\]\]}$", image).group(1)
         assert arn.endswith(f':repository/{repository}"]]}}')
 
 

@@ -1,0 +1,200 @@
+"""Issue 8: vLLM, SGLang and LMI beside TGI, from one backend-neutral serving block."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import aws_cdk as cdk
+import pytest
+
+from llm_constructs import images
+from tests.helpers import (DELETE, changed, dev_with, one, problems,
+                           synthesize, synthesize_data)
+
+EP = "endpoints[0] (chat)"
+
+
+def env_of(template: dict) -> dict:
+    _, model = one(template, "AWS::SageMaker::Model")
+    return model["Properties"]["PrimaryContainer"]["Environment"]
+
+
+def with_backend(kind: str, version: str, serving: dict | None = None, **changes) -> dict:
+    """dev's chat endpoint on ml.g5.12xlarge (4 GPUs) with another backend."""
+    return dev_with(**{"endpoints.0.instance_type": "ml.g5.12xlarge",
+                       "endpoints.0.image": {kind: version}, "endpoints.0.tgi_settings": DELETE,
+                       "endpoints.0.serving": serving or {}, **changes})
+
+
+VERSIONS = {"vllm": "0.14.0", "sglang": "0.5.8", "lmi": "0.30.0"}
+
+
+# -- images -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,version,region,account,suffix,tag", [
+    ("vllm", "0.14.0", "us-east-1", "763104351884", "amazonaws.com",
+     "vllm:0.14.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("vllm", "0.13.0", "us-east-2", "763104351884", "amazonaws.com",
+     "vllm:0.13.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("vllm", "0.14.0", "us-west-2", "763104351884", "amazonaws.com",
+     "vllm:0.14.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("vllm", "0.14.0", "eu-west-1", "763104351884", "amazonaws.com",
+     "vllm:0.14.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("vllm", "0.14.0", "ap-northeast-1", "763104351884", "amazonaws.com",
+     "vllm:0.14.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("sglang", "0.5.8", "us-east-1", "763104351884", "amazonaws.com",
+     "sglang:0.5.8-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("sglang", "0.5.5", "us-east-2", "763104351884", "amazonaws.com",
+     "sglang:0.5.5-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("sglang", "0.5.8", "us-west-2", "763104351884", "amazonaws.com",
+     "sglang:0.5.8-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("sglang", "0.5.8", "eu-west-1", "763104351884", "amazonaws.com",
+     "sglang:0.5.8-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("sglang", "0.5.8", "ap-northeast-1", "763104351884", "amazonaws.com",
+     "sglang:0.5.8-gpu-py312-cu129-ubuntu22.04-sagemaker"),
+    ("lmi", "0.30.0", "us-east-1", "763104351884", "amazonaws.com",
+     "djl-inference:0.30.0-lmi12.0.0-cu124"),
+    ("lmi", "0.30.0", "ap-east-1", "871362719292", "amazonaws.com",
+     "djl-inference:0.30.0-lmi12.0.0-cu124"),
+    ("lmi", "0.29.0", "me-south-1", "217643126080", "amazonaws.com",
+     "djl-inference:0.29.0-lmi11.0.0-cu124"),
+    ("lmi", "0.30.0", "cn-north-1", "727897471807", "amazonaws.com.cn",
+     "djl-inference:0.30.0-lmi12.0.0-cu124"),
+    ("lmi", "0.28.0", "us-gov-west-1", "442386744353", "amazonaws.com",
+     "djl-inference:0.28.0-lmi10.0.0-cu124"),
+    ("lmi", "0.36.0", "us-west-2", "763104351884", "amazonaws.com",
+     "djl-inference:0.36.0-lmi18.0.0-cu128"),
+])
+def test_image_uri_per_region(kind, version, region, account, suffix, tag):
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region=region))
+    bound = images.backend_image(kind, version).bind(stack)
+    assert bound.image_uri == f"{account}.dkr.ecr.{region}.{suffix}/{tag}"
+    assert bound.repository_arn.endswith(f":{account}:repository/{tag.split(':')[0]}")
+
+
+def test_a_region_the_backend_lacks_names_backend_and_nearest_regions():
+    msg = problems(with_backend("vllm", "0.14.0", **{"deployment.region": "ap-northeast-2"}))[
+        f"{EP}.image.vllm"]
+    assert "the vLLM image vllm:0.14.0" in msg and "'ap-northeast-2'" in msg
+    assert "nearest regions with it: ap-northeast-1" in msg
+    msg = problems(with_backend("lmi", "0.36.0", **{"deployment.region": "cn-north-1"}))[
+        f"{EP}.image.lmi"]
+    assert "the LMI image" in msg and "0.36.0" in msg
+
+
+def test_the_newest_lmi_is_only_where_aws_lists_it():
+    assert set(images.backend_image("lmi", "0.36.0").registries) < \
+        set(images.backend_image("lmi", "0.30.0").registries)
+
+
+@pytest.mark.parametrize("kind", ["vllm", "sglang", "lmi"])
+def test_unknown_version(kind):
+    msg = problems(with_backend(kind, "9.9.9"))[f"{EP}.image.{kind}"]
+    assert "'9.9.9'" in msg and VERSIONS[kind] in msg
+
+
+# -- one serving block, four conventions --------------------------------------------------------
+SERVING = {"tensor_parallel_degree": 2, "max_model_len": 8192, "max_concurrent_sequences": 48,
+           "quantization": "awq", "dtype": "fp16", "trust_remote_code": True}
+HUB = "Qwen/Qwen2.5-7B-Instruct"
+
+EXPECTED = {
+    "vllm": {"SM_VLLM_MODEL": HUB, "SM_VLLM_TENSOR_PARALLEL_SIZE": "2",
+             "SM_VLLM_MAX_MODEL_LEN": "8192", "SM_VLLM_MAX_NUM_SEQS": "48",
+             "SM_VLLM_QUANTIZATION": "awq", "SM_VLLM_DTYPE": "float16",
+             "SM_VLLM_TRUST_REMOTE_CODE": ""},  # empty: the entrypoint passes the bare flag
+    "sglang": {"SM_SGLANG_MODEL_PATH": HUB, "SM_SGLANG_TP_SIZE": "2",
+               "SM_SGLANG_CONTEXT_LENGTH": "8192", "SM_SGLANG_MAX_RUNNING_REQUESTS": "48",
+               "SM_SGLANG_QUANTIZATION": "awq", "SM_SGLANG_DTYPE": "float16",
+               "SM_SGLANG_TRUST_REMOTE_CODE": "true"},
+    "lmi": {"HF_MODEL_ID": HUB, "OPTION_TENSOR_PARALLEL_DEGREE": "2",
+            "OPTION_MAX_MODEL_LEN": "8192", "OPTION_MAX_ROLLING_BATCH_SIZE": "48",
+            "OPTION_QUANTIZE": "awq", "OPTION_DTYPE": "fp16", "OPTION_TRUST_REMOTE_CODE": "true"},
+    "tgi": {"HF_MODEL_ID": HUB, "SM_NUM_GPUS": "2", "MAX_TOTAL_TOKENS": "8192",
+            "MAX_CONCURRENT_REQUESTS": "48", "QUANTIZE": "awq", "DTYPE": "float16",
+            "TRUST_REMOTE_CODE": "true"},
+}
+
+
+@pytest.mark.parametrize("kind", ["vllm", "sglang", "lmi", "tgi"])
+def test_the_same_serving_block_becomes_each_backends_variables(kind):
+    version = {"tgi": "3.3.6", **VERSIONS}[kind]
+    t = synthesize_data(with_backend(kind, version, SERVING), nag=False).endpoint("chat")
+    assert env_of(t) == EXPECTED[kind]
+
+
+def test_defaults_shard_over_every_gpu_and_s3_models_load_offline():
+    t = synthesize_data(with_backend("vllm", "0.14.0", None, **{
+        "endpoints.0.source": {"s3": "s3://models-bucket/qwen/"}}), nag=False).endpoint("chat")
+    assert env_of(t) == {"SM_VLLM_MODEL": "/opt/ml/model", "SM_VLLM_TENSOR_PARALLEL_SIZE": "4",
+                         "HF_HUB_OFFLINE": "1"}
+
+
+def test_gated_model_token_is_a_reference_for_every_backend():
+    t = synthesize_data(with_backend("sglang", "0.5.8", None, **{"endpoints.0.source": {
+        "hub": "meta-llama/Llama-3.1-8B-Instruct", "token_secret": "llm/hf"}}),
+        nag=False).endpoint("chat")
+    assert env_of(t)["HF_TOKEN"] == "{{resolve:secretsmanager:llm/hf:SecretString:::}}"
+
+
+def test_raw_environment_wins_with_a_synth_warning():
+    synth = synthesize_data(with_backend("vllm", "0.14.0", {"max_model_len": 8192}, **{
+        "endpoints.0.environment": {"SM_VLLM_MAX_MODEL_LEN": "4096",
+                                    "SM_VLLM_ENABLE_PREFIX_CACHING": ""}}))  # nag: still passes
+    env = env_of(synth.endpoint("chat"))
+    assert env["SM_VLLM_MAX_MODEL_LEN"] == "4096" and env["SM_VLLM_ENABLE_PREFIX_CACHING"] == ""
+    warnings = [m["data"] for f in synth.outdir.glob("*.metadata.json")
+                for entries in json.loads(f.read_text()).values() for m in entries
+                if m["type"] == "aws:cdk:warning"]
+    assert any("environment.SM_VLLM_MAX_MODEL_LEN='4096' overrides '8192'" in w for w in warnings)
+    assert not any("ENABLE_PREFIX_CACHING" in w for w in warnings)  # an extra, not an override
+
+
+# -- rules ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,serving,changes,path,fragment", [
+    ("vllm", {"tensor_parallel_degree": 8}, {}, "serving.tensor_parallel_degree",
+     "not a divisor of the 4 GPU(s)"),
+    ("sglang", {"tensor_parallel_degree": 3}, {}, "serving.tensor_parallel_degree",
+     "allowed: 1, 2, 4"),
+    ("vllm", {"max_input_tokens": 1024}, {}, "serving.max_input_tokens",
+     "vLLM has no such setting"),
+    ("lmi", {"max_input_tokens": 1024}, {}, "serving.max_input_tokens", "LMI has no such setting"),
+    ("sglang", {"quantization": "eetq"}, {}, "serving.quantization",
+     "'eetq' is not a SGLang quantization"),
+    ("lmi", {"quantization": "exl2"}, {}, "serving.quantization", "allowed: awq, gptq"),
+    ("tgi", {"dtype": "fp32"}, {}, "serving.dtype", "TGI does not take 'fp32'"),
+    ("tgi", {"max_model_len": 1000, "max_input_tokens": 1000}, {}, "serving.max_input_tokens",
+     "below max_model_len"),
+    ("tgi", {"max_model_len": 4096}, {"endpoints.0.tgi_settings": {"max_total_tokens": 4096}},
+     "serving", "not both"),
+    ("vllm", {}, {"endpoints.0.instance_type": "ml.m5.xlarge"}, "instance_type",
+     "the vLLM image needs one"),
+    ("lmi", {}, {"endpoints.0.sm_num_gpus": 2}, "sm_num_gpus", "serving.tensor_parallel_degree"),
+    ("vllm", {}, {"endpoints.0.tgi_settings": {"max_total_tokens": 10}}, "tgi_settings",
+     "use serving"),
+])
+def test_backend_rules(kind, serving, changes, path, fragment):
+    version = {"tgi": "3.3.6", **VERSIONS}[kind]
+    assert fragment in problems(with_backend(kind, version, serving, **changes))[f"{EP}.{path}"]
+
+
+def test_serving_only_for_serving_backends():
+    data = dev_with(**{"endpoints.0.image": {"uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+                       "endpoints.0.tgi_settings": DELETE, "endpoints.0.serving": {"max_model_len": 10}})
+    assert "only for serving-backend images" in problems(data)[f"{EP}.serving"]
+
+
+def test_quantized_weights_are_sized_smaller():
+    big = with_backend("vllm", "0.14.0", {"tensor_parallel_degree": 1}, **{
+        "endpoints.0.model_size": {"parameters_billions": 32.8}})
+    assert "smallest instance that fits" in problems(big)[f"{EP}.instance_type"]
+    awq = copy.deepcopy(big)
+    awq["endpoints"][0]["serving"]["quantization"] = "awq"
+    awq["endpoints"][0]["model_size"] = {"parameters_billions": 32.8}
+    from config import parse_config
+    assert parse_config(changed(awq, **{"endpoints.0.serving.tensor_parallel_degree": 2}))
+
+
+def test_shipped_backends_config():
+    synth = synthesize("backends")
+    assert {n.rsplit("-", 1)[1] for n in synth.endpoints} == {"vllm", "sglang", "lmi"}
