@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CDK := npx --no-install cdk
 
-.PHONY: setup synth test clean
+.PHONY: setup synth test risk clean
 .DEFAULT_GOAL := synth
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -35,5 +35,18 @@ synth: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
+## Deploy-risk guard: synthesize every config at BASE (a git ref) and here, then compare.
+## `make risk BASE=origin/main [ACCEPT=endpoint-replaced,...]`; report in .risk/report.md.
+BASE ?= origin/main
+ACCEPT ?=
+risk: setup
+	rm -rf .risk && git worktree prune && mkdir -p .risk
+	git worktree add --detach .risk/base-src $(BASE)
+	$(VENV)/bin/python tools/synth_all.py --root .risk/base-src --out .risk/base
+	$(VENV)/bin/python tools/synth_all.py --out .risk/head
+	git worktree remove --force .risk/base-src
+	$(VENV)/bin/python tools/deploy_risk.py .risk/base .risk/head --accept "$(ACCEPT)" \
+		--markdown .risk/report.md
+
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache .risk

@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Deploy-risk guard: compare two synthesized cloud assemblies, fail on changes that hurt.
+
+    python tools/deploy_risk.py BASE_DIR HEAD_DIR [--accept RULE,...] [--markdown FILE]
+
+BASE_DIR and HEAD_DIR hold one cloud assembly each (``cdk.out``), or one per config in
+sub-folders (``make risk`` writes ``<dir>/<config>/``). Stacks are matched by name and
+resources by logical ID. Each finding says what CloudFormation would do, why it hurts and
+what to do instead. Rules (accept one deliberately with ``--accept <rule>``):
+
+* ``endpoint-replaced``    an AWS::SageMaker::Endpoint would be replaced or deleted;
+* ``scaled-instance-type`` the instance type of an autoscaled variant changes while nothing
+                           deregisters the scalable target first (SageMaker refuses it);
+* ``bucket-deleted``       an S3 bucket (async inputs/outputs, logs) would be deleted or
+                           replaced without a Retain deletion policy;
+* ``bucket-weakened``      encryption, public-access block or the SSL-only policy of a bucket
+                           is removed or weakened;
+* ``topic-weakened``       a topic loses its KMS key or its SSL-only policy;
+* ``encryption-removed``   a queue, table, endpoint config or log group loses its encryption,
+                           or a KMS key its rotation;
+* ``iam-broadened``        an IAM statement gains a wildcard resource or action it did not
+                           have, or a model loses network isolation.
+
+Exit status: 0 no unaccepted finding, 1 findings, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+RULES = ("endpoint-replaced", "scaled-instance-type", "bucket-deleted", "bucket-weakened",
+         "topic-weakened", "encryption-removed", "iam-broadened")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    stack: str
+    resource: str
+    message: str
+
+    def line(self) -> str:
+        return f"[{self.rule}] {self.stack}/{self.resource}: {self.message}"
+
+
+# -- reading assemblies -----------------------------------------------------------------------
+def templates(directory: Path) -> dict[str, dict]:
+    """Stack name -> template, from one assembly or from one per sub-folder."""
+    out: dict[str, dict] = {}
+    manifests = [directory / "manifest.json"] if (directory / "manifest.json").is_file() \
+        else sorted(directory.glob("*/manifest.json"))
+    for manifest in manifests:
+        data = json.loads(manifest.read_text())
+        for art in data.get("artifacts", {}).values():
+            if art.get("type") != "aws:cloudformation:stack":
+                continue
+            props = art["properties"]
+            name = props.get("stackName") or props["templateFile"].removesuffix(".template.json")
+            out[name] = json.loads((manifest.parent / props["templateFile"]).read_text())
+    return out
+
+
+def _create_only(type_: str) -> set[str]:
+    """Top-level properties whose change replaces a resource (cfn-lint's provider schemas)."""
+    try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_).schema
+    except Exception:  # an unknown type: no replacement known
+        return set()
+    return {p.split("/")[2] for p in schema.get("createOnlyProperties", [])}
+
+
+def _replaced(old: dict, new: dict) -> list[str]:
+    return sorted(p for p in _create_only(old["Type"])
+                  if old.get("Properties", {}).get(p) != new.get("Properties", {}).get(p))
+
+
+def _statements(doc: Any) -> list[dict]:
+    if not isinstance(doc, dict):
+        return []
+    st = doc.get("Statement", [])
+    return st if isinstance(st, list) else [st]
+
+
+def _as_list(v: Any) -> list:
+    return v if isinstance(v, list) else [v]
+
+
+def _ssl_only(policy_doc: Any) -> bool:
+    return any(s.get("Effect") == "Deny" and "aws:SecureTransport" in json.dumps(s.get("Condition"))
+               for s in _statements(policy_doc))
+
+
+def _policies_on(template: dict, type_: str, key: str, target: str) -> list[dict]:
+    """Policy documents of ``type_`` resources whose ``key`` refers to logical ID ``target``."""
+    docs = []
+    for res in template.get("Resources", {}).values():
+        if res.get("Type") == type_ and f'"{target}"' in json.dumps(res["Properties"].get(key)):
+            docs.append(res["Properties"].get("PolicyDocument"))
+    return docs
+
+
+# -- rules ------------------------------------------------------------------------------------
+def compare(base: dict[str, dict], head: dict[str, dict]) -> list[Finding]:
+    findings: list[Finding] = []
+    for stack, old_t in base.items():
+        new_t = head.get(stack, {"Resources": {}})
+        gone_stack = stack not in head
+        old_r, new_r = old_t.get("Resources", {}), new_t.get("Resources", {})
+        for lid, old in old_r.items():
+            new = new_r.get(lid)
+            findings += _lifecycle(stack, lid, old, new, gone_stack)
+            if new is not None and new.get("Type") == old.get("Type"):
+                findings += _weakening(stack, lid, old, new, old_t, new_t)
+        findings += _instance_type_changes(stack, old_t, new_t)
+        findings += _iam_broadening(stack, old_t, new_t)
+    return findings
+
+
+def _lifecycle(stack: str, lid: str, old: dict, new: dict | None,
+               gone_stack: bool) -> Iterator[Finding]:
+    type_ = old.get("Type")
+    if type_ == "AWS::SageMaker::Endpoint":
+        name = old.get("Properties", {}).get("EndpointName", lid)
+        if new is None:
+            where = "the whole stack is removed" if gone_stack else "it is no longer in the stack"
+            yield Finding("endpoint-replaced", stack, lid,
+                          f"endpoint {name!r} would be DELETED ({where}); clients lose it. "
+                          "If intended, accept the rule for this change.")
+        elif _replaced(old, new):
+            yield Finding("endpoint-replaced", stack, lid,
+                          f"endpoint {name!r} would be REPLACED (changed: "
+                          f"{', '.join(_replaced(old, new))}): a new endpoint is created and the "
+                          "old one deleted, with downtime and a new name for clients; keep "
+                          "EndpointName stable and change the endpoint config instead.")
+    elif type_ == "AWS::S3::Bucket":
+        retained = old.get("DeletionPolicy") == "Retain" or old.get("UpdateReplacePolicy") == "Retain"
+        if new is None and not retained:
+            yield Finding("bucket-deleted", stack, lid,
+                          "bucket would be DELETED with everything in it (async requests, "
+                          "results, logs) and its DeletionPolicy is not Retain; export the data "
+                          "or set removal_policy: retain first.")
+        elif new is not None and _replaced(old, new) and not retained:
+            yield Finding("bucket-deleted", stack, lid,
+                          f"bucket would be REPLACED (changed: {', '.join(_replaced(old, new))}): "
+                          "a new empty bucket is created and the old one deleted.")
+
+
+def _weakening(stack: str, lid: str, old: dict, new: dict, old_t: dict,
+               new_t: dict) -> Iterator[Finding]:
+    type_, op, np_ = old["Type"], old.get("Properties", {}), new.get("Properties", {})
+    if type_ == "AWS::S3::Bucket":
+        o_alg = json.dumps(op.get("BucketEncryption"))
+        n_alg = json.dumps(np_.get("BucketEncryption"))
+        if "aws:kms" in o_alg and "aws:kms" not in n_alg:
+            yield Finding("bucket-weakened", stack, lid,
+                          "bucket encryption changes from SSE-KMS to "
+                          f"{'SSE-S3' if 'AES256' in n_alg else 'none'}; objects lose the KMS "
+                          "key's access control and audit.")
+        elif op.get("BucketEncryption") and not np_.get("BucketEncryption"):
+            yield Finding("bucket-weakened", stack, lid, "bucket encryption is removed.")
+        o_pab, n_pab = op.get("PublicAccessBlockConfiguration") or {}, \
+            np_.get("PublicAccessBlockConfiguration") or {}
+        opened = [k for k, v in o_pab.items() if v is True and n_pab.get(k) is not True]
+        if opened:
+            yield Finding("bucket-weakened", stack, lid,
+                          f"public access block loosened: {', '.join(sorted(opened))} no longer "
+                          "true; the bucket could become public.")
+        if any(_ssl_only(d) for d in _policies_on(old_t, "AWS::S3::BucketPolicy", "Bucket", lid)) \
+                and not any(_ssl_only(d) for d in
+                            _policies_on(new_t, "AWS::S3::BucketPolicy", "Bucket", lid)):
+            yield Finding("bucket-weakened", stack, lid,
+                          "the bucket policy no longer denies requests without TLS (SSL-only).")
+    elif type_ == "AWS::SNS::Topic":
+        if op.get("KmsMasterKeyId") and not np_.get("KmsMasterKeyId"):
+            yield Finding("topic-weakened", stack, lid,
+                          "topic loses its KMS key: messages (which can carry inference "
+                          "results) are stored unencrypted by a key you control.")
+        if any(_ssl_only(d) for d in _policies_on(old_t, "AWS::SNS::TopicPolicy", "Topics", lid)) \
+                and not any(_ssl_only(d) for d in
+                            _policies_on(new_t, "AWS::SNS::TopicPolicy", "Topics", lid)):
+            yield Finding("topic-weakened", stack, lid,
+                          "the topic policy no longer denies publishing without TLS.")
+    elif type_ == "AWS::SQS::Queue":
+        if (op.get("KmsMasterKeyId") or op.get("SqsManagedSseEnabled")) and not (
+                np_.get("KmsMasterKeyId") or np_.get("SqsManagedSseEnabled")):
+            yield Finding("encryption-removed", stack, lid, "queue loses server-side encryption.")
+    elif type_ == "AWS::DynamoDB::Table":
+        if (op.get("SSESpecification") or {}).get("SSEEnabled") and not (
+                np_.get("SSESpecification") or {}).get("SSEEnabled"):
+            yield Finding("encryption-removed", stack, lid,
+                          "table goes back from a KMS key to the default encryption.")
+    elif type_ == "AWS::SageMaker::EndpointConfig":
+        if op.get("KmsKeyId") and not np_.get("KmsKeyId"):
+            yield Finding("encryption-removed", stack, lid,
+                          "endpoint config drops its KMS key (storage volume, async outputs).")
+    elif type_ == "AWS::KMS::Key":
+        if op.get("EnableKeyRotation") and not np_.get("EnableKeyRotation"):
+            yield Finding("encryption-removed", stack, lid, "KMS key rotation is turned off.")
+    elif type_ == "AWS::Logs::LogGroup":
+        if op.get("KmsKeyId") and not np_.get("KmsKeyId"):
+            yield Finding("encryption-removed", stack, lid, "log group loses its KMS key.")
+    elif type_ == "AWS::SageMaker::Model":
+        if op.get("EnableNetworkIsolation") and not np_.get("EnableNetworkIsolation"):
+            yield Finding("iam-broadened", stack, lid,
+                          "model loses network isolation: the container may reach the network.")
+
+
+def _variants(template: dict) -> dict[str, str]:
+    """Endpoint name/variant -> instance type, via Endpoint -> EndpointConfig."""
+    res = template.get("Resources", {})
+    out = {}
+    for lid, r in res.items():
+        if r.get("Type") != "AWS::SageMaker::Endpoint":
+            continue
+        name = r["Properties"].get("EndpointName", lid)
+        ref = json.dumps(r["Properties"].get("EndpointConfigName"))
+        for clid, c in res.items():
+            if c.get("Type") == "AWS::SageMaker::EndpointConfig" and f'"{clid}"' in ref:
+                for v in c["Properties"].get("ProductionVariants", []):
+                    if "InstanceType" in v:
+                        out[f"{name}/{v['VariantName']}"] = v["InstanceType"]
+    return out
+
+
+def _instance_type_changes(stack: str, old_t: dict, new_t: dict) -> Iterator[Finding]:
+    before, after = _variants(old_t), _variants(new_t)
+    text = json.dumps(new_t.get("Resources", {}))
+    for key, itype in before.items():
+        if key not in after or after[key] == itype:
+            continue
+        name, variant = key.split("/", 1)
+        native = any(r.get("Type") == "AWS::ApplicationAutoScaling::ScalableTarget"
+                     and f"endpoint/{name}/variant/{variant}" in json.dumps(r["Properties"])
+                     for r in list(old_t.get("Resources", {}).values())
+                     + list(new_t.get("Resources", {}).values()))
+        guarded = "Custom::ScalingRelease" in text
+        if native and not guarded:
+            yield Finding("scaled-instance-type", stack, key,
+                          f"instance type {itype} -> {after[key]} on a variant registered with "
+                          "Application Auto Scaling: SageMaker rejects the endpoint update "
+                          "(deregister first) and the stack rolls back. Use LlmEndpoint's "
+                          "scaling (the scaling guard deregisters and registers again).")
+
+
+def _wild(values: list[str]) -> set[str]:
+    return {v for v in values if isinstance(v, str) and (v == "*" or v.endswith(":*") or v == "*:*")}
+
+
+def _iam_broadening(stack: str, old_t: dict, new_t: dict) -> Iterator[Finding]:
+    def grants(t: dict) -> dict[str, set[tuple[str, str]]]:
+        out: dict[str, set[tuple[str, str]]] = {}
+        for lid, r in t.get("Resources", {}).items():
+            if r.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"):
+                continue
+            docs = [r["Properties"].get("PolicyDocument")] + [
+                p.get("PolicyDocument") for p in r["Properties"].get("Policies", [])]
+            pairs = set()
+            for doc in docs:
+                for s in _statements(doc):
+                    if s.get("Effect") != "Allow":
+                        continue
+                    for a in _as_list(s.get("Action", [])):
+                        for res in _as_list(s.get("Resource", [])):
+                            pairs.add((a if isinstance(a, str) else json.dumps(a),
+                                       res if isinstance(res, str) else json.dumps(res)))
+            out[lid] = pairs
+        return out
+    before, after = grants(old_t), grants(new_t)
+    for lid, pairs in after.items():
+        old_pairs = before.get(lid, set())
+        new_wild = {(a, r) for a, r in pairs - old_pairs
+                    if r == "*" or a == "*" or a.endswith(":*")}
+        old_wild_actions = {a for a, r in old_pairs if r == "*"}
+        new_wild = {(a, r) for a, r in new_wild if not (r == "*" and a in old_wild_actions)}
+        if new_wild:
+            shown = ", ".join(f"{a} on {r}" for a, r in sorted(new_wild)[:5])
+            yield Finding("iam-broadened", stack, lid,
+                          f"IAM grants widen to wildcards: {shown}"
+                          f"{' ...' if len(new_wild) > 5 else ''}; name the resources instead.")
+
+
+# -- command line -----------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("base", type=Path)
+    ap.add_argument("head", type=Path)
+    ap.add_argument("--accept", default="", help="comma-separated rules accepted on purpose")
+    ap.add_argument("--markdown", type=Path, help="also write the report as Markdown here")
+    args = ap.parse_args(argv)
+    accepted = {r for r in args.accept.split(",") if r}
+    unknown = accepted - set(RULES)
+    if unknown:
+        print(f"unknown rule(s) {sorted(unknown)}; rules: {', '.join(RULES)}", file=sys.stderr)
+        return 2
+    base, head = templates(args.base), templates(args.head)
+    if not head:
+        print(f"no cloud assembly in {args.head}", file=sys.stderr)
+        return 2
+    findings = compare(base, head)
+    blocking = [f for f in findings if f.rule not in accepted]
+    lines = [f.line() + ("  (accepted)" if f.rule in accepted else "") for f in findings]
+    summary = (f"deploy-risk guard: {len(base)} stack(s) before, {len(head)} after; "
+               f"{len(findings)} finding(s), {len(blocking)} blocking")
+    print(summary)
+    for line in lines:
+        print("  " + line)
+    if args.markdown:
+        md = [f"### Deploy-risk guard", "", summary, ""] + [f"- `{ln}`" for ln in lines]
+        args.markdown.write_text("\n".join(md) + "\n")
+    return 1 if blocking else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
