@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in lines:
         print("  " + line)
     if args.markdown:
-        md = [f"### Deploy-risk guard", "", summary, ""] + [f"- `{ln}`" for ln in lines]
+        md = ["### Deploy-risk guard", "", summary, ""] + [f"- `{ln}`" for ln in lines]
         args.markdown.write_text("\n".join(md) + "\n")
     return 1 if blocking else 0
 
