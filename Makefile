@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CDK := npx --no-install cdk
 
-.PHONY: setup synth test risk clean
+.PHONY: setup synth test risk bench clean
 .DEFAULT_GOAL := synth
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -47,6 +47,10 @@ risk: setup
 	git worktree remove --force .risk/base-src
 	$(VENV)/bin/python tools/deploy_risk.py .risk/base .risk/head --accept "$(ACCEPT)" \
 		--markdown .risk/report.md
+
+## Synth benchmark (not a test): wall time and peak memory against an empty CDK app.
+bench: setup
+	$(VENV)/bin/python benchmarks/synth_scale.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .risk
