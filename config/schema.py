@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo,
+                      field_validator)
 
 from . import backends
 from llm_constructs import images, instances
@@ -143,37 +144,32 @@ def _backend_version(kind: str, v: str) -> str:
     return v
 
 
-class VllmImage(Strict):
+class _BackendImage(Strict):
+    """A serving-backend DLC named by its one key (``vllm``, ``sglang``, ``lmi``), whose
+    value must be a version in the published table."""
+
+    @field_validator("*")
+    @classmethod
+    def _version(cls, v: str, info: ValidationInfo) -> str:
+        return _backend_version(info.field_name, v)
+
+
+class VllmImage(_BackendImage):
     """AWS's vLLM DLC for SageMaker (``vllm`` repository)."""
 
     vllm: str
 
-    @field_validator("vllm")
-    @classmethod
-    def _version(cls, v: str) -> str:
-        return _backend_version("vllm", v)
 
-
-class SglangImage(Strict):
+class SglangImage(_BackendImage):
     """AWS's SGLang DLC for SageMaker (``sglang`` repository)."""
 
     sglang: str
 
-    @field_validator("sglang")
-    @classmethod
-    def _version(cls, v: str) -> str:
-        return _backend_version("sglang", v)
 
-
-class LmiImage(Strict):
+class LmiImage(_BackendImage):
     """The Large Model Inference DLC (``djl-inference``, DJL Serving with vLLM)."""
 
     lmi: str
-
-    @field_validator("lmi")
-    @classmethod
-    def _version(cls, v: str) -> str:
-        return _backend_version("lmi", v)
 
 
 class Serving(Strict):
