@@ -547,6 +547,15 @@ class ModelSpec(Strict):
                 return kind
         return None
 
+    def dlc_image(self) -> images.DlcImage | None:
+        """The AWS Deep Learning Container this model runs (TGI, vLLM, SGLang, LMI or the
+        Hugging Face PyTorch DLC); None for other images."""
+        if self.backend is not None:
+            return images.backend_image(self.backend, getattr(self.image, self.backend))
+        if isinstance(self.image, PytorchImage):
+            return images.pytorch_image(self.image.pytorch, gpu=self.uses_gpu)
+        return None
+
     @property
     def gpus_available(self) -> int | None:
         """GPUs the container may use: the instance's (a component: its accelerators)."""
@@ -1098,6 +1107,12 @@ def _source_errors(p: str, ep: ModelSpec, net: Network,
 def _image_errors(p: str, ep: ModelSpec, dep: Deployment) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     img = ep.image
+    dlc = ep.dlc_image()
+    if dlc is not None and dep.region is not None:
+        try:
+            dlc.account_for(dep.region)
+        except images.ImageResolutionError as exc:
+            errors.append((f"{p}.image.{ep.backend or 'pytorch'}", str(exc)))
     if isinstance(img, TgiImage):
         gpus = ep.gpus
         if gpus == 0:
@@ -1115,11 +1130,6 @@ def _image_errors(p: str, ep: ModelSpec, dep: Deployment) -> list[tuple[str, str
             errors.append((f"{p}.sm_num_gpus",
                            f"{ep.sm_num_gpus} is more than the {gpus} GPU(s) of "
                            f"{ep.instance_type}; allowed: 1..{gpus}"))
-        if dep.region is not None:
-            try:
-                images.tgi_image(img.tgi).account_for(dep.region)
-            except images.ImageResolutionError as exc:
-                errors.append((f"{p}.image.tgi", str(exc)))
         return errors
     if ep.backend is not None:  # vLLM, SGLang, LMI
         if ep.sm_num_gpus is not None:
@@ -1127,21 +1137,10 @@ def _image_errors(p: str, ep: ModelSpec, dep: Deployment) -> list[tuple[str, str
                                                "serving.tensor_parallel_degree"))
         if ep.tgi_settings is not None:
             errors.append((f"{p}.tgi_settings", "only for TGI images; use serving"))
-        if dep.region is not None:
-            try:
-                images.backend_image(ep.backend, getattr(img, ep.backend)).account_for(
-                    dep.region)
-            except images.ImageResolutionError as exc:
-                errors.append((f"{p}.image.{ep.backend}", str(exc)))
         return errors
     if ep.sm_num_gpus is not None:
         errors.append((f"{p}.sm_num_gpus", "only TGI images read SM_NUM_GPUS; set what your "
                                            "image reads in environment"))
-    if isinstance(img, PytorchImage) and dep.region is not None:
-        try:
-            images.pytorch_image(img.pytorch, gpu=ep.uses_gpu).account_for(dep.region)
-        except images.ImageResolutionError as exc:
-            errors.append((f"{p}.image.pytorch", str(exc)))
     if ep.tgi_settings is not None:
         errors.append((f"{p}.tgi_settings", "only for TGI images (image: {tgi: <version>})"))
     if isinstance(img, UriImage):

@@ -14,13 +14,12 @@ from constructs import Construct
 
 from config import AppConfig, Endpoint, backends
 from config.schema import (BuildImage, Component, HubSource, InstanceScaling, ModelPackageImage,
-                           ModelSpec, PytorchImage, TgiImage, UriImage, key_prefix,
+                           ModelSpec, PytorchImage, UriImage, key_prefix,
                            project_path)
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             BlueGreenDeployment, ComponentEndpoint, EndpointMonitoring,
                             InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole,
                             ServerlessCompute)
-from llm_constructs.images import backend_image, pytorch_image, tgi_image
 from llm_constructs.nag import acknowledge
 
 from .network import NetworkStack, removal_policy
@@ -74,8 +73,7 @@ def container_environment(ep: ModelSpec) -> dict[str, str]:
         env["SM_NUM_GPUS"] = str(ep.num_gpus)
         env.update(tgi_settings_environment(ep))
         if ep.serving is not None:
-            env.update({k: v for k, v in backends.environment(
-                "tgi", ep.serving, model=None, gpus=ep.num_gpus).items()})
+            env.update(backends.environment("tgi", ep.serving, model=None, gpus=ep.num_gpus))
     env.update(ep.environment)
     return env
 
@@ -105,14 +103,9 @@ def bind_image(stack: cdk.Stack, ep: ModelSpec, prefix: str = "") -> tuple[str |
     """(image URI, ECR repository ARNs to pull from) for a model's image. ``prefix`` keeps
     construct ids apart when one stack has several models (inference components)."""
     img = ep.image
-    if isinstance(img, TgiImage):
-        bound = tgi_image(img.tgi).bind(stack)
-        return bound.image_uri, [bound.repository_arn]
-    if ep.backend is not None:  # vLLM, SGLang, LMI
-        bound = backend_image(ep.backend, getattr(img, ep.backend)).bind(stack)
-        return bound.image_uri, [bound.repository_arn]
-    if isinstance(img, PytorchImage):
-        bound = pytorch_image(img.pytorch, gpu=ep.uses_gpu).bind(stack)
+    dlc = ep.dlc_image()  # TGI, vLLM, SGLang, LMI, PyTorch: the published DLC table
+    if dlc is not None:
+        bound = dlc.bind(stack)
         return bound.image_uri, [bound.repository_arn]
     if isinstance(img, BuildImage):
         # Built and pushed by `cdk deploy` into the bootstrap's asset repository; synth only

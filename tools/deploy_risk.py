@@ -105,6 +105,14 @@ def _policies_on(template: dict, type_: str, key: str, target: str) -> list[dict
     return docs
 
 
+def _lost_ssl_only(old_t: dict, new_t: dict, type_: str, key: str, target: str) -> bool:
+    """Whether ``target``'s policies (``type_`` resources naming it under ``key``) denied
+    requests without TLS before and no longer do."""
+    def ssl_only(t: dict) -> bool:
+        return any(_ssl_only(d) for d in _policies_on(t, type_, key, target))
+    return ssl_only(old_t) and not ssl_only(new_t)
+
+
 # -- rules ------------------------------------------------------------------------------------
 def compare(base: dict[str, dict], head: dict[str, dict]) -> list[Finding]:
     findings: list[Finding] = []
@@ -171,9 +179,7 @@ def _weakening(stack: str, lid: str, old: dict, new: dict, old_t: dict,
             yield Finding("bucket-weakened", stack, lid,
                           f"public access block loosened: {', '.join(sorted(opened))} no longer "
                           "true; the bucket could become public.")
-        if any(_ssl_only(d) for d in _policies_on(old_t, "AWS::S3::BucketPolicy", "Bucket", lid)) \
-                and not any(_ssl_only(d) for d in
-                            _policies_on(new_t, "AWS::S3::BucketPolicy", "Bucket", lid)):
+        if _lost_ssl_only(old_t, new_t, "AWS::S3::BucketPolicy", "Bucket", lid):
             yield Finding("bucket-weakened", stack, lid,
                           "the bucket policy no longer denies requests without TLS (SSL-only).")
     elif type_ == "AWS::SNS::Topic":
@@ -181,9 +187,7 @@ def _weakening(stack: str, lid: str, old: dict, new: dict, old_t: dict,
             yield Finding("topic-weakened", stack, lid,
                           "topic loses its KMS key: messages (which can carry inference "
                           "results) are stored unencrypted by a key you control.")
-        if any(_ssl_only(d) for d in _policies_on(old_t, "AWS::SNS::TopicPolicy", "Topics", lid)) \
-                and not any(_ssl_only(d) for d in
-                            _policies_on(new_t, "AWS::SNS::TopicPolicy", "Topics", lid)):
+        if _lost_ssl_only(old_t, new_t, "AWS::SNS::TopicPolicy", "Topics", lid):
             yield Finding("topic-weakened", stack, lid,
                           "the topic policy no longer denies publishing without TLS.")
     elif type_ == "AWS::SQS::Queue":
