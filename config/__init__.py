@@ -7,8 +7,10 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
-from .schema import AppConfig, Endpoint, semantic_errors
+from .rules import semantic_errors
+from .shapes import AppConfig, Endpoint
 
 CONFIG_DIR = Path(__file__).resolve().parent
 
@@ -59,7 +61,7 @@ def _path(loc: tuple, data: Any) -> str:
     return out or "(top level)"
 
 
-def _message(err: dict) -> str:
+def _message(err: ErrorDetails) -> str:
     kind, msg = err["type"], err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     if kind == "extra_forbidden":

@@ -1,4 +1,5 @@
-"""Deployable units: one network stack, one stack per model endpoint."""
+"""Deployable units: one network stack, one stack per model endpoint. ``translate`` turns
+the config into the constructs' arguments; the stacks compose."""
 
 from .endpoint import ModelEndpointStack
 from .network import NetworkStack

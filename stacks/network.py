@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from config import AppConfig
-from config.schema import LOG_RETENTION_DAYS
+from config.shapes import LOG_RETENTION_DAYS
 from llm_constructs import ModelNetwork
 
 

@@ -1,0 +1,21 @@
+"""The serving backends, one record each (``record.Backend``).
+
+Adding a backend is one record here plus its image data in
+``llm_constructs/data/dlc_images.json`` (versions, registries, and its name in
+``llm_constructs.images.BACKENDS``): the config's image union and its error text, the
+version errors, ``ModelSpec.backend``, the serving rules and the container environment
+all follow from the records.
+"""
+
+from __future__ import annotations
+
+from .engines import LMI, SGLANG, VLLM
+from .record import Backend, Problem, Rule, environment, serving_environment
+from .tgi import TGI
+
+#: Every serving backend, in the order the config's messages list them.
+BACKENDS: tuple[Backend, ...] = (TGI, VLLM, SGLANG, LMI)
+
+
+__all__ = ["BACKENDS", "LMI", "SGLANG", "TGI", "VLLM", "Backend", "Problem", "Rule",
+           "environment", "serving_environment"]

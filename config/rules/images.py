@@ -1,0 +1,57 @@
+"""The image: published in the region, and settings only the images that read them get."""
+
+from __future__ import annotations
+
+from config.backends import Problem
+from config.shapes import Deployment, ModelPackageImage, ModelSpec, UriImage
+from llm_constructs import images
+
+
+def image_problems(p: str, ep: ModelSpec, dep: Deployment) -> list[Problem]:
+    errors = _region_problems(p, ep, dep)
+    if ep.backend is None:  # a backend's own rules are serving rules (rules/serving.py)
+        errors += _other_image_problems(p, ep, dep)
+    return errors
+
+
+def _region_problems(p: str, ep: ModelSpec, dep: Deployment) -> list[Problem]:
+    """A DLC must be published in a fixed region."""
+    dlc = ep.dlc_image()
+    if dlc is None or dep.region is None:
+        return []
+    try:
+        dlc.account_for(dep.region)
+    except images.ImageResolutionError as exc:
+        kind = ep.backend.key if ep.backend else "pytorch"
+        return [(f"{p}.image.{kind}", str(exc))]
+    return []
+
+
+def _other_image_problems(p: str, ep: ModelSpec, dep: Deployment) -> list[Problem]:
+    """PyTorch, your image, a build or a model package: no backend settings."""
+    errors: list[Problem] = []
+    if ep.sm_num_gpus is not None:
+        errors.append((f"{p}.sm_num_gpus", "only TGI images read SM_NUM_GPUS; set what your "
+                                           "image reads in environment"))
+    if ep.tgi_settings is not None:
+        errors.append((f"{p}.tgi_settings", "only for TGI images (image: {tgi: <version>})"))
+    if isinstance(ep.image, UriImage):
+        region = ep.image.parts["region"]
+        if dep.region is not None and region != dep.region:
+            errors.append((f"{p}.image.uri",
+                           f"the image is in {region}, the endpoint in {dep.region}: SageMaker "
+                           "pulls from the endpoint's region; replicate the repository"))
+    elif isinstance(ep.image, ModelPackageImage):
+        errors += _model_package_problems(p, ep)
+    return errors
+
+
+def _model_package_problems(p: str, ep: ModelSpec) -> list[Problem]:
+    errors: list[Problem] = []
+    if ep.environment:
+        errors.append((f"{p}.environment", "a model package takes no environment"))
+    if "network_isolation" in ep.model_fields_set and not ep.network_isolation:
+        errors.append((f"{p}.network_isolation",
+                       "SageMaker requires network isolation for model packages; "
+                       "remove the key or set it to true"))
+    return errors

@@ -1,0 +1,44 @@
+"""What every config model shares: strictness, name patterns, paths, suggestions."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+#: Relative paths in config (``code:``, ``build:``) are relative to the project folder.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+# SageMaker EndpointName: the service model's pattern, and at most 63 characters.
+ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+S3_URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors; a validated config is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def close(value: str, allowed: Iterable[str]) -> str:
+    """`` (did you mean a, b?)`` for the allowed values near ``value``, else ``""``."""
+    near = difflib.get_close_matches(value, list(allowed), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(near)}?)" if near else ""
+
+
+def project_path(value: str) -> Path:
+    """A path from config: absolute, or relative to the project folder (never the cwd)."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def s3_parts(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``; the URI was validated already."""
+    match = S3_URI_RE.match(uri)
+    if match is None:
+        raise ValueError(f"{uri!r} is not an S3 URI")
+    return match["bucket"], match["key"]

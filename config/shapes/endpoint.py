@@ -1,0 +1,163 @@
+"""One endpoint (and its inference components), and the whole config."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from .base import ENDPOINT_NAME_RE, Strict
+from .deployment import Deployment, Encryption, Network
+from .model import ModelSpec
+from .operations import Alarms, AsyncInference, Autoscaling, Guardrails, Serverless
+
+
+class ComponentAutoscaling(Strict):
+    """Target tracking on concurrent requests per copy (DesiredCopyCount); with
+    ``min_copies: 0`` also the documented alarm (NoCapacityInvocationFailures) and step
+    policy that bring the first copy back."""
+
+    min_copies: int = Field(default=1, ge=0, le=1000, description="Fewest copies (0 allowed).")
+    max_copies: int = Field(default=2, ge=1, le=1000, description="Most copies.")
+    target_concurrent_requests_per_copy: float = Field(
+        default=4, gt=0, description="Concurrent requests per copy to track.")
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600,
+                                           description="Seconds between scale-in steps.")
+    scale_out_cooldown_seconds: int = Field(default=120, ge=0, le=3600,
+                                            description="Seconds between scale-out steps.")
+    scale_from_zero_cooldown_seconds: int = Field(
+        default=120, ge=0, le=3600, description="With min 0: cooldown of the step that brings "
+                                                "the first copy back.")
+
+
+class Component(ModelSpec):
+    """One model of a ``mode: components`` endpoint (an AWS::SageMaker::InferenceComponent).
+    ``instance_type`` is the endpoint's; SM_NUM_GPUS defaults to ``accelerators``."""
+
+    accelerators: int = Field(default=0, ge=0, le=64,
+                              description="GPUs the component reserves per copy "
+                                          "(NumberOfAcceleratorDevicesRequired).")
+    memory_mb: int = Field(ge=128, description="Memory per copy (MinMemoryRequiredInMb).")
+    cpu_cores: float | None = Field(default=None, gt=0, description="CPU cores per copy.")
+    copies: int = Field(default=1, ge=0, le=1000, description="Copies deployed.")
+    autoscaling: ComponentAutoscaling | None = Field(
+        default=None, description="Copy autoscaling on concurrent requests per copy.")
+
+    @property
+    def gpus_available(self) -> int | None:
+        return self.accelerators
+
+    @property
+    def min_copies(self) -> int:
+        return self.autoscaling.min_copies if self.autoscaling else self.copies
+
+
+class InstanceScaling(Strict):
+    """ManagedInstanceScaling of a components endpoint: SageMaker adds and removes
+    instances as component copies need them (``min_instances: 0`` scales to zero)."""
+
+    min_instances: int = Field(default=1, ge=0, le=100,
+                               description="Fewest instances (0 scales the endpoint to zero).")
+    max_instances: int = Field(default=1, ge=1, le=100, description="Most instances.")
+
+
+class Endpoint(ModelSpec):
+    """One SageMaker endpoint, one stack."""
+
+    endpoint_name: str | None = Field(
+        default=None, description="The SageMaker endpoint name (default <project>-<name>); "
+                                  "changing it replaces the endpoint.")
+    mode: Literal["realtime", "async", "components", "serverless"] = Field(
+        default="realtime", description="realtime; async (requests and results in S3); "
+                                        "components (several models share the endpoint); "
+                                        "serverless (CPU, SageMaker-managed capacity).")
+    initial_instance_count: int = Field(default=1, ge=1, le=100,
+                                        description="Instances at creation.")
+    volume_size_gb: int | None = Field(
+        default=None, ge=1, le=512, description="Storage volume; only for instance types "
+                                                "without NVMe instance storage.")
+    autoscaling: Autoscaling | None = Field(
+        default=None, description="Instance autoscaling (real-time and async).")
+    async_inference: AsyncInference | None = Field(
+        default=None, description="Async only: request and result storage, notifications, "
+                                  "runtime.")
+    components: list[Component] | None = Field(
+        default=None, description="Components only: one inference component per model.")
+    instance_scaling: InstanceScaling | None = Field(
+        default=None, description="Components only: the instances SageMaker manages.")
+    serverless: Serverless | None = Field(
+        default=None, description="Serverless only: memory and concurrency.")
+    guardrails: Guardrails | None = Field(
+        default=None, description="Real-time only: blue/green updates with auto-rollback.")
+    alarms: Alarms = Field(default_factory=Alarms,
+                           description="Alarms and dashboard of the endpoint.")
+    invoke_principals: list[str] = Field(
+        default_factory=list, description="IAM role ARNs allowed to invoke the endpoint.")
+
+    @field_validator("endpoint_name")
+    @classmethod
+    def _endpoint_name(cls, v: str | None) -> str | None:
+        if v is not None and not ENDPOINT_NAME_RE.match(v):
+            raise ValueError(f"{v!r} is not a SageMaker endpoint name: 1-63 letters, digits "
+                             "and '-', starting and ending with a letter or digit")
+        return v
+
+    @field_validator("invoke_principals")
+    @classmethod
+    def _principals(cls, v: list[str]) -> list[str]:
+        for arn in v:
+            if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN")
+        return v
+
+    @property
+    def is_async(self) -> bool:
+        return self.mode == "async"
+
+    @property
+    def async_settings(self) -> AsyncInference:
+        return self.async_inference or AsyncInference()
+
+    @property
+    def is_components(self) -> bool:
+        return self.mode == "components"
+
+    @property
+    def is_serverless(self) -> bool:
+        return self.mode == "serverless"
+
+    @property
+    def uses_gpu(self) -> bool:
+        return not self.is_serverless and self.gpus != 0
+
+    def component_view(self, c: Component) -> Component:
+        """``c`` on this endpoint's instance type (what the per-model rules check)."""
+        return c.model_copy(update={"instance_type": self.instance_type})
+
+
+class AppConfig(Strict):
+    """One config file: the project, where it deploys, its network and its endpoints."""
+
+    project: str = Field(description="2-25 lower-case letters, digits and '-'; prefixes stack "
+                                     "names and default endpoint names.")
+    deployment: Deployment = Field(default_factory=Deployment,
+                                   description="Where the stacks go.")
+    network: Network = Field(default_factory=Network, description="The VPC the models run in.")
+    encryption: Encryption = Field(default_factory=Encryption,
+                                   description="A customer-managed KMS key.")
+    removal_policy: Literal["retain", "destroy"] = Field(
+        default="destroy", description="retain keeps stateful resources (keys, log groups, "
+                                       "buckets) when a stack is deleted.")
+    endpoints: list[Endpoint] = Field(min_length=1, description="One stack each.")
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, v: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9-]{1,24}$", v):
+            raise ValueError(f"{v!r}: use 2-25 lower-case letters, digits and '-', "
+                             "starting with a letter (it prefixes stack and endpoint names)")
+        return v
+
+    def endpoint_name_of(self, ep: Endpoint) -> str:
+        return ep.endpoint_name or f"{self.project}-{ep.name}"

@@ -1,0 +1,182 @@
+"""What runs in one container: image, weights, serving settings, environment."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator
+
+from config import facts
+from config.backends import BACKENDS, TGI, Backend
+from llm_constructs import images, instances
+
+from .base import NAME_RE, Strict, close
+from .images import BackendImage, Image, ModelPackageImage, PytorchImage
+from .sources import Source
+
+#: Environment variables that carry secrets; a literal in config would land in the template.
+SECRET_ENV_KEYS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+
+if TYPE_CHECKING:
+    ServingDtype = str
+    TgiQuantize = str
+else:
+    # Every dtype some backend accepts (each backend's own list is checked by the rules).
+    ServingDtype = Literal[tuple(sorted({d for b in BACKENDS for d in b.dtypes}))]
+    TgiQuantize = Literal[tuple(TGI.quantizations)]
+
+
+class Serving(Strict):
+    """Backend-neutral serving settings; each backend turns them into the variables its
+    container reads (``config/backends/``)."""
+
+    tensor_parallel_degree: int | None = Field(
+        default=None, ge=1, le=64,
+        description="GPUs each model copy is sharded over: a divisor of the GPUs available "
+                    "(default: all of them).")
+    max_model_len: int | None = Field(
+        default=None, ge=2, description="Longest sequence (prompt plus output) in tokens.")
+    max_input_tokens: int | None = Field(
+        default=None, ge=1, description="Longest prompt in tokens, below max_model_len (TGI only).")
+    max_concurrent_sequences: int | None = Field(
+        default=None, ge=1, description="Sequences the server runs at once.")
+    quantization: str | None = Field(
+        default=None, description="Quantization method, one the backend accepts (e.g. awq, "
+                                  "gptq, fp8).")
+    dtype: ServingDtype | None = Field(
+        default=None, description="Weight dtype, one the backend accepts.")
+    trust_remote_code: bool = Field(
+        default=False, description="Let the backend run the model repository's own code.")
+
+
+class TgiSettings(Strict):
+    """Typed TGI launcher settings, turned into the container's environment."""
+
+    max_input_tokens: int | None = Field(
+        default=None, ge=1, description="Longest prompt in tokens, below max_total_tokens "
+                                        "(sent as MAX_INPUT_LENGTH before TGI 2.0).")
+    max_total_tokens: int | None = Field(
+        default=None, ge=2, description="Longest prompt plus output in tokens.")
+    max_batch_prefill_tokens: int | None = Field(
+        default=None, ge=1, description="Tokens prefilled per batch; at least max_input_tokens.")
+    quantize: TgiQuantize | None = Field(default=None, description="TGI's quantization method.")
+    messages_api_enabled: bool | None = Field(
+        default=None, description="TGI's Messages API (TGI 1.4 to 2.3 only).")
+
+
+class ModelSize(Strict):
+    """For the synth-time check that the weights fit the instance's GPU memory."""
+
+    parameters_billions: float | None = Field(
+        default=None, gt=0, le=10000,
+        description="Parameters in billions (known for a few Hub models).")
+    dtype: Literal["fp32", "bf16", "fp16", "int8", "int4"] | None = Field(
+        default=None, description="Weight dtype (default bf16, or what the quantization gives).")
+
+
+class ModelSpec(Strict):
+    """What runs in one container: image, weights, environment, TGI settings."""
+
+    name: str = Field(description="1-31 lower-case letters, digits and '-'; unique.")
+    instance_type: str = Field(
+        default="ml.g5.2xlarge",
+        description="SageMaker hosting instance type (botocore's ProductionVariantInstanceType).")
+    image: Image | None = Field(
+        default=None, description="Exactly one image kind: tgi, vllm, sglang, lmi, pytorch, uri, "
+                                  "build or model_package.")
+    source: Source | None = Field(
+        default=None, description="The model's weights: hub: <model id> or s3: <s3 uri>.")
+    tgi_settings: TgiSettings | None = Field(
+        default=None, description="TGI only: typed launcher settings (not with serving).")
+    serving: Serving | None = Field(
+        default=None, description="Backend-neutral serving settings for tgi, vllm, sglang and "
+                                  "lmi images (not with tgi_settings).")
+    model_size: ModelSize | None = Field(
+        default=None, description="Parameters and dtype, for the check that the weights fit "
+                                  "the GPU memory.")
+    sm_num_gpus: int | None = Field(
+        default=None, ge=1, description="TGI's SM_NUM_GPUS (tensor-parallel shards); default: "
+                                        "the instance's GPUs.")
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Extra container variables; tokens are refused (they "
+                                          "would be stored in the template in plain text).")
+    network_isolation: bool = Field(
+        default=False, description="No network at all for the container (S3 sources only).")
+    container_startup_health_check_timeout_seconds: int = Field(
+        default=900, ge=60, le=3600, description="Seconds the container may take to pass its "
+                                                 "health check (big models start slowly).")
+    model_data_download_timeout_seconds: int = Field(
+        default=1200, ge=60, le=3600, description="Seconds to download the model artifacts.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(f"{v!r}: use 1-31 lower-case letters, digits and '-', "
+                             "starting with a letter")
+        return v
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, v: str) -> str:
+        allowed = instances.realtime_instance_types()
+        if v not in allowed:
+            raise ValueError(f"{v!r} is not a SageMaker hosting instance type{close(v, allowed)}; "
+                             "the list is botocore's ProductionVariantInstanceType")
+        return v
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key in SECRET_ENV_KEYS:
+                raise ValueError(f"{key} must not be a literal in config (it would be stored in "
+                                 "the template in plain text); keep tokens in Secrets Manager")
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$", key):
+                raise ValueError(f"{key!r} is not an environment variable name")
+        return v
+
+    # -- derived facts (config/facts.py) ----------------------------------------------------
+    @property
+    def gpus(self) -> int | None:
+        """GPUs of the instance type (None: not in our table)."""
+        return instances.gpu_count(self.instance_type)
+
+    @property
+    def gpus_available(self) -> int | None:
+        """GPUs the container may use: the instance's (a component: its accelerators)."""
+        return self.gpus
+
+    @property
+    def uses_gpu(self) -> bool:
+        """Whether the container gets GPUs (GPU builds of DLC images)."""
+        return self.gpus != 0
+
+    @property
+    def num_gpus(self) -> int:
+        return facts.shard_count(self)
+
+    @property
+    def backend(self) -> Backend | None:
+        """The serving backend's record for a backend image (TGI, vLLM...), else None."""
+        return self.image.backend if isinstance(self.image, BackendImage) else None
+
+    @property
+    def backend_version(self) -> str | None:
+        return self.image.version if isinstance(self.image, BackendImage) else None
+
+    @property
+    def is_tgi(self) -> bool:
+        return self.backend is TGI
+
+    @property
+    def is_pytorch(self) -> bool:
+        return isinstance(self.image, PytorchImage)
+
+    @property
+    def is_model_package(self) -> bool:
+        return isinstance(self.image, ModelPackageImage)
+
+    def dlc_image(self) -> images.DlcImage | None:
+        return facts.dlc_image(self)

@@ -1,0 +1,144 @@
+"""How an endpoint runs: scaling, asynchronous inference, alarms, serverless capacity,
+deployment guardrails."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+
+from pydantic import Field, field_validator
+
+from .base import S3_URI_RE, Strict
+
+NotificationTopic = Literal["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]
+NOTIFICATION_TOPICS: tuple[str, ...] = get_args(NotificationTopic)
+
+
+
+class Autoscaling(Strict):
+    """Real-time: target tracking on SageMakerVariantInvocationsPerInstance.
+    Async: target tracking on ApproximateBacklogSizePerInstance, min 0 allowed, plus a
+    step policy on HasBacklogWithoutCapacity that brings the first instance back."""
+
+    min_capacity: int = Field(default=1, ge=0, le=100,
+                              description="Fewest instances (0 only for mode: async).")
+    max_capacity: int = Field(default=2, ge=1, le=100, description="Most instances.")
+    target_invocations_per_instance: int | None = Field(
+        default=None, ge=1, description="Real-time: invocations per instance per minute to "
+                                        "track (default 20).")
+    target_backlog_per_instance: float | None = Field(
+        default=None, gt=0, description="Async: queued requests per instance to track "
+                                        "(default 5).")
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600,
+                                           description="Seconds between scale-in steps.")
+    scale_out_cooldown_seconds: int = Field(default=120, ge=0, le=3600,
+                                            description="Seconds between scale-out steps.")
+    scale_from_zero_cooldown_seconds: int = Field(
+        default=120, ge=0, le=3600,
+        description="Async with min 0: cooldown of the step that brings the first instance back.")
+
+    @property
+    def invocations_target(self) -> int:
+        return self.target_invocations_per_instance or 20
+
+    @property
+    def backlog_target(self) -> float:
+        return self.target_backlog_per_instance or 5.0
+
+
+class AsyncInference(Strict):
+    """Asynchronous inference: requests and results in S3, notifications on SNS.
+
+    Paths are prefixes in the bucket the stack creates (KMS-encrypted, SSL-only,
+    versioned, access-logged). ``existing_bucket`` uses a bucket you own instead."""
+
+    max_concurrent_invocations_per_instance: int | None = Field(
+        default=None, ge=1, le=1000,
+        description="Concurrent requests per instance; unset lets SageMaker choose.")
+    existing_bucket: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="Use this bucket of yours instead of one the stack creates.")
+    input_path: str = Field(default="input/", description="Prefix (or s3:// URI in "
+                                                          "existing_bucket) of the requests.")
+    output_path: str = Field(default="output/", description="Prefix (or s3:// URI) of the results.")
+    failure_path: str = Field(default="failure/", description="Prefix (or s3:// URI) of the "
+                                                              "failures.")
+    expire_after_days: int | None = Field(
+        default=30, ge=1, le=3650, description="Days objects are kept; unset keeps them.")
+    notifications: bool = Field(default=True, description="SNS success and error topics.")
+    runtime: bool = Field(
+        default=True,
+        description="The runtime around the endpoint: uploads under input_path are submitted "
+                    "by a Lambda, results recorded in a job ledger, failed requests kept for "
+                    "replay.")
+    failed_requests_path: str = Field(
+        default="failed/", description="Prefix where the runtime copies failed requests.")
+    max_receive_count: int = Field(
+        default=5, ge=1, le=1000, description="Receives of a request before its dead-letter "
+                                              "queue.")
+    invoker_max_concurrency: int = Field(
+        default=5, ge=2, le=1000, description="Concurrent invoker Lambdas.")
+    include_inference_response_in: list[NotificationTopic] = Field(
+        default_factory=list, description="Topics whose messages carry the response.")
+
+    @field_validator("input_path", "output_path", "failure_path", "failed_requests_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if v.startswith("s3://"):
+            if not S3_URI_RE.match(v if v.endswith("/") else v + "/x"):
+                raise ValueError(f"{v!r} is not an S3 URI")
+            return v if v.endswith("/") else v + "/"
+        if not re.match(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/?$", v):
+            raise ValueError(f"{v!r} is not an S3 prefix like 'output/'")
+        return v if v.endswith("/") else v + "/"
+
+
+class Alarms(Strict):
+    """Alarms per endpoint; actions go to ``topic_arn`` when given."""
+
+    enabled: bool = Field(default=True, description="Alarms and a dashboard for the endpoint.")
+    topic_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+        description="SNS topic the alarms notify.")
+    max_age_of_oldest_request_seconds: int = Field(
+        default=1800, ge=60, description="Async: alarm when the oldest request is this old.")
+    invocation_failures: int = Field(
+        default=1, ge=1, description="Async: alarm at this many failed invocations per period.")
+    invocation_5xx_errors: int = Field(
+        default=5, ge=1, description="Alarm at this many 5XX errors per period.")
+    model_latency_p90_ms: int = Field(
+        default=30000, ge=1, description="Alarm when the p90 model latency exceeds this.")
+    period_seconds: int = Field(default=300, ge=60, description="Alarm period.")
+
+
+class Serverless(Strict):
+    """A serverless endpoint (CPU only, outside your VPC, SageMaker scales it)."""
+
+    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
+        default=2048, description="Memory (1024-6144 in 1024 steps); CPU follows it.")
+    max_concurrency: int = Field(default=5, ge=1, le=200,
+                                 description="Concurrent invocations at most.")
+    provisioned_concurrency: int | None = Field(
+        default=None, ge=1, le=200, description="Warm capacity kept ready (at most "
+                                                "max_concurrency).")
+
+
+class Guardrails(Strict):
+    """Deployment guardrails (real-time): blue/green traffic shifting with auto-rollback on
+    the stack's 5XX and model-latency alarms."""
+
+    strategy: Literal["all_at_once", "canary", "linear"] = Field(
+        default="canary", description="How traffic moves to the new fleet.")
+    canary_size_percent: int | None = Field(
+        default=None, ge=1, le=99, description="Canary: % of capacity shifted first.")
+    linear_step_percent: int | None = Field(
+        default=None, ge=1, le=99, description="Linear: % of capacity shifted per step.")
+    wait_interval_seconds: int = Field(default=300, ge=0, le=3600,
+                                       description="Seconds between traffic shifts.")
+    termination_wait_seconds: int = Field(
+        default=300, ge=0, le=3600, description="Seconds the old fleet stays after the shift.")
+    maximum_execution_timeout_seconds: int | None = Field(
+        default=None, ge=600, le=28800, description="Longest blue/green deployment.")
+    auto_rollback: bool = Field(
+        default=True, description="Roll back on the stack's 5XX and model-latency alarms "
+                                  "(needs alarms.enabled).")

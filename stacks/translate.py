@@ -1,0 +1,318 @@
+"""Config -> construct arguments: what each part of an endpoint stack is made of.
+
+The stack (``stacks/endpoint.py``) only composes; everything that reads the config to
+decide a construct's properties is here: the container environment (with the gated-model
+token as a Secrets Manager reference), image binding, model artifacts, async storage and
+output, scaling, guardrails, monitoring and the stack's outputs.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk.region_info import RegionInfo
+from constructs import Construct
+
+from config import backends, facts
+from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
+                           Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
+                           UriImage,
+                           project_path)
+from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
+                            BlueGreenDeployment, ComponentEndpoint, EndpointMonitoring,
+                            InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole,
+                            ServerlessCompute)
+from llm_constructs.inference_components import InferenceComponent
+
+#: The image a model runs: its URI (None: a model package brings its own) and the ECR
+#: repositories the execution role may pull from.
+BoundImage = tuple[str | None, list[str]]
+
+
+# -- container environment ------------------------------------------------------------------
+def hub_token(source: HubSource) -> str | None:
+    """A gated model's token: a deploy-time Secrets Manager reference, never a literal."""
+    if not source.token_secret:
+        return None
+    return cdk.SecretValue.secrets_manager(
+        source.token_secret, json_field=source.token_secret_key).unsafe_unwrap()
+
+
+def container_environment(spec: ModelSpec) -> dict[str, str]:
+    """The container's environment: what the config derives (for a serving backend, from
+    its record), then the user's ``environment``, which wins."""
+    return {**derived_environment(spec), **spec.environment}
+
+
+def derived_environment(spec: ModelSpec) -> dict[str, str]:
+    source = spec.source
+    token = hub_token(source) if isinstance(source, HubSource) else None
+    if spec.backend is not None:
+        # S3 artifacts are in /opt/ml/model; the backend loads that path, never the Hub.
+        model = (source.hub if isinstance(source, HubSource)
+                 else "/opt/ml/model" if source is not None else None)
+        extra = ({"HF_TOKEN": token} if token else
+                 {"HF_HUB_OFFLINE": "1"} if isinstance(source, S3Source) else {})
+        return backends.environment(spec.backend, spec, model=model, source_variables=extra)
+    if not isinstance(source, HubSource):
+        return {}
+    env = {"HF_MODEL_ID": source.hub}
+    if token:
+        env["HF_TOKEN"] = token
+        if spec.is_pytorch:
+            # The Hugging Face inference toolkit passes HF_API_TOKEN to the Hub download.
+            env["HF_API_TOKEN"] = token
+    return env
+
+
+def environment_overrides(spec: ModelSpec) -> dict[str, tuple[str, str]]:
+    """``environment`` keys that replace a value derived from config: key -> (derived,
+    given). The raw map wins (backend-specific extras stay possible); the stack warns."""
+    derived = derived_environment(spec)
+    return {k: (derived[k], v) for k, v in sorted(spec.environment.items())
+            if k in derived and derived[k] != v}
+
+
+def environment_with_warnings(scope: Construct, spec: ModelSpec, label: str) -> dict[str, str]:
+    """The container's environment, with a synth warning per value the raw ``environment``
+    map overrides."""
+    for key, (derived, given) in environment_overrides(spec).items():
+        cdk.Annotations.of(scope).add_warning_v2(
+            f"llm:environment-override:{key}",
+            f"{label}: environment.{key}={given!r} overrides {derived!r}, which the "
+            "config derives (serving, source); the raw value wins")
+    return container_environment(spec)
+
+
+# -- image and artifacts ---------------------------------------------------------------------
+def models_of(ep: Endpoint) -> list[tuple[str, ModelSpec]]:
+    """(construct-id prefix, model) of each container: the endpoint's one, or one per
+    inference component (on the endpoint's instance type)."""
+    if not ep.is_components:
+        return [("", ep)]
+    return [(component_prefix(c), ep.component_view(c)) for c in ep.components or []]
+
+
+def component_prefix(c: Component) -> str:
+    """Construct-id prefix of an inference component: ``naver-news`` -> ``CNaverNews``."""
+    return f"C{c.name.title().replace('-', '')}"
+
+
+def bind_image(stack: cdk.Stack, spec: ModelSpec, prefix: str = "") -> BoundImage:
+    """(image URI, ECR repository ARNs to pull from) for a model's image. ``prefix`` keeps
+    construct ids apart when one stack has several models (inference components)."""
+    img = spec.image
+    dlc = spec.dlc_image()  # TGI, vLLM, SGLang, LMI, PyTorch: the published DLC table
+    if dlc is not None:
+        bound = dlc.bind(stack)
+        return bound.image_uri, [bound.repository_arn]
+    if isinstance(img, BuildImage):
+        # Built and pushed by `cdk deploy` into the bootstrap's asset repository; synth only
+        # copies the folder. SageMaker runs linux/amd64 images, also when built on ARM.
+        asset = ecr_assets.DockerImageAsset(stack, f"{prefix}ImageAsset",
+                                            directory=str(project_path(img.build)),
+                                            platform=ecr_assets.Platform.LINUX_AMD64)
+        return asset.image_uri, [asset.repository.repository_arn]
+    if isinstance(img, UriImage):
+        return img.uri, [_pinned_repository(stack, img, prefix)]
+    return None, []  # model package: SageMaker pulls the package's image itself
+
+
+def _pinned_repository(stack: cdk.Stack, img: UriImage, prefix: str) -> str:
+    """The repository ARN of your image; an environment-agnostic stack fails its change set
+    at once, with the reason, in any other region."""
+    parts = img.parts
+    partition = RegionInfo.get(parts["region"]).partition or "aws"
+    if cdk.Token.is_unresolved(stack.region):
+        cdk.CfnRule(stack, f"{prefix}ImageRegion", assertions=[cdk.CfnRuleAssertion(
+            assert_=cdk.Fn.condition_equals(cdk.Aws.REGION, parts["region"]),
+            assert_description=f"the image {img.uri} is in {parts['region']}; SageMaker pulls "
+                               "images from the endpoint's own region")])
+    return (f"arn:{partition}:ecr:{parts['region']}:{parts['account']}:"
+            f"repository/{parts['repository']}")
+
+
+def model_data(scope: Construct, role: SageMakerExecutionRole, prefix: str,
+               spec: ModelSpec) -> ModelData | None:
+    """The model's artifacts, and the role's read of exactly them."""
+    if isinstance(spec.image, PytorchImage) and spec.image.code is not None:
+        # The handler, packed as code/inference.py: the whole model archive for a Hub
+        # model (the toolkit downloads the weights, then imports /opt/ml/model/code).
+        code = InferenceCode(scope, f"{prefix}InferenceCode",
+                             directory=project_path(spec.image.code))
+        role.add_to_policy(iam.PolicyStatement(
+            sid=f"ReadInferenceCode{prefix}", actions=["s3:GetObject"],
+            resources=[code.object_arn]))
+        return ModelData(code.s3_uri)
+    if spec.source is None or isinstance(spec.source, HubSource):
+        return None
+    role.add_model_data(spec.source.s3)
+    if spec.source.kms_key_arn:
+        role.add_to_policy(iam.PolicyStatement(
+            sid=f"DecryptModelData{prefix}", actions=["kms:Decrypt"],
+            resources=[spec.source.kms_key_arn]))
+    return ModelData(spec.source.s3)
+
+
+# -- asynchronous inference ------------------------------------------------------------------
+def _days(days: int | None) -> cdk.Duration | None:
+    return cdk.Duration.days(days) if days else None
+
+
+def async_storage(scope: Construct, ep: Endpoint, key: kms.IKey | None,
+                  policy: cdk.RemovalPolicy) -> AsyncInferenceStorage:
+    a = ep.async_settings
+    return AsyncInferenceStorage(
+        scope, "Async",
+        input_prefix=facts.key_prefix(a.input_path), output_prefix=facts.key_prefix(a.output_path),
+        failure_prefix=facts.key_prefix(a.failure_path), existing_bucket_name=a.existing_bucket,
+        encryption_key=key, expire_after=_days(a.expire_after_days),
+        notifications=a.notifications, removal_policy=policy)
+
+
+def async_output(ep: Endpoint, storage: AsyncInferenceStorage) -> AsyncOutput:
+    """The endpoint's AsyncInferenceConfig: where results go, who is notified."""
+    a = ep.async_settings
+    return AsyncOutput(
+        output_path=storage.output_path, failure_path=storage.failure_path,
+        max_concurrent_invocations_per_instance=a.max_concurrent_invocations_per_instance,
+        success_topic_arn=storage.success_topic.topic_arn if storage.success_topic else None,
+        error_topic_arn=storage.error_topic.topic_arn if storage.error_topic else None,
+        include_inference_response_in=tuple(a.include_inference_response_in),
+        kms_key_arn=storage.key.key_arn)
+
+
+def async_runtime(scope: Construct, ep: Endpoint, llm: LlmEndpoint,
+                  storage: AsyncInferenceStorage, key: kms.IKey | None,
+                  alarm_topic: sns.ITopic | None, policy: cdk.RemovalPolicy) -> AsyncJobRuntime:
+    a = ep.async_settings
+    return AsyncJobRuntime(
+        scope, "Runtime", endpoint=llm, storage=storage,
+        failed_prefix=facts.key_prefix(a.failed_requests_path),
+        max_receive_count=a.max_receive_count, invoker_max_concurrency=a.invoker_max_concurrency,
+        ledger_ttl=_days(a.expire_after_days), table_key=key, alarm_topic=alarm_topic,
+        removal_policy=policy)
+
+
+# -- the endpoint ----------------------------------------------------------------------------
+def serverless_compute(ep: Endpoint) -> ServerlessCompute | None:
+    if not ep.is_serverless:
+        return None
+    sv = ep.serverless
+    return ServerlessCompute(memory_size_mb=sv.memory_size_mb if sv else 2048,
+                             max_concurrency=sv.max_concurrency if sv else 5,
+                             provisioned_concurrency=sv.provisioned_concurrency if sv else None)
+
+
+def model_timeouts(spec: ModelSpec) -> tuple[cdk.Duration, cdk.Duration]:
+    """(start-up health check, artifact download) timeouts of a container."""
+    return (cdk.Duration.seconds(spec.container_startup_health_check_timeout_seconds),
+            cdk.Duration.seconds(spec.model_data_download_timeout_seconds))
+
+
+def add_autoscaling(llm: LlmEndpoint, ep: Endpoint) -> None:
+    """Async: target tracking on the backlog (and scale from zero); real-time: on
+    invocations per instance."""
+    sc: Autoscaling | None = ep.autoscaling
+    if sc is None:
+        return
+    cooldowns = {"scale_in_cooldown": cdk.Duration.seconds(sc.scale_in_cooldown_seconds),
+                 "scale_out_cooldown": cdk.Duration.seconds(sc.scale_out_cooldown_seconds)}
+    if ep.is_async:
+        llm.add_backlog_autoscaling(
+            min_capacity=sc.min_capacity, max_capacity=sc.max_capacity,
+            target_backlog_per_instance=sc.backlog_target, **cooldowns,
+            scale_from_zero_cooldown=cdk.Duration.seconds(sc.scale_from_zero_cooldown_seconds))
+    else:
+        llm.add_invocation_autoscaling(
+            min_capacity=sc.min_capacity, max_capacity=sc.max_capacity,
+            target_invocations_per_instance=sc.invocations_target, **cooldowns)
+
+
+def add_copy_autoscaling(component: InferenceComponent, a: ComponentAutoscaling | None) -> None:
+    if a is None:
+        return
+    component.add_copy_autoscaling(
+        min_copies=a.min_copies, max_copies=a.max_copies,
+        target_concurrent_requests_per_copy=a.target_concurrent_requests_per_copy,
+        scale_in_cooldown=cdk.Duration.seconds(a.scale_in_cooldown_seconds),
+        scale_out_cooldown=cdk.Duration.seconds(a.scale_out_cooldown_seconds),
+        scale_from_zero_cooldown=cdk.Duration.seconds(a.scale_from_zero_cooldown_seconds))
+
+
+def blue_green(g: Guardrails, monitoring: EndpointMonitoring | None) -> BlueGreenDeployment:
+    """Guardrails -> the endpoint's blue/green policy; auto-rollback watches the stack's
+    5XX and latency alarms (the rules require alarms for it)."""
+    rollback = ([monitoring.alarms[a].alarm_name for a in ("Invocation5XXErrors", "ModelLatencyP90")]
+                if g.auto_rollback and monitoring is not None else [])
+    step = {"canary": g.canary_size_percent, "linear": g.linear_step_percent}.get(g.strategy)
+    timeout = g.maximum_execution_timeout_seconds
+    return BlueGreenDeployment(
+        traffic=g.strategy.upper(), step_percent=step,
+        wait_interval=cdk.Duration.seconds(g.wait_interval_seconds),
+        termination_wait=cdk.Duration.seconds(g.termination_wait_seconds),
+        maximum_execution_timeout=cdk.Duration.seconds(timeout) if timeout else None,
+        rollback_alarm_names=tuple(rollback))
+
+
+# -- monitoring and outputs ------------------------------------------------------------------
+def alarm_topic(scope: Construct, alarms: Alarms) -> sns.ITopic | None:
+    if alarms.enabled and alarms.topic_arn:
+        return sns.Topic.from_topic_arn(scope, "AlarmTopic", alarms.topic_arn)
+    return None
+
+
+def monitoring(scope: Construct, endpoint: LlmEndpoint | ComponentEndpoint, alarms: Alarms,
+               topic: sns.ITopic | None, name: str) -> EndpointMonitoring | None:
+    """Alarms and dashboard. Components have none yet (their metrics carry the
+    InferenceComponentName dimension); the rules refuse ``alarms`` on them."""
+    if not alarms.enabled or not isinstance(endpoint, LlmEndpoint):
+        return None
+    return EndpointMonitoring(
+        scope, "Monitoring", endpoint=endpoint, alarm_topic=topic,
+        period=cdk.Duration.seconds(alarms.period_seconds),
+        max_age_of_oldest_request=cdk.Duration.seconds(alarms.max_age_of_oldest_request_seconds),
+        invocation_failures=alarms.invocation_failures,
+        invocation_5xx_errors=alarms.invocation_5xx_errors,
+        model_latency_p90=cdk.Duration.millis(alarms.model_latency_p90_ms),
+        dashboard_name=name)
+
+
+def add_outputs(stack: cdk.Stack, ep: Endpoint, endpoint: LlmEndpoint | ComponentEndpoint,
+                role: SageMakerExecutionRole, storage: AsyncInferenceStorage | None,
+                runtime: AsyncJobRuntime | None) -> None:
+    """What clients and operators look up: names, ARNs, the async locations."""
+    cdk.CfnOutput(stack, "EndpointName", value=endpoint.endpoint_name,
+                  description="SageMaker endpoint name (InvokeEndpoint EndpointName)")
+    cdk.CfnOutput(stack, "EndpointArn", value=endpoint.endpoint_arn)
+    cdk.CfnOutput(stack, "ExecutionRoleArn", value=role.role_arn)
+    cdk.CfnOutput(stack, "Mode", value=ep.mode)
+    if storage is not None:
+        _storage_outputs(stack, storage)
+    if runtime is not None:
+        _runtime_outputs(stack, runtime)
+
+
+def _storage_outputs(stack: cdk.Stack, st: AsyncInferenceStorage) -> None:
+    cdk.CfnOutput(stack, "AsyncBucket", value=st.bucket.bucket_name)
+    cdk.CfnOutput(stack, "InputLocation", value=st.input_path,
+                  description="Upload requests here; InvokeEndpointAsync InputLocation")
+    cdk.CfnOutput(stack, "OutputPath", value=st.output_path)
+    cdk.CfnOutput(stack, "FailurePath", value=st.failure_path)
+    cdk.CfnOutput(stack, "AsyncKeyArn", value=st.key.key_arn)
+    if st.success_topic is not None and st.error_topic is not None:
+        cdk.CfnOutput(stack, "SuccessTopicArn", value=st.success_topic.topic_arn)
+        cdk.CfnOutput(stack, "ErrorTopicArn", value=st.error_topic.topic_arn)
+
+
+def _runtime_outputs(stack: cdk.Stack, rt: AsyncJobRuntime) -> None:
+    cdk.CfnOutput(stack, "JobTableName", value=rt.table.table_name,
+                  description="The job ledger (DynamoDB), keyed by inference id")
+    cdk.CfnOutput(stack, "FailedRequestsPath",
+                  value=rt.storage.bucket.s3_url_for_object(rt.failed_prefix))
+    cdk.CfnOutput(stack, "RequestsQueueUrl", value=rt.requests_queue.queue_url)
+    cdk.CfnOutput(stack, "RequestsDlqUrl", value=rt.requests_dlq.queue_url)
+    cdk.CfnOutput(stack, "ResultsDlqUrl", value=rt.results_dlq.queue_url)
