@@ -19,6 +19,8 @@ def components_problems(p: str, ep: Endpoint, full_name: str,
                              "endpoint")
               for key in ("image", "source", "tgi_settings", "sm_num_gpus", "model_size")
               if getattr(ep, key) is not None]
+    if "alarms" in ep.model_fields_set:
+        errors.append((f"{p}.alarms", "not supported for components yet; remove alarms"))
     if not ep.components:
         return errors + [(f"{p}.components", "required for mode: components: one entry per "
                                              "model (name, image, source, accelerators, "
