@@ -10,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import AppConfig, Endpoint
@@ -35,6 +36,7 @@ class ModelEndpointStack(cdk.Stack):
         self.storage: AsyncInferenceStorage | None = None
         self.runtime: AsyncJobRuntime | None = None
         self.monitoring: EndpointMonitoring | None = None
+        self.alarm_topic: sns.ITopic | None = None
 
         subnets = self._placement()
         models = translate.models_of(endpoint)
@@ -193,8 +195,7 @@ class ModelEndpointStack(cdk.Stack):
     def _monitor(self) -> None:
         """Alarms and dashboard; guardrails roll back on the alarms."""
         ep = self.spec
-        topic = getattr(self, "alarm_topic", None)
-        self.monitoring = translate.monitoring(self, self.endpoint, ep.alarms, topic,
+        self.monitoring = translate.monitoring(self, self.endpoint, ep.alarms, self.alarm_topic,
                                                self.endpoint_name)
         if ep.guardrails is not None and isinstance(self.endpoint, LlmEndpoint):
             self.endpoint.use_blue_green(translate.blue_green(ep.guardrails, self.monitoring))

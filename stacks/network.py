@@ -35,22 +35,7 @@ class NetworkStack(cdk.Stack):
         self._zones = config.deployment.availability_zones
         self._max_azs = net.max_azs
 
-        self.key: kms.Key | None = None
-        if config.encryption.customer_managed_key:
-            self.key = kms.Key(
-                self, "Key", enable_key_rotation=True, removal_policy=policy,
-                pending_window=cdk.Duration.days(30),
-                description=f"{config.project}: logs and endpoint volumes")
-            # CloudWatch Logs encrypts with the key only when its policy lets the service in.
-            self.key.add_to_resource_policy(iam.PolicyStatement(
-                sid="CloudWatchLogs",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                         "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                        f"arn:{self.partition}:logs:{self.region}:"
-                                        f"{self.account}:log-group:*"}}))
+        self.key = self._key(config, policy) if config.encryption.customer_managed_key else None
 
         self.network = ModelNetwork(
             self, "Network",
@@ -67,6 +52,23 @@ class NetworkStack(cdk.Stack):
         )
         self.vpc = self.network.vpc
         self.model_subnets = self.network.model_subnets
+
+    def _key(self, config: AppConfig, policy: cdk.RemovalPolicy) -> kms.Key:
+        """The customer-managed key: rotated, usable by CloudWatch Logs of this account."""
+        key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=policy,
+                      pending_window=cdk.Duration.days(30),
+                      description=f"{config.project}: logs and endpoint volumes")
+        # CloudWatch Logs encrypts with the key only when its policy lets the service in.
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchLogs",
+            principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
+                     "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    f"arn:{self.partition}:logs:{self.region}:"
+                                    f"{self.account}:log-group:*"}}))
+        return key
 
     @property
     def availability_zones(self) -> list[str]:

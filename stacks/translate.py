@@ -246,7 +246,8 @@ def add_copy_autoscaling(component: InferenceComponent, a: ComponentAutoscaling 
 def blue_green(g: Guardrails, monitoring: EndpointMonitoring | None) -> BlueGreenDeployment:
     """Guardrails -> the endpoint's blue/green policy; auto-rollback watches the stack's
     5XX and latency alarms (the rules require alarms for it)."""
-    rollback = ([monitoring.alarms[a].alarm_name for a in ("Invocation5XXErrors", "ModelLatencyP90")]
+    rollback = ([monitoring.alarms[a].alarm_name
+                 for a in ("Invocation5XXErrors", "ModelLatencyP90")]
                 if g.auto_rollback and monitoring is not None else [])
     step = {"canary": g.canary_size_percent, "linear": g.linear_step_percent}.get(g.strategy)
     timeout = g.maximum_execution_timeout_seconds

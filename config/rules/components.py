@@ -97,7 +97,8 @@ def _capacity_problems(p: str, ep: Endpoint, scaling: InstanceScaling) -> list[P
     components, gpus = ep.components or [], ep.gpus
     memory_gib = instances.memory_gib(ep.instance_type)
     if gpus is not None:
-        need, have = sum(c.accelerators * c.min_copies for c in components), gpus * scaling.max_instances
+        need = sum(c.accelerators * c.min_copies for c in components)
+        have = gpus * scaling.max_instances
         if need > have:
             errors.append((f"{p}.components",
                            f"the minimum copies need {need} accelerators; {scaling.max_instances}"

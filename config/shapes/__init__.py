@@ -2,7 +2,8 @@
 fields are in ``config/rules/``; facts derived from a model in ``config/facts.py``."""
 
 from .base import ENDPOINT_NAME_RE, NAME_RE, S3_URI_RE, Strict, close, project_path, s3_parts
-from .deployment import INTERFACE_ENDPOINTS, LOG_RETENTION_DAYS, Deployment, Encryption, FlowLogs, Network
+from .deployment import (INTERFACE_ENDPOINTS, LOG_RETENTION_DAYS, Deployment, Encryption, FlowLogs,
+                         Network)
 from .endpoint import AppConfig, Component, ComponentAutoscaling, Endpoint, InstanceScaling
 from .images import (BackendImage, BuildImage, Image, ModelPackageImage, PytorchImage, UriImage,
                      image_union)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Union
+from typing import Annotated
 
 from pydantic import Discriminator, Field, Tag, field_validator
 
@@ -70,7 +70,7 @@ class S3Source(Strict):
         return v
 
 
-Source = Annotated[Union[Annotated[HubSource, Tag("hub")], Annotated[S3Source, Tag("s3")]],
+Source = Annotated[Annotated[HubSource, Tag("hub")] | Annotated[S3Source, Tag("s3")],
                    Discriminator(kind_of(("hub", "s3")), custom_error_type="source_kind",
                                  custom_error_message="give exactly one of hub: <model id>, "
                                                       "s3: <s3 uri>")]
