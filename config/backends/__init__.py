@@ -10,7 +10,7 @@ all follow from the records.
 from __future__ import annotations
 
 from .engines import LMI, SGLANG, VLLM
-from .record import Backend, Problem, Rule, environment, serving_environment
+from .record import Backend, Problem, Rule, environment
 from .tgi import TGI
 
 #: Every serving backend, in the order the config's messages list them.
@@ -18,4 +18,4 @@ BACKENDS: tuple[Backend, ...] = (TGI, VLLM, SGLANG, LMI)
 
 
 __all__ = ["BACKENDS", "LMI", "SGLANG", "TGI", "VLLM", "Backend", "Problem", "Rule",
-           "environment", "serving_environment"]
+           "environment"]

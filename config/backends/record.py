@@ -70,20 +70,19 @@ class Backend:
         return images.backend_image(self.image_key, version)
 
 
-def serving_environment(backend: Backend, serving: Serving | None, *, gpus: int) -> dict[str, str]:
-    """The variables ``serving`` gives ``backend``, after the model: the tensor-parallel
-    degree (``serving``'s, else ``gpus``), then each field the backend reads."""
-    keys = backend.variables
-    env: dict[str, str] = {}
+def degree_variables(backend: Backend, serving: Serving | None, *, gpus: int) -> dict[str, str]:
+    """The tensor-parallel degree: ``serving``'s, else every GPU (none without GPUs)."""
     degree = serving.tensor_parallel_degree if serving and serving.tensor_parallel_degree else gpus
-    if degree:
-        env[keys["tensor_parallel_degree"]] = str(degree)
+    return {backend.variables["tensor_parallel_degree"]: str(degree)} if degree else {}
+
+
+def serving_variables(backend: Backend, serving: Serving | None) -> dict[str, str]:
+    """The other ``serving`` fields the backend reads, in its spelling."""
     if serving is None:
-        return env
-    for name in NUMERIC_FIELDS:
-        value = getattr(serving, name)
-        if value is not None and backend.reads(name):
-            env[keys[name]] = str(value)
+        return {}
+    keys = backend.variables
+    env = {keys[name]: str(getattr(serving, name)) for name in NUMERIC_FIELDS
+           if getattr(serving, name) is not None and backend.reads(name)}
     if serving.quantization is not None:
         env[keys["quantization"]] = serving.quantization
     if serving.dtype is not None:
@@ -99,18 +98,13 @@ def environment(backend: Backend, spec: ModelSpec, *, model: str | None,
     of S3 artifacts), ``source_variables`` (the gated-model token reference, or the offline
     switch), the tensor-parallel degree, its own settings and the ``serving`` fields.
     Pure: the token reference is made by the caller (``stacks/translate.py``)."""
-    env: dict[str, str] = {}
-    if model is not None:
-        env[backend.variables["model"]] = model
+    env = {backend.variables["model"]: model} if model is not None else {}
     if backend.source_first:
         env.update(source_variables)
-    serving = serving_environment(backend, spec.serving, gpus=spec.num_gpus)
-    degree_key = backend.variables["tensor_parallel_degree"]
-    if degree_key in serving:
-        env[degree_key] = serving.pop(degree_key)
+    env.update(degree_variables(backend, spec.serving, gpus=spec.num_gpus))
     if backend.settings_environment is not None:
         env.update(backend.settings_environment(spec))
-    env.update(serving)
+    env.update(serving_variables(backend, spec.serving))
     if not backend.source_first:
         env.update(source_variables)
     return env
