@@ -61,7 +61,13 @@ def _component_problems(pc: str, ep: Endpoint, c: Component,
     if c.is_model_package:
         return [(f"{pc}.image.model_package", "SageMaker does not host model "
                                               "packages as inference components")]
-    errors = model_rules(pc, ep.component_view(c))
+    return (model_rules(pc, ep.component_view(c)) + _resource_problems(pc, ep, c)
+            + _copy_problems(pc, c))
+
+
+def _resource_problems(pc: str, ep: Endpoint, c: Component) -> list[Problem]:
+    """What the component reserves fits one instance."""
+    errors: list[Problem] = []
     gpus = ep.gpus
     if gpus is not None and c.accelerators > gpus:
         errors.append((f"{pc}.accelerators", f"{c.name!r} asks for {c.accelerators} "
@@ -75,7 +81,7 @@ def _component_problems(pc: str, ep: Endpoint, c: Component,
     if memory_gib is not None and c.memory_mb > memory_gib * 1024:
         errors.append((f"{pc}.memory_mb", f"{c.memory_mb} MB is more than the "
                                           f"{memory_gib} GiB of {ep.instance_type}"))
-    return errors + _copy_problems(pc, c)
+    return errors
 
 
 def _copy_problems(pc: str, c: Component) -> list[Problem]:

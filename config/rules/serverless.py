@@ -20,12 +20,23 @@ def serverless_problems(p: str, ep: Endpoint, net: Network) -> list[Problem]:
         errors.append((f"{p}.mode", "network.egress: none promises models no internet path, "
                                     "but serverless endpoints run outside your VPC (SageMaker "
                                     "takes no VpcConfig for them); use a real-time endpoint"))
+    return errors + _instance_problems(p, ep) + _concurrency_problems(p, ep)
+
+
+def _instance_problems(p: str, ep: Endpoint) -> list[Problem]:
+    """Settings of instances and VPC placement, which a serverless endpoint has not."""
+    errors: list[Problem] = []
     if ep.network_isolation:
         errors.append((f"{p}.network_isolation", "not supported on serverless endpoints"))
     errors += [(f"{p}.{key}", why) for key, why in _NOT_SERVERLESS
                if getattr(ep, key) is not None]
     if "initial_instance_count" in ep.model_fields_set:
         errors.append((f"{p}.initial_instance_count", "serverless endpoints have no instances"))
+    return errors
+
+
+def _concurrency_problems(p: str, ep: Endpoint) -> list[Problem]:
+    errors: list[Problem] = []
     sv = ep.serverless or Serverless()
     if sv.provisioned_concurrency is not None and sv.provisioned_concurrency > sv.max_concurrency:
         errors.append((f"{p}.serverless.provisioned_concurrency",
