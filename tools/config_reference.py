@@ -136,6 +136,9 @@ def section(path: str, model: type[BaseModel]) -> tuple[list[str], list[tuple[st
     nested: list[tuple[str, Any]] = []
     for name, field in model.model_fields.items():
         tp = _strip(field.annotation)
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if "enum" in extra:  # values from a data table (image versions), not the type
+            tp = Literal[tuple(extra["enum"])]  # type: ignore[misc]
         bounds = _bounds(field)
         meaning = (field.description or "") + (f" ({bounds})" if bounds else "")
         lines.append(f"| `{name}` | {_cell(type_text(tp))} | {_cell(default_text(field))} | "

@@ -51,7 +51,8 @@ class BackendImage(Strict):
 def backend_image_model(record: Backend) -> type[BackendImage]:
     """The config model of ``record``'s image: ``{<key>: <version>}``."""
     fields: dict[str, Any] = {record.key: (str, Field(
-        description=f"{record.name} version (a version of the published DLC table)."))}
+        description=f"{record.name} version (a version of the published DLC table).",
+        json_schema_extra={"enum": record.versions()}))}
     model = create_model(f"{record.key.title()}Image", __base__=BackendImage,
                          __doc__=f"The {record.name} DLC at a version of the published table.",
                          **fields)
@@ -68,7 +69,8 @@ class PytorchImage(Strict):
     optionally ``requirements.txt``; it is packed as ``code/`` of the model archive."""
 
     pytorch: str = Field(description="The DLC's transformers version, as the SageMaker SDK "
-                                     "keys it (e.g. 4.51.3).")
+                                     "keys it (e.g. 4.51.3).",
+                         json_schema_extra={"enum": list(images.pytorch_versions())})
     code: str | None = Field(
         default=None,
         description="Folder with your inference.py (and requirements.txt, helper modules), "
