@@ -102,6 +102,15 @@ def test_missing_required_key():
     assert_problem(dev_with(**{"endpoints.0.image": _DELETE}), f"{EP}.image", "missing")
 
 
+def test_missing_image_lists_every_kind_the_union_takes():
+    """The same choices as a malformed image: every backend record, then the other kinds."""
+    missing = problems_of(dev_with(**{"endpoints.0.image": _DELETE}))
+    malformed = problems_of(dev_with(**{"endpoints.0.image": {"tgi": "3.3.6", "vllm": "x"}}))
+    listed = [msg.split("missing: ", 1)[1] for p, msg in missing if p == f"{EP}.image"]
+    assert listed and listed[0].startswith("give exactly one of tgi: <version>, vllm: <version>")
+    assert any(listed[0] in msg for p, msg in malformed if p == f"{EP}.image")
+
+
 def test_missing_endpoints():
     assert_problem(dev_with(**{"endpoints": _DELETE}), "endpoints", "missing")
 

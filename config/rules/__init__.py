@@ -3,8 +3,9 @@ returns ``(path, message)`` pairs naming the field, the bad value and what is al
 
 from __future__ import annotations
 
-from config.backends import Problem
+from config.backends import BACKENDS, Problem
 from config.shapes import AppConfig, Deployment, Endpoint, ModelSpec, Network
+from config.shapes.images import image_choices
 from llm_constructs import instances
 
 from .asynchronous import async_problems
@@ -40,9 +41,7 @@ def endpoint_problems(p: str, ep: Endpoint, full: str, net: Network,
         errors = components_problems(
             p, ep, full, lambda pc, c: model_problems(pc, c, net, dep))
     elif ep.image is None:
-        errors = [(f"{p}.image", "required key is missing: give tgi: <version>, "
-                                 "pytorch: <version>, uri: <ecr uri>, build: <folder> "
-                                 "or model_package: <arn>")]
+        errors = [(f"{p}.image", f"required key is missing: {image_choices(BACKENDS)}")]
     else:
         errors = model_problems(p, ep, net, dep)
         errors += [(f"{p}.{key}", "only for mode: components")

@@ -175,13 +175,24 @@ OTHER_IMAGES: dict[str, tuple[type[Strict], str]] = {
 }
 
 
+def _image_members(records: Sequence[Backend]) -> dict[str, tuple[type[Strict], str]]:
+    """Image kind -> (model, placeholder in errors): the backend records, then the rest."""
+    members: dict[str, tuple[type[Strict], str]] = {
+        r.key: (backend_image_model(r), "<version>") for r in records}
+    return members | OTHER_IMAGES
+
+
+def image_choices(records: Sequence[Backend]) -> str:
+    """``give exactly one of tgi: <version>, ...``: what an ``image:`` mapping may hold."""
+    return "give exactly one of " + ", ".join(
+        f"{k}: {hint}" for k, (_, hint) in _image_members(records).items())
+
+
 def image_union(records: Sequence[Backend]) -> Any:
     """The ``image:`` union: one member per backend record, then the other kinds; its tag
     is the key the mapping has, and a mapping with none or several keys gets one message."""
-    members: dict[str, tuple[type[Strict], str]] = {
-        r.key: (backend_image_model(r), "<version>") for r in records}
-    members.update(OTHER_IMAGES)
-    message = "give exactly one of " + ", ".join(f"{k}: {hint}" for k, (_, hint) in members.items())
+    members = _image_members(records)
+    message = image_choices(records)
     tagged = tuple(Annotated[model, Tag(key)] for key, (model, _) in members.items())
     return Annotated[Union[tagged],  # noqa: UP007 - a runtime-built union
                      Discriminator(kind_of(tuple(members)), custom_error_type="image_kind",
