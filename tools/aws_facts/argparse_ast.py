@@ -114,12 +114,29 @@ def value_of(node: ast.expr | None, pkg: Package, depth: int = 0):
     return f"<expr {ast.unparse(node)}>"
 
 
-def class_field(cls: ast.ClassDef, name: str) -> ast.AnnAssign | None:
+def class_field(cls: ast.ClassDef, name: str, pkg: "Package | None" = None) -> ast.AnnAssign | None:
+    """The field ``name`` of ``cls``, or of its base classes when ``pkg`` is given."""
     for node in cls.body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
                 and node.target.id == name:
             return node
+    for base in cls.bases if pkg else []:
+        parent = pkg.find_class(ast.unparse(base).split(".")[-1])
+        found = class_field(parent, name, pkg) if parent else None
+        if found is not None:
+            return found
     return None
+
+
+def field_names(cls: ast.ClassDef, pkg: "Package") -> list[str]:
+    """Field names of ``cls`` and its base classes, bases first (dataclass order)."""
+    names: list[str] = []
+    for base in cls.bases:
+        parent = pkg.find_class(ast.unparse(base).split(".")[-1])
+        names += field_names(parent, pkg) if parent else []
+    names += [n.target.id for n in cls.body
+              if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    return list(dict.fromkeys(names))
 
 
 def field_default(field: ast.AnnAssign) -> ast.expr | None:
@@ -168,7 +185,7 @@ def type_hints(node: ast.expr, pkg: Package, depth: int = 0) -> list:
 
 def field_spec(cls: ast.ClassDef, name: str, pkg: Package) -> dict:
     """argparse kwargs of a config dataclass field, as vLLM's ``_compute_kwargs``."""
-    field = class_field(cls, name)
+    field = class_field(cls, name, pkg)
     if field is None:
         return {"kind": "value", "note": f"field {cls.name}.{name} not found"}
     hints = type_hints(field.annotation, pkg)
@@ -312,11 +329,9 @@ def options(path: Path, function: str, pkg: Package) -> tuple[dict, list[list[st
         if spread is not None and isinstance(spread, ast.Name) and spread.id in loop_vars \
                 and loop_vars[spread.id] in kwargs_of:       # every field of the dataclass
             cls = kwargs_of[loop_vars[spread.id]]
-            for item in cls.body:
-                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                    option = "--" + item.target.id.replace("_", "-")
-                    out[option] = {**field_spec(cls, item.target.id, pkg), "source_field":
-                                   f"{cls.name}.{item.target.id}"}
+            for name in field_names(cls, pkg):
+                out["--" + name.replace("_", "-")] = {**field_spec(cls, name, pkg),
+                                                      "source_field": f"{cls.name}.{name}"}
             continue
         if not names:
             continue
