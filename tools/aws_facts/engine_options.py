@@ -125,6 +125,13 @@ def clap_attributes(text: str) -> dict[str, str | bool]:
     return out
 
 
+def kebab(variant: str) -> str:
+    """clap's ValueEnum name for a variant (heck's kebab case): a word starts at an upper-case
+    letter after a lower-case letter or digit, or before an upper+lower pair:
+    ``BitsandbytesNF4`` -> ``bitsandbytes-nf4``, ``CompressedTensors`` -> ``compressed-tensors``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", variant).lower()
+
+
 def clap_enum(source: str, name: str) -> list[str] | None:
     """The values clap accepts for ``enum name``: each variant in kebab-case unless
     ``#[clap(name = "...")]``/``#[value(name = "...")]`` renames it."""
@@ -138,7 +145,7 @@ def clap_enum(source: str, name: str) -> list[str] | None:
             rename = re.search(r'name\s*=\s*"([^"]+)"', line).group(1)
         elif re.match(r"^[A-Z]\w*\s*[,({]?", line) and not line.startswith("//"):
             variant = re.match(r"^([A-Z]\w*)", line).group(1)
-            values.append(rename or re.sub(r"(?<!^)(?=[A-Z])", "-", variant).lower())
+            values.append(rename or kebab(variant))
             rename = None
     return values
 
