@@ -94,7 +94,9 @@ def value_of(node: ast.expr | None, pkg: Package, depth: int = 0):
     if node is None:
         return None
     try:
-        return ast.literal_eval(node)
+        value = ast.literal_eval(node)
+        # A set has no order of its own: sorted, so that each run writes the same file.
+        return sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
     if depth < 4 and isinstance(node, ast.Name):

@@ -171,8 +171,10 @@ def tgi_launcher(version: str, repo: Path) -> dict | None:
                       "rust_type": rust_type,
                       "kind": "flag" if rust_type == "bool" else "value",
                       "default": attrs.get("default_value", attrs.get("default_value_t"))}
-        if rust_type == "bool":
-            spec["env_values"] = ["true", "false"]  # clap 4: bool flag's env is parsed as bool
+        if rust_type == "bool":  # not in TGI's source: clap's rule, hence the note
+            spec["env_values"] = ["true", "false"]
+            spec["env_values_note"] = ("clap 4 ArgAction::SetTrue parses its env variable with "
+                                       "its default value parser, ValueParser::bool()")
         if attrs.get("value_enum"):
             spec["choices"] = clap_enum(source, inner)
         for key in ("conflicts_with", "requires", "group"):
@@ -181,8 +183,8 @@ def tgi_launcher(version: str, repo: Path) -> dict | None:
         opts["--" + name.replace("_", "-")] = spec
         attrs = {}
     checks = re.findall(r'ArgumentValidation\(\s*(?:format!\(\s*)?"((?:[^"\\]|\\.)*)"', source)
-    clap = re.search(r'clap = \{ version = "([^"]+)"', git_show(repo, ref, "launcher/Cargo.toml")
-                     or "") or re.search(r'clap = "([^"]+)"', git_show(repo, ref, "launcher/Cargo.toml") or "")
+    cargo = git_show(repo, ref, "launcher/Cargo.toml") or ""
+    clap = re.search(r'clap = (?:\{ version = )?"([^"]+)"', cargo)
     return {"source": f"huggingface/text-generation-inference@{ref}:{path} (struct Args)",
             "clap": clap.group(1) if clap else None,
             "options": dict(sorted(opts.items())),

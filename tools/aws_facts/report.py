@@ -335,9 +335,9 @@ def instance_section(wheel: Path, karpenter: tuple[str, str] | None) -> list[str
     for t in gpu_types:
         count, per_gpu = instances.GPU_COUNT.get(t), instances.gpu_memory_gib(t)
         k, info = ec2.get(t.removeprefix("ml."), {}), sdk.get(t)
-        theirs = {("SDK", info["Count"], info["TotalGpuMemoryInMiB"] / info["Count"] / 1024)
+        theirs = [("SDK", info["Count"], info["TotalGpuMemoryInMiB"] / info["Count"] / 1024)
                   if info else None,
-                  ("EC2", k["gpu-count"], k["gpu-memory"] / 1024) if "gpu-count" in k else None}
+                  ("EC2", k["gpu-count"], k["gpu-memory"] / 1024) if "gpu-count" in k else None]
         for who, n, gib in filter(None, theirs):
             if (count is not None and count != n) or (per_gpu is not None and abs(per_gpu - gib) >= 1):
                 disagree.append(f"- {t}: ours {count} x {per_gpu} GiB, {who} {n} x {gib:g} GiB")
