@@ -212,6 +212,9 @@ LMI_FILES = ["engines/python/setup/djl_python/properties_manager/properties.py",
              "engines/python/setup/djl_python/properties_manager/vllm_rb_properties.py"]
 
 
+DTYPE_MAPPER_FILE = "engines/python/setup/djl_python/rolling_batch/rolling_batch_vllm_utils.py"
+
+
 def pydantic_fields(cls: ast.ClassDef, pkg: Package) -> dict:
     out = {}
     for node in cls.body:
@@ -267,11 +270,18 @@ def lmi_properties(version: str, tag: str | None, repo: Path) -> dict | None:
             if text is None:
                 return None
             (Path(tmp) / Path(path).name).write_text(text)
+        mapper = git_show(repo, ref, DTYPE_MAPPER_FILE)  # where older branches keep it
+        if mapper is not None:
+            (Path(tmp) / "dtype_mapper.py").write_text(mapper)
         pkg = Package(Path(tmp))
         props = {}
         for path, cls in zip(LMI_FILES, ("Properties", "VllmRbProperties")):
             pkg.home = Path(tmp) / Path(path).name
             props.update(pydantic_fields(pkg.find_class(cls), pkg))
+        dtypes = value_of(pkg.find_assignment("DTYPE_MAPPER"), pkg)
+        if isinstance(dtypes, dict) and "dtype" in props:
+            props["dtype"]["choices"] = list(dtypes)
+            props["dtype"]["choices_from"] = "DTYPE_MAPPER (the names djl-serving maps for vLLM)"
         extra_allowed = "extra='allow'" in (git_show(repo, ref, LMI_FILES[1]) or "")
     return {"source": f"deepjavalibrary/djl-serving@{ref}:" + ", ".join(LMI_FILES),
             "properties": dict(sorted(props.items())),

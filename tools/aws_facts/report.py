@@ -259,13 +259,14 @@ def lmi_rows(opts: dict) -> tuple[list[str], list[str]]:
                 cells.append(f"{name}: passed to vLLM" if "vLLM" in data["other_properties"]
                              else f"**missing** {name}")
             elif spec.get("choices"):
-                lacking = sorted(set(backends.QUANTIZATION["lmi"]) - set(spec["choices"])) \
-                    if field == "quantization" else []
+                ours = {"quantization": backends.QUANTIZATION["lmi"],
+                        "dtype": backends.DTYPE["lmi"].values()}.get(field, [])
+                lacking = sorted(set(ours) - set(spec["choices"]))
                 cells.append(f"{name} ({', '.join(map(str, spec['choices']))})"
                              + (f"; lacks {', '.join(lacking)}" if lacking else ""))
                 if lacking:
-                    problems.append(f"- lmi {v}: serving.quantization {', '.join(lacking)} "
-                                    f"is refused (option.quantize accepts "
+                    problems.append(f"- lmi {v}: serving.{field} {', '.join(lacking)} "
+                                    f"is refused (option.{name} accepts "
                                     f"{', '.join(spec['choices'])}; {data['source'].split(':')[0]})")
             else:
                 cells.append(f"{name} ({spec['type_hint']})")
