@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Generate the DLC image table from the SageMaker Python SDK's published image tables.
+
+    python tools/aws_facts/images.py [--sagemaker-core VERSION] [--wheel PATH] [--out FILE]
+
+The SDK ships one JSON file per framework in ``sagemaker/core/image_uri_config/`` of the
+``sagemaker-core`` wheel on PyPI. This reads them straight from the wheel (downloaded with
+``pip download --no-deps`` unless ``--wheel`` is given; nothing is installed or imported) and
+writes, per backend and version, the exact tag and exactly the regions and registry
+accounts the SDK lists for that version. The tag is built the way
+``sagemaker.core.image_uris.retrieve`` builds it (``_format_tag``): the non-empty parts of
+``tag_prefix``, processor, Python version and container version, joined by ``-``; for the
+Hugging Face PyTorch DLC the prefix is ``<pytorch>-transformers<version>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+#: The sagemaker-core release read by default (the newest on PyPI when this was written).
+SAGEMAKER_CORE = "2.27.0"
+CONFIG_DIR = "sagemaker/core/image_uri_config/"
+OUT = Path(__file__).resolve().parent / "out" / "dlc_images.generated.json"
+
+#: Our table's key -> the SDK's framework file (without ``.json``).
+FRAMEWORKS = {
+    "tgi": "huggingface-llm",
+    "pytorch": "huggingface",
+    "vllm": "vllm",
+    "sglang": "sglang",
+    "lmi": "djl-lmi",
+    "hf_vllm": "huggingface-vllm",
+    "hf_sglang": "huggingface-sglang",
+}
+
+
+def version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in version.replace("-", ".").split("."))
+
+
+def download_wheel(version: str, into: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                    f"sagemaker-core=={version}", "-d", str(into)], check=True)
+    return next(into.glob(f"sagemaker_core-{version}-*.whl"))
+
+
+def read_configs(wheel: Path) -> dict[str, dict]:
+    with zipfile.ZipFile(wheel) as zf:
+        return {name: json.loads(zf.read(f"{CONFIG_DIR}{name}.json"))
+                for name in FRAMEWORKS.values()}
+
+
+def inference_scope(config: dict) -> dict:
+    """The ``inference`` part of a framework file (``djl-lmi`` is inference-only, flat)."""
+    return config["inference"] if "inference" in config else config
+
+
+def format_tag(*parts: str | None) -> str:
+    """``image_uris._format_tag``: the non-empty parts joined by ``-``."""
+    return "-".join(p for p in parts if p)
+
+
+def only_py_version(entry: dict, where: str) -> str | None:
+    pys = entry.get("py_versions") or [None]
+    if len(pys) != 1:
+        raise SystemExit(f"{where}: several Python versions {pys}; pick one rule before using it")
+    return pys[0]
+
+
+def backend_versions(scope: dict, name: str) -> dict[str, dict]:
+    """A single-build framework (TGI, vLLM, SGLang, LMI, Hugging Face vLLM/SGLang)."""
+    processor = "gpu" if "gpu" in (scope.get("processors") or []) else None
+    out = {}
+    for version, entry in scope["versions"].items():
+        py = only_py_version(entry, f"{name} {version}")
+        container = (entry.get("container_version") or {}).get(processor)
+        in_tag = processor if entry.get("processor_in_tag", True) else None
+        prefix = entry.get("tag_prefix", version)
+        out[version] = {
+            "tag": format_tag(prefix, in_tag, py, container),
+            "tag_prefix": prefix, "py_version": py, "container_version": container,
+            "repository": entry["repository"],
+            "registries": dict(sorted(entry["registries"].items())),
+        }
+    return out
+
+
+def pytorch_versions(scope: dict) -> dict[str, dict]:
+    """The Hugging Face PyTorch inference DLC, keyed by transformers version like the SDK.
+    Where the SDK lists several PyTorch builds of one transformers version, the newest."""
+    out = {}
+    for version, builds in scope["versions"].items():
+        pytorch = sorted((k for k in builds if k.startswith("pytorch")),
+                         key=lambda k: version_key(k[len("pytorch"):]))
+        if not pytorch:
+            continue
+        entry = builds[pytorch[-1]]
+        pt = pytorch[-1][len("pytorch"):]
+        py = only_py_version(entry, f"huggingface {version}")
+        devices = entry["container_version"]
+        out[version] = {
+            "pytorch_version": pt, "py_version": py, "container_version": devices,
+            "other_pytorch_builds": [k[len("pytorch"):] for k in pytorch[:-1]],
+            "tag": {d: format_tag(f"{pt}-transformers{version}", d, py, devices[d])
+                    for d in ("gpu", "cpu") if d in devices},
+            "repository": entry["repository"],
+            "registries": dict(sorted(entry["registries"].items())),
+        }
+    return out
+
+
+def table(configs: dict[str, dict], source: str) -> dict:
+    out: dict = {"_about": (
+        "Generated by tools/aws_facts/images.py from " + source + ". Per backend and version: "
+        "the exact tag and the regions (with registry account) the SDK lists for that "
+        "version; a region missing from a version's registries has no such image.")}
+    for kind, framework in FRAMEWORKS.items():
+        scope = inference_scope(configs[framework])
+        if kind == "pytorch":
+            versions = pytorch_versions(scope)
+        else:
+            versions = backend_versions(scope, framework)
+        versions = dict(sorted(versions.items(), key=lambda kv: version_key(kv[0])))
+        repos = {v.pop("repository") for v in versions.values()}
+        if len(repos) != 1:
+            raise SystemExit(f"{framework}: several repositories {sorted(repos)}")
+        out[kind] = {
+            "repository": repos.pop(),
+            "_source": f"{source}: {CONFIG_DIR}{framework}.json"
+                       + (", scope 'inference', pytorch builds" if kind == "pytorch" else ""),
+            "latest": next(reversed(versions)),
+            "versions": versions,
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sagemaker-core", default=SAGEMAKER_CORE, help="version on PyPI")
+    ap.add_argument("--wheel", type=Path, help="a sagemaker-core wheel already downloaded")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = args.wheel or download_wheel(args.sagemaker_core, Path(tmp))
+        version = wheel.name.split("-")[1]
+        sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        configs = read_configs(wheel)
+    source = f"sagemaker-core=={version} ({wheel.name}, sha256 {sha})"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(table(configs, source), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} from {source}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

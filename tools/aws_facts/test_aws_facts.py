@@ -1,0 +1,132 @@
+"""Offline tests of the extraction rules (no network, no mirrors).
+
+    .venv/bin/python -m pytest tools/aws_facts/test_aws_facts.py -q
+
+Each test feeds a small source written the way the engine writes it and asserts what the
+tools read from it; the real sources are read by the tools themselves.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from argparse_ast import Package, options  # noqa: E402
+from engine_options import clap_enum, kebab, run_entrypoint, without  # noqa: E402
+from images import backend_versions, format_tag, pytorch_versions  # noqa: E402
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_vllm_style_dataclass_kwargs(tmp_path):
+    write(tmp_path, "pkg/config.py", """
+        from typing import Literal
+        from dataclasses import dataclass
+        ModelDType = Literal["auto", "half", "bfloat16"]
+        @dataclass
+        class ModelConfig:
+            dtype: ModelDType | torch.dtype = "auto"
+            trust_remote_code: bool = False
+            quantization: Methods | str | None = None
+            max_model_len: int = Field(default=None, gt=0)
+        Methods = Literal["awq", "fp8"]
+    """)
+    args = write(tmp_path, "pkg/args.py", """
+        from pkg.config import ModelConfig
+        class EngineArgs:
+            def add_cli_args(parser):
+                kw = get_kwargs(ModelConfig)
+                group = parser.add_argument_group("m")
+                group.add_argument("--dtype", **kw["dtype"])
+                group.add_argument("--trust-remote-code", **kw["trust_remote_code"])
+                group.add_argument("--quantization", "-q", **kw["quantization"])
+                group.add_argument("--max-model-len", **{**kw["max_model_len"], "default": 7})
+    """)
+    opts, groups = options(args, "EngineArgs.add_cli_args", Package(tmp_path))
+    assert opts["--dtype"]["choices"] == ["auto", "half", "bfloat16"]
+    assert opts["--dtype"]["default"] == "auto"
+    assert opts["--trust-remote-code"]["kind"] == "flag"
+    assert opts["--trust-remote-code"]["negatable"] is True
+    assert opts["--quantization"]["choices"] == ["awq", "fp8", "None"]
+    assert opts["--quantization"]["aliases"] == ["-q"]
+    assert opts["--max-model-len"]["default"] == 7
+    assert groups == []
+
+
+def test_sglang_style_explicit_and_annotated_options(tmp_path):
+    server = write(tmp_path, "srt/server_args.py", """
+        CHOICES = ["awq", "gptq"]
+        class ServerArgs:
+            tp_size: A[int, Arg(help="tp", aliases=["--tensor-parallel-size"])] = 1
+            trust_remote_code: A[bool, "custom code"] = False
+            hidden: A[int, Arg(help="x", no_cli=True)] = 0
+            dtype: str = "auto"
+            def add_cli_args(parser):
+                add_cli_args_from_dataclass(parser, ServerArgs)
+                parser.add_argument("--dtype", type=str, default=ServerArgs.dtype,
+                                    choices=["auto", "half"])
+                parser.add_argument("--quantization", type=str, choices=CHOICES)
+                ex = parser.add_mutually_exclusive_group()
+                ex.add_argument("--a", action="store_true")
+                ex.add_argument("--b", action="store_true")
+    """)
+    opts, groups = options(server, "ServerArgs.add_cli_args", Package(tmp_path))
+    assert opts["--tp-size"]["aliases"] == ["--tensor-parallel-size"]
+    assert opts["--trust-remote-code"] == {**opts["--trust-remote-code"], "kind": "flag",
+                                           "action": "store_true"}
+    assert "--hidden" not in opts
+    assert opts["--dtype"]["default"] == "auto"
+    assert opts["--quantization"]["choices"] == ["awq", "gptq"]
+    assert groups == [["--a", "--b"]]
+
+
+def test_clap_value_names_follow_heck_kebab_case():
+    assert kebab("BitsandbytesNF4") == "bitsandbytes-nf4"
+    assert kebab("BitsandbytesFp4") == "bitsandbytes-fp4"
+    assert kebab("CompressedTensors") == "compressed-tensors"
+    source = 'enum Dtype {\n    Float16,\n    #[clap(name = "bfloat16")]\n    BFloat16,\n}\n'
+    assert clap_enum(source, "Dtype") == ["float16", "bfloat16"]
+
+
+def test_entrypoint_run_reports_argv_not_echo_output():
+    script = textwrap.dedent("""\
+        #!/bin/bash
+        echo "Starting server"
+        ARGS=()
+        while IFS='=' read -r key value; do
+            name=$(echo "${key#SM_X_}" | tr '[:upper:]' '[:lower:]' | tr '_' '-')
+            ARGS+=("--${name}")
+            if [ -n "$value" ]; then ARGS+=("$value"); fi
+        done < <(env | grep "^SM_X_")
+        ARGS+=(--port 8080)
+        exec python3 -m server "${ARGS[@]}"
+    """)
+    argv = run_entrypoint(script, None, {"SM_X_TRUST_REMOTE_CODE": "true"})
+    assert argv == ["--trust-remote-code", "true", "--port", "8080"]
+    assert without(argv, ["--port", "8080"]) == ["--trust-remote-code", "true"]
+
+
+def test_tags_are_built_like_the_sdk():
+    scope = {"processors": ["gpu"], "versions": {"0.5.20": {
+        "container_version": {"gpu": "cu130-ubuntu24.04-sagemaker"}, "py_versions": ["py312"],
+        "registries": {"us-west-2": "763104351884"}, "repository": "sglang",
+        "tag_prefix": "0.5.20"}}}
+    entry = backend_versions(scope, "sglang")["0.5.20"]
+    assert entry["tag"] == "0.5.20-gpu-py312-cu130-ubuntu24.04-sagemaker"
+    assert entry["registries"] == {"us-west-2": "763104351884"}
+    assert format_tag("0.36.0-lmi27.0.0-cu130", None, None, None) == "0.36.0-lmi27.0.0-cu130"
+    hf = {"versions": {"4.51.3": {"version_aliases": {}, "pytorch2.6.0": {
+        "py_versions": ["py312"], "registries": {"eu-west-1": "763104351884"},
+        "repository": "huggingface-pytorch-inference",
+        "container_version": {"gpu": "cu124-ubuntu22.04", "cpu": "ubuntu22.04"}}}}}
+    tags = pytorch_versions(hf)["4.51.3"]["tag"]
+    assert tags == {"gpu": "2.6.0-transformers4.51.3-gpu-py312-cu124-ubuntu22.04",
+                    "cpu": "2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04"}
