@@ -41,13 +41,14 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from llm_client import AsyncEndpoint  # noqa: E402
+from llm_constructs.async_runtime import INVOKER_CODE  # noqa: E402
 
 BUCKET, TABLE, ENDPOINT = "bench-async", "bench-jobs", "bench-endpoint"
 
 
 def _invoker():
     spec = importlib.util.spec_from_file_location(
-        "async_invoker", ROOT / "lambda" / "async_invoker" / "handler.py")
+        "async_invoker", INVOKER_CODE / "handler.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.Invoker(endpoint_name=ENDPOINT, table_name=TABLE, input_prefix="input/")

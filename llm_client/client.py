@@ -34,7 +34,7 @@ class JobTimeout(TimeoutError):
 
 def inference_id(key: str, version: str) -> str:
     """The id the invoker gives an upload (object key + version or ETag); see
-    ``lambda/async_invoker/handler.py``, which must agree (tested)."""
+    ``llm_constructs/async_runtime/runtime/invoker/handler.py``, which must agree (tested)."""
     return hashlib.sha256(f"{key}\n{version.strip(chr(34))}".encode()).hexdigest()[:48]
 
 

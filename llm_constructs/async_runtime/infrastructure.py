@@ -20,11 +20,15 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .async_inference import AsyncInferenceStorage
-from .model_endpoint import LlmEndpoint
-from .nag import acknowledge
+from ..async_inference import AsyncInferenceStorage
+from ..model_endpoint import LlmEndpoint
+from ..nag import acknowledge
 
-LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+#: The functions' code, one asset folder each: exactly the deployed files (no
+#: ``__init__.py``; caches excluded from the asset).
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+INVOKER_CODE = RUNTIME_DIR / "invoker"
+RECORDER_CODE = RUNTIME_DIR / "recorder"
 INVOKER_TIMEOUT = cdk.Duration.seconds(60)
 
 
@@ -89,7 +93,7 @@ class AsyncJobRuntime(Construct):
 
         ttl_days = str(int(ledger_ttl.to_days())) if ledger_ttl else ""
         self.invoker = self._function(
-            "Invoker", "async_invoker", INVOKER_TIMEOUT,
+            "Invoker", INVOKER_CODE, INVOKER_TIMEOUT,
             "Submits uploaded requests to the async endpoint", {
                 "ENDPOINT_NAME": endpoint.endpoint_name, "TABLE_NAME": self.table.table_name,
                 "INPUT_PREFIX": storage.input_prefix, "LEDGER_TTL_DAYS": ttl_days,
@@ -104,7 +108,7 @@ class AsyncJobRuntime(Construct):
                             storage.input_prefix, "read the content type of each request")
 
         self.recorder = self._function(
-            "Recorder", "async_results", cdk.Duration.seconds(30),
+            "Recorder", RECORDER_CODE, cdk.Duration.seconds(30),
             "Records async results in the job ledger", {
                 "TABLE_NAME": self.table.table_name, "INPUT_PREFIX": storage.input_prefix,
                 "FAILED_PREFIX": failed_prefix})
@@ -134,7 +138,7 @@ class AsyncJobRuntime(Construct):
                               queue=dlq, max_receive_count=max_receive_count))
         return dlq, queue
 
-    def _function(self, id: str, folder: str, timeout: cdk.Duration, description: str,
+    def _function(self, id: str, code: Path, timeout: cdk.Duration, description: str,
                   environment: dict[str, str]) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{id}Logs", retention=logs.RetentionDays.THREE_MONTHS,
                                   removal_policy=cdk.RemovalPolicy.DESTROY)
@@ -148,7 +152,7 @@ class AsyncJobRuntime(Construct):
         return lambda_.Function(
             self, id, runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler", timeout=timeout, memory_size=256, role=role,
-            code=lambda_.Code.from_asset(str(LAMBDA_DIR / folder),
+            code=lambda_.Code.from_asset(str(code),
                                          exclude=["__pycache__", "*.pyc"]),
             log_group=log_group, environment=environment,
             description=f"{description} ({self.endpoint_name})")
