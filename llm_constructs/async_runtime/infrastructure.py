@@ -22,7 +22,7 @@ from constructs import Construct
 
 from ..async_inference import AsyncInferenceStorage
 from ..model_endpoint import LlmEndpoint
-from ..nag import acknowledge
+from ..nag import acknowledge, acknowledge_grant
 
 #: The functions' code, one asset folder each: exactly the deployed files (no
 #: ``__init__.py``; caches excluded from the asset).
@@ -167,8 +167,8 @@ class AsyncJobRuntime(Construct):
                        why: str) -> None:
         resource = self.storage.bucket.arn_for_objects(f"{prefix}*")
         iam.Grant.add_to_principal(grantee=fn, actions=actions, resource_arns=[resource])
-        acknowledge(fn.role, "AwsSolutions-IAM5", f"objects under one prefix of the endpoint's "
-                    f"async bucket, to {why}; keys are per request", resource=resource)
+        acknowledge_grant(fn, resource, f"objects under one prefix of the endpoint's async "
+                          f"bucket, to {why}; keys are per request")
 
     def _dlq_alarm(self, name: str, dlq: sqs.Queue,
                    topic: sns.ITopic | None) -> cloudwatch.Alarm:
@@ -189,26 +189,37 @@ class AsyncJobRuntime(Construct):
         grant = iam.Grant.add_to_principal(grantee=grantee, actions=["dynamodb:GetItem"],
                                            resource_arns=[self.table.table_arn])
         if self.table.encryption_key is not None:
-            self.table.encryption_key.grant_decrypt(grantee)
+            grant = grant.combine(self.table.encryption_key.grant_decrypt(grantee))
         return grant
 
-    def grant_wait(self, grantee: iam.IGrantable) -> str:
-        """What ``Job.result`` needs: a temporary SQS queue named ``<endpoint>-wait-*``
-        subscribed to the two topics. Returns the queue ARN pattern (a wildcard)."""
-        stack = cdk.Stack.of(self)
+    @property
+    def wait_queue_arn_pattern(self) -> str:
+        """The ARNs of the temporary queues ``llm_client`` creates to wait on a job:
+        ``<first 40 characters of the endpoint name>-wait-<id>`` (the client's naming)."""
         if cdk.Token.is_unresolved(self.endpoint_name):
             raise ValueError("grant_wait needs the endpoint's name as a literal (the client "
                              "names its queue after it)")
-        # llm_client names the queue <first 40 characters of the endpoint name>-wait-<id>.
-        pattern = (f"arn:{stack.partition}:sqs:{stack.region}:{stack.account}:"
-                   f"{self.endpoint_name[:40]}-wait-*")
-        iam.Grant.add_to_principal(grantee=grantee, actions=[
+        stack = cdk.Stack.of(self)
+        return (f"arn:{stack.partition}:sqs:{stack.region}:{stack.account}:"
+                f"{self.endpoint_name[:40]}-wait-*")
+
+    def grant_wait(self, grantee: iam.IGrantable) -> iam.Grant:
+        """What ``Job.result`` needs: a temporary SQS queue named ``<endpoint>-wait-*``
+        subscribed to the two topics, and removing that subscription afterwards."""
+        pattern = self.wait_queue_arn_pattern
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=[
             "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
             "sqs:SetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
             resource_arns=[pattern])
-        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Subscribe"],
-                                   resource_arns=[t.topic_arn for t in self.storage.topics])
+        acknowledge_grant(grantee, pattern, "llm_client waits on a temporary queue it creates "
+                          "per job, named after the endpoint; scoped to that name prefix")
+        grant = grant.combine(iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sns:Subscribe"],
+            resource_arns=[t.topic_arn for t in self.storage.topics]))
         # Unsubscribe is authorized on the subscription ARN: <topic ARN>:<generated id>.
-        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Unsubscribe"],
-                                   resource_arns=[f"{t.topic_arn}:*" for t in self.storage.topics])
-        return pattern
+        subscriptions = [f"{t.topic_arn}:*" for t in self.storage.topics]
+        for subscription in subscriptions:
+            acknowledge_grant(grantee, subscription, "llm_client removes the subscriptions it "
+                              "made to this topic; their ARNs end in an id SNS generates")
+        return grant.combine(iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sns:Unsubscribe"], resource_arns=subscriptions))
