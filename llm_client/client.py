@@ -80,12 +80,12 @@ class AsyncEndpoint:
         """Upload a request under the input prefix; the invoker submits it."""
         if (path is None) == (prompt is None):
             raise ValueError("give a file or a prompt")
-        if prompt is not None:
-            body = json.dumps({"inputs": prompt, "parameters": parameters or {}}).encode()
-            name = f"{uuid.uuid4().hex}.json"
-        else:
+        if path is not None:
             body = Path(path).read_bytes()
             name = f"{uuid.uuid4().hex}-{Path(path).name}"
+        else:
+            body = json.dumps({"inputs": prompt, "parameters": parameters or {}}).encode()
+            name = f"{uuid.uuid4().hex}.json"
         bucket, prefix = _split(self.input_location)
         key = f"{prefix}{name}"
         job = Job(self, inference_id="", input_location=f"s3://{bucket}/{key}")

@@ -51,7 +51,9 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
             raise ValueError("give both subnet_ids and security_group_ids, or neither")
         self.execution_role, self.instance_type = execution_role, instance_type
         self.variant_name = variant_name
-        self.vpc_config = (subnet_ids, security_group_ids) if subnet_ids else None
+        #: (subnet IDs, security group IDs) of the endpoint and its models, or None.
+        self.vpc_config: tuple[list[str], list[str]] | None = (
+            (list(subnet_ids), list(security_group_ids or ())) if subnet_ids else None)
         key_allowed = not instances.has_instance_store(instance_type)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "Config",
@@ -66,8 +68,8 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
                     routing_strategy="LEAST_OUTSTANDING_REQUESTS"))],
             execution_role_arn=execution_role.role_arn,
             vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
-                subnets=list(subnet_ids), security_group_ids=list(security_group_ids))
-            if subnet_ids else None,
+                subnets=self.vpc_config[0], security_group_ids=self.vpc_config[1])
+            if self.vpc_config else None,
             kms_key_id=volume_kms_key.key_arn if volume_kms_key and key_allowed else None)
         self.endpoint_config.node.add_dependency(execution_role)
         self.endpoint = sagemaker.CfnEndpoint(
@@ -118,7 +120,7 @@ class InferenceComponent(Construct):
                 image=image_uri, environment=dict(environment or {}),
                 **model_data_properties(model_data)),
             vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                subnets=list(vpc[0]), security_group_ids=list(vpc[1])) if vpc else None,
+                subnets=vpc[0], security_group_ids=vpc[1]) if vpc else None,
             enable_network_isolation=network_isolation or None)
         self.model.node.add_dependency(endpoint.execution_role)
         self.component = sagemaker.CfnInferenceComponent(

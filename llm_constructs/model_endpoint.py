@@ -149,7 +149,7 @@ class LlmEndpoint(Construct, AsyncMetrics):
             execution_role_arn=execution_role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(**container),
             vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                subnets=list(subnet_ids), security_group_ids=list(security_group_ids),
+                subnets=list(subnet_ids), security_group_ids=list(security_group_ids or ()),
             ) if subnet_ids else None,
             enable_network_isolation=network_isolation or None,
         )

@@ -34,7 +34,7 @@ class ScalingGuardFunction(Construct):
     def of(cls, scope: Construct) -> "ScalingGuardFunction":
         stack = cdk.Stack.of(scope)
         found = stack.node.try_find_child(cls.ID)
-        return found if found is not None else cls(stack, cls.ID)  # type: ignore[return-value]
+        return found if isinstance(found, cls) else cls(stack, cls.ID)
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
