@@ -41,9 +41,11 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from llm_client import AsyncEndpoint  # noqa: E402
-from llm_constructs.async_runtime import INVOKER_CODE  # noqa: E402
 
 BUCKET, TABLE, ENDPOINT = "bench-async", "bench-jobs", "bench-endpoint"
+#: The invoker's code, beside its construct (read as a file: importing llm_constructs would
+#: start CDK's runtime for nothing).
+INVOKER_CODE = ROOT / "llm_constructs" / "async_runtime" / "runtime" / "invoker"
 
 
 def _invoker():
