@@ -26,7 +26,7 @@ PRELUDE = """\
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
-app = cdk.App(outdir="cdk.out")
+app = cdk.App(outdir=OUTDIR)
 stack = cdk.Stack(app, "MyLlm")
 my_lambda = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
 """
@@ -99,8 +99,9 @@ def installed(wheel, tmp_path_factory) -> Path:
     return python
 
 
-def _app_source() -> str:
-    return "import json\nimport sys\n" + PRELUDE + readme_snippet() + EPILOGUE
+def _app_source(outdir: str = "cdk.out") -> str:
+    return (f"import json\nimport sys\nOUTDIR = {outdir!r}\n" + PRELUDE + readme_snippet()
+            + EPILOGUE)
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +138,12 @@ def test_readme_snippet_synthesizes_from_the_installed_wheel(installed, outside)
     assert [p.name for p in (installed_runtime / "__pycache__").iterdir()] != []
 
 
-def test_installed_package_synthesizes_what_the_repository_does(outside, tmp_path,
-                                                                 monkeypatch, capsys):
+def test_installed_package_synthesizes_what_the_repository_does(outside, tmp_path, capsys):
     """Same template from the wheel as from the sources, asset hashes included."""
     _, out = outside
-    monkeypatch.chdir(tmp_path)
-    exec(compile(_app_source(), "my_app.py", "exec"), {})  # the repository's llm_constructs
+    # in this process: the repository's llm_constructs (an absolute outdir: CDK's runtime
+    # keeps the working directory it started in)
+    exec(compile(_app_source(str(tmp_path / "cdk.out")), "my_app.py", "exec"), {})
     assert json.loads(capsys.readouterr().out)["package"] == str(
         ROOT / "llm_constructs" / "__init__.py")
     assert json.loads((out / "MyLlm.template.json").read_text()) == json.loads(
