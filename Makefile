@@ -14,8 +14,18 @@ CDK := npx --no-install cdk
 .PHONY: setup synth test risk bench clean
 .DEFAULT_GOAL := synth
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Two stamps: synth needs only requirements.txt (the CDK app and the constructs); the tests
+# and the deploy-risk guard also need requirements-dev.txt (pytest, moto, cfn-lint, torch...).
+# A venv that has both is never reinstalled by `make synth`.
+SYNTH_DEPS := $(VENV)/.synth-deps
+TEST_DEPS := $(VENV)/.test-deps
+
+$(SYNTH_DEPS): requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(TEST_DEPS): $(SYNTH_DEPS) requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -23,23 +33,24 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+## Everything: synth and test dependencies, and the pinned CDK CLI.
+setup: $(TEST_DEPS) node_modules/.installed
 
 ## Synthesize config/$(ENV).yaml (default: dev) into cdk.out/. No AWS credentials needed.
-synth: setup
+synth: $(SYNTH_DEPS) node_modules/.installed
 	rm -rf cdk.out  # no templates left over from another config
 	$(CDK) synth --no-notices --quiet -c env=$(ENV)
 	@echo "Synthesized config/$(ENV).yaml into cdk.out/: $$(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
 
 ## Run the whole test suite (unit, template assertions, snapshots, cfn-lint, cdk-nag, CLI).
-test: setup
+test: $(TEST_DEPS) node_modules/.installed
 	$(VENV)/bin/python -m pytest
 
 ## Deploy-risk guard: synthesize every config at BASE (a git ref) and here, then compare.
 ## `make risk BASE=origin/main [ACCEPT=endpoint-replaced,...]`; report in .risk/report.md.
 BASE ?= origin/main
 ACCEPT ?=
-risk: setup
+risk: $(TEST_DEPS) node_modules/.installed
 	rm -rf .risk && git worktree prune && mkdir -p .risk
 	git worktree add --detach .risk/base-src $(BASE)
 	$(VENV)/bin/python tools/synth_all.py --root .risk/base-src --out .risk/base
@@ -49,7 +60,7 @@ risk: setup
 		--markdown .risk/report.md
 
 ## Synth benchmark (not a test): wall time and peak memory against an empty CDK app.
-bench: setup
+bench: $(SYNTH_DEPS) node_modules/.installed
 	$(VENV)/bin/python benchmarks/synth_scale.py
 
 clean:

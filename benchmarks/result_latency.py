@@ -43,11 +43,14 @@ from moto import mock_aws  # noqa: E402
 from llm_client import AsyncEndpoint  # noqa: E402
 
 BUCKET, TABLE, ENDPOINT = "bench-async", "bench-jobs", "bench-endpoint"
+#: The invoker's code, beside its construct (read as a file: importing llm_constructs would
+#: start CDK's runtime for nothing).
+INVOKER_CODE = ROOT / "llm_constructs" / "async_runtime" / "runtime" / "invoker"
 
 
 def _invoker():
     spec = importlib.util.spec_from_file_location(
-        "async_invoker", ROOT / "lambda" / "async_invoker" / "handler.py")
+        "async_invoker", INVOKER_CODE / "handler.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.Invoker(endpoint_name=ENDPOINT, table_name=TABLE, input_prefix="input/")

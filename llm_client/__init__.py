@@ -5,7 +5,8 @@
     job = endpoint.submit(prompt="Write a haiku about GPUs")
     print(job.result(timeout=900).decode())
 
-``python -m llm_client --help`` is the command-line interface.
+``llm-client --help`` (installed with the package; or ``python -m llm_client --help``)
+is the command-line interface.
 """
 
 from .client import (AsyncEndpoint, Job, JobFailed, JobTimeout, RealtimeEndpoint,

@@ -1,4 +1,4 @@
-"""python -m llm_client --stack <endpoint stack> <command> ...
+"""llm-client (or python -m llm_client) --stack <endpoint stack> <command> ...
 
   submit FILE | --prompt TEXT [--wait] [--out PATH] [--timeout S]
   wait ID [--out PATH] [--timeout S]
@@ -21,7 +21,7 @@ from .client import (AsyncEndpoint, Job, JobFailed, JobTimeout, RealtimeEndpoint
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m llm_client", description=__doc__,
+    p = argparse.ArgumentParser(prog="llm-client", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stack", required=True, help="the endpoint's stack name")
     sub = p.add_subparsers(dest="command", required=True)

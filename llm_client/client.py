@@ -34,7 +34,7 @@ class JobTimeout(TimeoutError):
 
 def inference_id(key: str, version: str) -> str:
     """The id the invoker gives an upload (object key + version or ETag); see
-    ``lambda/async_invoker/handler.py``, which must agree (tested)."""
+    ``llm_constructs/async_runtime/runtime/invoker/handler.py``, which must agree (tested)."""
     return hashlib.sha256(f"{key}\n{version.strip(chr(34))}".encode()).hexdigest()[:48]
 
 
@@ -80,12 +80,12 @@ class AsyncEndpoint:
         """Upload a request under the input prefix; the invoker submits it."""
         if (path is None) == (prompt is None):
             raise ValueError("give a file or a prompt")
-        if prompt is not None:
-            body = json.dumps({"inputs": prompt, "parameters": parameters or {}}).encode()
-            name = f"{uuid.uuid4().hex}.json"
-        else:
+        if path is not None:
             body = Path(path).read_bytes()
             name = f"{uuid.uuid4().hex}-{Path(path).name}"
+        else:
+            body = json.dumps({"inputs": prompt, "parameters": parameters or {}}).encode()
+            name = f"{uuid.uuid4().hex}.json"
         bucket, prefix = _split(self.input_location)
         key = f"{prefix}{name}"
         job = Job(self, inference_id="", input_location=f"s3://{bucket}/{key}")

@@ -5,13 +5,14 @@ from .async_runtime import AsyncJobRuntime
 from .execution_role import SageMakerExecutionRole
 from .inference_code import InferenceCode
 from .inference_components import ComponentEndpoint, InferenceComponent
-from .model_endpoint import (AsyncOutput, BlueGreenDeployment, LlmEndpoint, ModelData,
-                             ServerlessCompute)
+from .model_endpoint import (AsyncOutput, BlueGreenDeployment, ImportedLlmEndpoint, LlmEndpoint,
+                             ModelData, ServerlessCompute)
 from .monitoring import EndpointMonitoring
 from .network import ModelNetwork
 from .scaling import ScalingGuardFunction, VariantAutoScaling
 
 __all__ = ["AsyncInferenceStorage", "AsyncJobRuntime", "AsyncOutput", "BlueGreenDeployment", "ComponentEndpoint",
-           "EndpointMonitoring", "InferenceCode", "InferenceComponent", "LlmEndpoint", "ModelData", "ModelNetwork",
+           "EndpointMonitoring", "ImportedLlmEndpoint", "InferenceCode", "InferenceComponent",
+           "LlmEndpoint", "ModelData", "ModelNetwork",
            "SageMakerExecutionRole", "ScalingGuardFunction", "ServerlessCompute",
            "VariantAutoScaling"]

@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .nag import acknowledge
+from .nag import acknowledge, acknowledge_grant
 
 
 class AsyncInferenceStorage(Construct):
@@ -103,40 +103,53 @@ class AsyncInferenceStorage(Construct):
         return [t for t in (self.success_topic, self.error_topic) if t is not None]
 
     # -- grants ------------------------------------------------------------------------
-    def grant_read_requests(self, grantee: iam.IGrantable) -> None:
+    # Each acknowledges the cdk-nag finding of its wildcard (the objects under a prefix:
+    # keys are generated per request) where the grant lands, with the grant's own reason.
+    def grant_read_requests(self, grantee: iam.IGrantable) -> iam.Grant:
         """For the endpoint's execution role: read the requests."""
-        self._grant_objects(grantee, ["s3:GetObject"], [self.input_prefix])
-        self.key.grant_decrypt(grantee)
+        return self._grant_objects(grantee, ["s3:GetObject"], {
+            self.input_prefix: "read the async requests"}).combine(
+            self.key.grant_decrypt(grantee))
 
-    def grant_write_results(self, grantee: iam.IGrantable) -> None:
+    def grant_write_results(self, grantee: iam.IGrantable) -> iam.Grant:
         """For the endpoint's execution role: write results and failures, nothing else."""
-        self._grant_objects(grantee, ["s3:PutObject", "s3:AbortMultipartUpload"],
-                            [self.output_prefix, self.failure_prefix])
-        self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+        return self._grant_objects(grantee, ["s3:PutObject", "s3:AbortMultipartUpload"], {
+            self.output_prefix: "write async results",
+            self.failure_prefix: "write async failures"}).combine(
+            self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt"))
 
-    def grant_publish(self, grantee: iam.IGrantable) -> None:
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
         """For the endpoint's execution role: publish to the success and error topics."""
         if not self.topics:
-            return
+            return iam.Grant.drop(grantee, "publish to async notification topics (none)")
         # Not Topic.grant_publish: it grants kms:GenerateDataKey* where GenerateDataKey is
         # all SNS needs to encrypt a published message.
-        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"],
-                                   resource_arns=[t.topic_arn for t in self.topics])
-        self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sns:Publish"],
+            resource_arns=[t.topic_arn for t in self.topics]).combine(
+            self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt"))
 
-    def grant_submit(self, grantee: iam.IGrantable) -> None:
+    def grant_submit(self, grantee: iam.IGrantable) -> iam.Grant:
         """For clients: upload requests."""
-        self._grant_objects(grantee, ["s3:PutObject", "s3:AbortMultipartUpload"],
-                            [self.input_prefix])
-        self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+        return self._grant_objects(grantee, ["s3:PutObject", "s3:AbortMultipartUpload"], {
+            self.input_prefix: "submit requests"}).combine(
+            self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt"))
 
-    def grant_read_results(self, grantee: iam.IGrantable) -> None:
+    def grant_read_results(self, grantee: iam.IGrantable) -> iam.Grant:
         """For clients: read results and failures."""
-        self._grant_objects(grantee, ["s3:GetObject"], [self.output_prefix, self.failure_prefix])
-        self.key.grant_decrypt(grantee)
+        return self._grant_objects(grantee, ["s3:GetObject"], {
+            self.output_prefix: "read async results",
+            self.failure_prefix: "read async failures"}).combine(
+            self.key.grant_decrypt(grantee))
 
     def _grant_objects(self, grantee: iam.IGrantable, actions: list[str],
-                       prefixes: list[str]) -> iam.Grant:
-        resources = [self.bucket.arn_for_objects(f"{p}*") for p in prefixes]
-        return iam.Grant.add_to_principal(grantee=grantee, actions=actions,
-                                          resource_arns=resources)
+                       purposes: dict[str, str]) -> iam.Grant:
+        """``actions`` on the objects under each prefix of ``purposes`` (prefix -> why)."""
+        resources = {p: self.bucket.arn_for_objects(f"{p}*") for p in purposes}
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=actions,
+                                           resource_arns=list(resources.values()))
+        for prefix, resource in resources.items():
+            acknowledge_grant(grantee, resource, f"objects under one prefix of the endpoint's "
+                              f"async bucket, to {purposes[prefix]}; their keys are generated "
+                              "per request")
+        return grant

@@ -123,7 +123,11 @@ class InferenceCode(Construct):
             raise ValueError("; ".join(problems))
         digest = source_hash(directory)
         file_name = f"asset.{digest}.tar.gz"
-        build_archive(directory, Path(cdk.Stage.of(self).outdir) / file_name)
+        stage = cdk.Stage.of(self)
+        if stage is None:
+            raise ValueError("InferenceCode writes its archive into the assembly: it must be "
+                             "inside an App (or Stage)")
+        build_archive(directory, Path(stage.outdir) / file_name)
         location = cdk.Stack.of(self).synthesizer.add_file_asset(
             source_hash=f"{digest}.tar",  # object key: source hash + ".gz" of file_name
             file_name=file_name, packaging=cdk.FileAssetPackaging.FILE)

@@ -10,7 +10,7 @@ compute requirements (accelerators, memory, CPU cores) and a copy count.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -22,13 +22,20 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from . import instances
+from .endpoint_metrics import INVOCATIONS, ComponentHostMetrics
 from .execution_role import SageMakerExecutionRole
 from .model_endpoint import ModelData, model_data_properties
 
+#: Utilization of inference component copies (``InferenceComponentName``).
+COMPONENTS = "/aws/sagemaker/InferenceComponents"
 
-class ComponentEndpoint(Construct):
+
+class ComponentEndpoint(Construct, ComponentHostMetrics):
     """The shared endpoint. Attributes: ``endpoint_config``, ``endpoint``,
-    ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``components`` (by id)."""
+    ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``components`` (by id).
+
+    ``metric_*``: the whole endpoint's invocations and instances (``EndpointName``,
+    ``VariantName``); each ``InferenceComponent`` has its own per component."""
 
     def __init__(self, scope: Construct, id: str, *, execution_role: SageMakerExecutionRole,
                  instance_type: str, endpoint_name: str | None = None,
@@ -44,7 +51,9 @@ class ComponentEndpoint(Construct):
             raise ValueError("give both subnet_ids and security_group_ids, or neither")
         self.execution_role, self.instance_type = execution_role, instance_type
         self.variant_name = variant_name
-        self.vpc_config = (subnet_ids, security_group_ids) if subnet_ids else None
+        #: (subnet IDs, security group IDs) of the endpoint and its models, or None.
+        self.vpc_config: tuple[list[str], list[str]] | None = (
+            (list(subnet_ids), list(security_group_ids or ())) if subnet_ids else None)
         key_allowed = not instances.has_instance_store(instance_type)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "Config",
@@ -59,8 +68,8 @@ class ComponentEndpoint(Construct):
                     routing_strategy="LEAST_OUTSTANDING_REQUESTS"))],
             execution_role_arn=execution_role.role_arn,
             vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
-                subnets=list(subnet_ids), security_group_ids=list(security_group_ids))
-            if subnet_ids else None,
+                subnets=self.vpc_config[0], security_group_ids=self.vpc_config[1])
+            if self.vpc_config else None,
             kms_key_id=volume_kms_key.key_arn if volume_kms_key and key_allowed else None)
         self.endpoint_config.node.add_dependency(execution_role)
         self.endpoint = sagemaker.CfnEndpoint(
@@ -111,7 +120,7 @@ class InferenceComponent(Construct):
                 image=image_uri, environment=dict(environment or {}),
                 **model_data_properties(model_data)),
             vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                subnets=list(vpc[0]), security_group_ids=list(vpc[1])) if vpc else None,
+                subnets=vpc[0], security_group_ids=vpc[1]) if vpc else None,
             enable_network_isolation=network_isolation or None)
         self.model.node.add_dependency(endpoint.execution_role)
         self.component = sagemaker.CfnInferenceComponent(
@@ -139,12 +148,69 @@ class InferenceComponent(Construct):
         self.scalable_target: appscaling.ScalableTarget | None = None
         self.scale_from_zero_alarm: cloudwatch.Alarm | None = None
 
+    # -- metrics (dimension InferenceComponentName) ------------------------------------
     def metric(self, name: str, statistic: str = "Sum",
-               period: cdk.Duration = cdk.Duration.minutes(1)) -> cloudwatch.Metric:
-        """An AWS/SageMaker metric of this component (dimension InferenceComponentName)."""
-        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name,
+               period: cdk.Duration = cdk.Duration.minutes(1),
+               namespace: str = INVOCATIONS) -> cloudwatch.Metric:
+        """A metric of this component: ``AWS/SageMaker`` (invocations) by default, or
+        ``/aws/sagemaker/InferenceComponents`` (utilization of its copies)."""
+        return cloudwatch.Metric(namespace=namespace, metric_name=name,
                                  dimensions_map={"InferenceComponentName": self.component_name},
                                  statistic=statistic, period=period)
+
+    def metric_invocations(self, **kw: Any) -> cloudwatch.Metric:
+        return self.metric("Invocations", **kw)
+
+    def metric_invocations_per_copy(self, **kw: Any) -> cloudwatch.Metric:
+        return self.metric("InvocationsPerCopy", **kw)
+
+    def metric_invocation_4xx_errors(self, **kw: Any) -> cloudwatch.Metric:
+        return self.metric("Invocation4XXErrors", **kw)
+
+    def metric_invocation_5xx_errors(self, **kw: Any) -> cloudwatch.Metric:
+        return self.metric("Invocation5XXErrors", **kw)
+
+    def metric_invocation_model_errors(self, **kw: Any) -> cloudwatch.Metric:
+        """Requests without a 2XX answer: 4XX/5XX, socket errors, timeouts."""
+        return self.metric("InvocationModelErrors", **kw)
+
+    def metric_model_latency(self, *, statistic: str = "p90", **kw: Any) -> cloudwatch.Metric:
+        """Microseconds, as SageMaker reports it."""
+        return self.metric("ModelLatency", statistic=statistic, **kw)
+
+    def metric_overhead_latency(self, *, statistic: str = "p90",
+                                **kw: Any) -> cloudwatch.Metric:
+        """Microseconds SageMaker adds to the model's latency."""
+        return self.metric("OverheadLatency", statistic=statistic, **kw)
+
+    def metric_concurrent_requests_per_copy(self, *, statistic: str = "Maximum",
+                                            **kw: Any) -> cloudwatch.Metric:
+        """What copy autoscaling tracks (SageMaker documents Min and Max for it)."""
+        return self.metric("ConcurrentRequestsPerCopy", statistic=statistic, **kw)
+
+    def metric_no_capacity_invocation_failures(self, *, statistic: str = "Maximum",
+                                               **kw: Any) -> cloudwatch.Metric:
+        """Requests that found no copy (the scale-from-zero alarm watches it)."""
+        return self.metric("NoCapacityInvocationFailures", statistic=statistic, **kw)
+
+    def _utilization(self, name: str, statistic: str = "Average",
+                     **kw: Any) -> cloudwatch.Metric:
+        return self.metric(name, statistic=statistic, namespace=COMPONENTS, **kw)
+
+    def metric_cpu_utilization_normalized(self, **kw: Any) -> cloudwatch.Metric:
+        """Percent of the CPU cores the copies reserve (or may use, without a reservation)."""
+        return self._utilization("CPUUtilizationNormalized", **kw)
+
+    def metric_gpu_utilization_normalized(self, **kw: Any) -> cloudwatch.Metric:
+        """Percent of the accelerators the copies reserve."""
+        return self._utilization("GPUUtilizationNormalized", **kw)
+
+    def metric_gpu_memory_utilization_normalized(self, **kw: Any) -> cloudwatch.Metric:
+        return self._utilization("GPUMemoryUtilizationNormalized", **kw)
+
+    def metric_memory_utilization_normalized(self, **kw: Any) -> cloudwatch.Metric:
+        """Percent of the memory the copies reserve (``MinMemoryRequiredInMb``)."""
+        return self._utilization("MemoryUtilizationNormalized", **kw)
 
     def add_copy_autoscaling(self, *, min_copies: int = 1, max_copies: int = 2,
                              target_concurrent_requests_per_copy: float = 4,
@@ -185,8 +251,8 @@ class InferenceComponent(Construct):
                 adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
                 cooldown=scale_from_zero_cooldown)
             step.add_adjustment(adjustment=1, lower_bound=0)
-            self.scale_from_zero_alarm = self.metric(
-                "NoCapacityInvocationFailures", statistic="Maximum").create_alarm(
+            self.scale_from_zero_alarm = self.metric_no_capacity_invocation_failures(
+            ).create_alarm(
                 self, "NoCapacity", threshold=1, evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator
                 .GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

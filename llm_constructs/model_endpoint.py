@@ -14,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from . import instances
+from .endpoint_metrics import AsyncMetrics
 from .execution_role import SageMakerExecutionRole
 from .scaling import VariantAutoScaling
 
@@ -76,7 +77,7 @@ class AsyncOutput:
     kms_key_arn: str | None = None
 
 
-class LlmEndpoint(Construct):
+class LlmEndpoint(Construct, AsyncMetrics):
     """A SageMaker endpoint serving one container, real-time or asynchronous.
 
     Update-safe by construction:
@@ -148,7 +149,7 @@ class LlmEndpoint(Construct):
             execution_role_arn=execution_role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(**container),
             vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                subnets=list(subnet_ids), security_group_ids=list(security_group_ids),
+                subnets=list(subnet_ids), security_group_ids=list(security_group_ids or ()),
             ) if subnet_ids else None,
             enable_network_isolation=network_isolation or None,
         )
@@ -235,10 +236,17 @@ class LlmEndpoint(Construct):
     # -- permissions -------------------------------------------------------------------
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to invoke this endpoint (async, or plain and streaming)."""
-        actions = (["sagemaker:InvokeEndpointAsync"] if self.is_async else
-                   ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"])
-        return iam.Grant.add_to_principal(grantee=grantee, actions=actions,
-                                          resource_arns=[self.endpoint_arn])
+        return _grant_invoke(grantee, self.endpoint_arn, self.is_async)
+
+    @staticmethod
+    def from_endpoint_name(scope: Construct, id: str, endpoint_name: str, *,
+                           variant_name: str = "AllTraffic",
+                           is_async: bool = False) -> "ImportedLlmEndpoint":
+        """An endpoint this app did not create (same account and region as ``scope``'s
+        stack): its name, ARN, ``grant_invoke`` and ``metric_*``. ``is_async`` chooses
+        the action ``grant_invoke`` allows, as SageMaker authorizes them separately."""
+        return ImportedLlmEndpoint(scope, id, endpoint_name=endpoint_name,
+                                   variant_name=variant_name, is_async=is_async)
 
     # -- scaling -----------------------------------------------------------------------
     def _scaling(self, min_capacity: int, max_capacity: int) -> VariantAutoScaling:
@@ -320,73 +328,32 @@ class LlmEndpoint(Construct):
             self.scale_from_zero_alarm.add_alarm_action(_ArnAction(policy_arn))
         return scaling
 
-    # -- metrics -----------------------------------------------------------------------
-    def metric(self, metric_name: str, *, statistic: str = "Sum",
-               period: cdk.Duration = cdk.Duration.minutes(1),
-               namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
-        """A metric of this endpoint's variant (``AWS/SageMaker`` by default)."""
-        return cloudwatch.Metric(
-            namespace=namespace, metric_name=metric_name, statistic=statistic, period=period,
-            dimensions_map={"EndpointName": self.endpoint_name,
-                            "VariantName": self.variant_name})
 
-    def metric_invocations(self, **kw) -> cloudwatch.Metric:
-        return self.metric("Invocations", **kw)
+class ImportedLlmEndpoint(Construct, AsyncMetrics):
+    """An existing endpoint, by name (``LlmEndpoint.from_endpoint_name``). Attributes:
+    ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``is_async``."""
 
-    def metric_invocation_5xx_errors(self, **kw) -> cloudwatch.Metric:
-        return self.metric("Invocation5XXErrors", **kw)
+    def __init__(self, scope: Construct, id: str, *, endpoint_name: str,
+                 variant_name: str = "AllTraffic", is_async: bool = False) -> None:
+        super().__init__(scope, id)
+        self.endpoint_name, self.variant_name, self.is_async = (
+            endpoint_name, variant_name, is_async)
+        # SageMaker writes endpoint ARNs with the name in lower case.
+        name = endpoint_name if cdk.Token.is_unresolved(endpoint_name) else endpoint_name.lower()
+        self.endpoint_arn: str = cdk.Stack.of(self).format_arn(
+            service="sagemaker", resource="endpoint", resource_name=name,
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME)
 
-    def metric_invocation_4xx_errors(self, **kw) -> cloudwatch.Metric:
-        return self.metric("Invocation4XXErrors", **kw)
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to invoke this endpoint (async, or plain and streaming)."""
+        return _grant_invoke(grantee, self.endpoint_arn, self.is_async)
 
-    def metric_model_latency(self, *, statistic: str = "p90", **kw) -> cloudwatch.Metric:
-        """Microseconds, as SageMaker reports it."""
-        return self.metric("ModelLatency", statistic=statistic, **kw)
 
-    def metric_gpu_utilization(self, *, statistic: str = "Average", **kw) -> cloudwatch.Metric:
-        return self.metric("GPUUtilization", statistic=statistic,
-                           namespace="/aws/sagemaker/Endpoints", **kw)
-
-    def metric_gpu_memory_utilization(self, *, statistic: str = "Average",
-                                      **kw) -> cloudwatch.Metric:
-        return self.metric("GPUMemoryUtilization", statistic=statistic,
-                           namespace="/aws/sagemaker/Endpoints", **kw)
-
-    # async metrics: ``EndpointName`` is their only dimension.
-    def _endpoint_metric(self, name: str, statistic: str = "Average",
-                         period: cdk.Duration = cdk.Duration.minutes(1)) -> cloudwatch.Metric:
-        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name,
-                                 statistic=statistic, period=period,
-                                 dimensions_map={"EndpointName": self.endpoint_name})
-
-    def metric_approximate_backlog_size(self, **kw) -> cloudwatch.Metric:
-        return self._endpoint_metric("ApproximateBacklogSize", **kw)
-
-    def metric_approximate_backlog_size_per_instance(self, **kw) -> cloudwatch.Metric:
-        return self._endpoint_metric("ApproximateBacklogSizePerInstance", **kw)
-
-    def metric_approximate_age_of_oldest_request(self, **kw) -> cloudwatch.Metric:
-        """Seconds."""
-        return self._endpoint_metric("ApproximateAgeOfOldestRequest", statistic="Maximum", **kw)
-
-    def metric_has_backlog_without_capacity(self, **kw) -> cloudwatch.Metric:
-        return self._endpoint_metric("HasBacklogWithoutCapacity", **kw)
-
-    def metric_invocation_failures(self, **kw) -> cloudwatch.Metric:
-        return self.metric("InvocationFailures", **kw)
-
-    def metric_invocations_processed(self, **kw) -> cloudwatch.Metric:
-        return self.metric("InvocationsProcessed", **kw)
-
-    def metric_total_processing_time(self, *, statistic: str = "p90", **kw) -> cloudwatch.Metric:
-        """Milliseconds from the request's arrival to its result (async)."""
-        return self.metric("TotalProcessingTime", statistic=statistic, **kw)
-
-    def metric_instance_count(self, **kw) -> cloudwatch.Metric:
-        """Instances in service: the sample count of per-instance CPUUtilization over one
-        minute (as the SageMaker docs suggest; no metric publishes the count itself)."""
-        return self.metric("CPUUtilization", statistic="SampleCount",
-                           namespace="/aws/sagemaker/Endpoints", **kw)
+def _grant_invoke(grantee: iam.IGrantable, endpoint_arn: str, is_async: bool) -> iam.Grant:
+    actions = (["sagemaker:InvokeEndpointAsync"] if is_async else
+               ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"])
+    return iam.Grant.add_to_principal(grantee=grantee, actions=actions,
+                                      resource_arns=[endpoint_arn])
 
 
 def _async_config(out: AsyncOutput) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import aws_cdk as cdk
-from constructs import IConstruct
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct
 
 
 def nag_form(scope: IConstruct, value: str) -> str:
@@ -16,7 +19,7 @@ def nag_form(scope: IConstruct, value: str) -> str:
     return "".join(_part(p) for p in parts)
 
 
-def _part(part) -> str:
+def _part(part: Any) -> str:
     if isinstance(part, str):
         return part
     if "Ref" in part:
@@ -31,3 +34,13 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, *, resource: str | No
     finding = f"{rule}[Resource::{nag_form(scope, resource)}]" if resource else rule
     cdk.Validations.of(scope).acknowledge(
         cdk.Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason))
+
+
+def acknowledge_grant(grantee: iam.IGrantable, resource: str, reason: str) -> None:
+    """Acknowledge IAM5 for exactly the wildcard ``resource`` where a grant to ``grantee``
+    lands: the policies of its principal (a role, a function's role, an imported role).
+    A principal that is not a construct gets no policy, hence no finding."""
+    principal = grantee.grant_principal
+    if Construct.is_construct(principal):
+        acknowledge(cast(IConstruct, principal), "AwsSolutions-IAM5", reason,
+                    resource=resource)

@@ -20,18 +20,18 @@ from moto import mock_aws
 
 from llm_client import AsyncEndpoint, JobFailed, JobTimeout, inference_id
 from llm_client.client import sse_tokens
-from tests.helpers import ROOT
+from llm_constructs.async_runtime import INVOKER_CODE, RECORDER_CODE
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "lambda" / name / "handler.py")
+def _load(name: str, folder):
+    spec = importlib.util.spec_from_file_location(name, folder / "handler.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-invoker_mod = _load("async_invoker")
-results_mod = _load("async_results")
+invoker_mod = _load("async_invoker", INVOKER_CODE)
+results_mod = _load("async_results", RECORDER_CODE)
 
 REGION, BUCKET, TABLE, ENDPOINT = "us-east-1", "llm-async-bucket", "llm-jobs", "llm-dev-batch"
 INPUT, FAILED = "input/", "failed/"

@@ -1,4 +1,4 @@
-"""The scaling guard custom resource (lambda/scaling_guard), run against moto.
+"""The scaling guard custom resource (llm_constructs/scaling/runtime), run against moto.
 
 The whole update story: create -> instance type change (release deregisters, the
 endpoint would update, the variant re-registers with the same capacities and policies)
@@ -13,10 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.helpers import ROOT
+from llm_constructs.scaling import RUNTIME_DIR
 
 SPEC = importlib.util.spec_from_file_location(
-    "scaling_guard_handler", ROOT / "lambda" / "scaling_guard" / "handler.py")
+    "scaling_guard_handler", RUNTIME_DIR / "handler.py")
 guard = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(guard)
 

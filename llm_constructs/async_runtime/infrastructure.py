@@ -20,11 +20,15 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .async_inference import AsyncInferenceStorage
-from .model_endpoint import LlmEndpoint
-from .nag import acknowledge
+from ..async_inference import AsyncInferenceStorage
+from ..model_endpoint import LlmEndpoint
+from ..nag import acknowledge, acknowledge_grant
 
-LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+#: The functions' code, one asset folder each: exactly the deployed files (no
+#: ``__init__.py``; caches excluded from the asset).
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+INVOKER_CODE = RUNTIME_DIR / "invoker"
+RECORDER_CODE = RUNTIME_DIR / "recorder"
 INVOKER_TIMEOUT = cdk.Duration.seconds(60)
 
 
@@ -89,7 +93,7 @@ class AsyncJobRuntime(Construct):
 
         ttl_days = str(int(ledger_ttl.to_days())) if ledger_ttl else ""
         self.invoker = self._function(
-            "Invoker", "async_invoker", INVOKER_TIMEOUT,
+            "Invoker", INVOKER_CODE, INVOKER_TIMEOUT,
             "Submits uploaded requests to the async endpoint", {
                 "ENDPOINT_NAME": endpoint.endpoint_name, "TABLE_NAME": self.table.table_name,
                 "INPUT_PREFIX": storage.input_prefix, "LEDGER_TTL_DAYS": ttl_days,
@@ -104,7 +108,7 @@ class AsyncJobRuntime(Construct):
                             storage.input_prefix, "read the content type of each request")
 
         self.recorder = self._function(
-            "Recorder", "async_results", cdk.Duration.seconds(30),
+            "Recorder", RECORDER_CODE, cdk.Duration.seconds(30),
             "Records async results in the job ledger", {
                 "TABLE_NAME": self.table.table_name, "INPUT_PREFIX": storage.input_prefix,
                 "FAILED_PREFIX": failed_prefix})
@@ -134,7 +138,7 @@ class AsyncJobRuntime(Construct):
                               queue=dlq, max_receive_count=max_receive_count))
         return dlq, queue
 
-    def _function(self, id: str, folder: str, timeout: cdk.Duration, description: str,
+    def _function(self, id: str, code: Path, timeout: cdk.Duration, description: str,
                   environment: dict[str, str]) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{id}Logs", retention=logs.RetentionDays.THREE_MONTHS,
                                   removal_policy=cdk.RemovalPolicy.DESTROY)
@@ -148,7 +152,7 @@ class AsyncJobRuntime(Construct):
         return lambda_.Function(
             self, id, runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler", timeout=timeout, memory_size=256, role=role,
-            code=lambda_.Code.from_asset(str(LAMBDA_DIR / folder),
+            code=lambda_.Code.from_asset(str(code),
                                          exclude=["__pycache__", "*.pyc"]),
             log_group=log_group, environment=environment,
             description=f"{description} ({self.endpoint_name})")
@@ -163,8 +167,8 @@ class AsyncJobRuntime(Construct):
                        why: str) -> None:
         resource = self.storage.bucket.arn_for_objects(f"{prefix}*")
         iam.Grant.add_to_principal(grantee=fn, actions=actions, resource_arns=[resource])
-        acknowledge(fn.role, "AwsSolutions-IAM5", f"objects under one prefix of the endpoint's "
-                    f"async bucket, to {why}; keys are per request", resource=resource)
+        acknowledge_grant(fn, resource, f"objects under one prefix of the endpoint's async "
+                          f"bucket, to {why}; keys are per request")
 
     def _dlq_alarm(self, name: str, dlq: sqs.Queue,
                    topic: sns.ITopic | None) -> cloudwatch.Alarm:
@@ -185,26 +189,37 @@ class AsyncJobRuntime(Construct):
         grant = iam.Grant.add_to_principal(grantee=grantee, actions=["dynamodb:GetItem"],
                                            resource_arns=[self.table.table_arn])
         if self.table.encryption_key is not None:
-            self.table.encryption_key.grant_decrypt(grantee)
+            grant = grant.combine(self.table.encryption_key.grant_decrypt(grantee))
         return grant
 
-    def grant_wait(self, grantee: iam.IGrantable) -> str:
-        """What ``Job.result`` needs: a temporary SQS queue named ``<endpoint>-wait-*``
-        subscribed to the two topics. Returns the queue ARN pattern (a wildcard)."""
-        stack = cdk.Stack.of(self)
+    @property
+    def wait_queue_arn_pattern(self) -> str:
+        """The ARNs of the temporary queues ``llm_client`` creates to wait on a job:
+        ``<first 40 characters of the endpoint name>-wait-<id>`` (the client's naming)."""
         if cdk.Token.is_unresolved(self.endpoint_name):
             raise ValueError("grant_wait needs the endpoint's name as a literal (the client "
                              "names its queue after it)")
-        # llm_client names the queue <first 40 characters of the endpoint name>-wait-<id>.
-        pattern = (f"arn:{stack.partition}:sqs:{stack.region}:{stack.account}:"
-                   f"{self.endpoint_name[:40]}-wait-*")
-        iam.Grant.add_to_principal(grantee=grantee, actions=[
+        stack = cdk.Stack.of(self)
+        return (f"arn:{stack.partition}:sqs:{stack.region}:{stack.account}:"
+                f"{self.endpoint_name[:40]}-wait-*")
+
+    def grant_wait(self, grantee: iam.IGrantable) -> iam.Grant:
+        """What ``Job.result`` needs: a temporary SQS queue named ``<endpoint>-wait-*``
+        subscribed to the two topics, and removing that subscription afterwards."""
+        pattern = self.wait_queue_arn_pattern
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=[
             "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
             "sqs:SetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
             resource_arns=[pattern])
-        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Subscribe"],
-                                   resource_arns=[t.topic_arn for t in self.storage.topics])
+        acknowledge_grant(grantee, pattern, "llm_client waits on a temporary queue it creates "
+                          "per job, named after the endpoint; scoped to that name prefix")
+        grant = grant.combine(iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sns:Subscribe"],
+            resource_arns=[t.topic_arn for t in self.storage.topics]))
         # Unsubscribe is authorized on the subscription ARN: <topic ARN>:<generated id>.
-        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Unsubscribe"],
-                                   resource_arns=[f"{t.topic_arn}:*" for t in self.storage.topics])
-        return pattern
+        subscriptions = [f"{t.topic_arn}:*" for t in self.storage.topics]
+        for subscription in subscriptions:
+            acknowledge_grant(grantee, subscription, "llm_client removes the subscriptions it "
+                              "made to this topic; their ARNs end in an id SNS generates")
+        return grant.combine(iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sns:Unsubscribe"], resource_arns=subscriptions))

@@ -1,7 +1,7 @@
 """Update-safe Application Auto Scaling for SageMaker endpoint variants.
 
 ``VariantAutoScaling`` registers the variant through the scaling-guard custom resource
-(``lambda/scaling_guard``) instead of ``AWS::ApplicationAutoScaling::*`` resources, so a
+(its code in ``runtime/``) instead of ``AWS::ApplicationAutoScaling::*`` resources, so a
 change of the variant's instance type deploys in one ``cdk deploy``: the guard
 deregisters the target before CloudFormation updates the endpoint and registers it again,
 with the same capacities and policies, after.
@@ -19,9 +19,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .nag import acknowledge
+from ..nag import acknowledge
 
-GUARD_CODE = Path(__file__).resolve().parents[1] / "lambda" / "scaling_guard"
+#: The guard's Lambda code: exactly the asset's files (no ``__init__.py``; caches excluded).
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 
 
 class ScalingGuardFunction(Construct):
@@ -33,7 +34,7 @@ class ScalingGuardFunction(Construct):
     def of(cls, scope: Construct) -> "ScalingGuardFunction":
         stack = cdk.Stack.of(scope)
         found = stack.node.try_find_child(cls.ID)
-        return found if found is not None else cls(stack, cls.ID)  # type: ignore[return-value]
+        return found if isinstance(found, cls) else cls(stack, cls.ID)
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
@@ -76,7 +77,7 @@ class ScalingGuardFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,  # the latest (cdk-nag L1)
             architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler",
-            code=lambda_.Code.from_asset(str(GUARD_CODE), exclude=["__pycache__", "*.pyc"]),
+            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
             role=self.role,
             timeout=cdk.Duration.minutes(5),
             memory_size=256,
