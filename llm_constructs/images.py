@@ -47,8 +47,9 @@ def registries(kind: str) -> dict[str, str]:
     return dict(_table()[kind]["registries"])
 
 
-#: The serving backends with a version table of their own: config key -> name in errors.
-BACKENDS = {"tgi": "TGI", "vllm": "vLLM", "sglang": "SGLang", "lmi": "LMI"}
+def display_name(kind: str) -> str:
+    """The name of a DLC in messages (``vLLM``), from its entry in the data file."""
+    return str(_table()[kind]["name"])
 
 
 def versions(kind: str) -> list[str]:
@@ -61,12 +62,12 @@ def backend_image(kind: str, version: str) -> DlcImage:
     if kind == "tgi":
         return tgi_image(version)
     table = _table()[kind]
-    e = _entry(kind, version, f"{BACKENDS[kind]} version")
+    e = _entry(kind, version, f"{display_name(kind)} version")
     tag = table["tag"].format(version=version, **e)
     regs = registries(kind)
     if "regions" in e:
         regs = {r: a for r, a in regs.items() if r in e["regions"]}
-    return DlcImage(table["repository"], tag, regs, backend=BACKENDS[kind])
+    return DlcImage(table["repository"], tag, regs, backend=display_name(kind))
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class DlcImage:
             return BoundImage(self.uri_for(stack.region), self.repository_arn_for(stack.region))
         mapping_id = f"DlcRegistry{_logical_suffix(self.repository)}"
         mapping = stack.node.try_find_child(mapping_id)
-        if mapping is None:
+        if not isinstance(mapping, cdk.CfnMapping):
             mapping = cdk.CfnMapping(
                 stack, mapping_id,
                 mapping={region: {"account": acct} for region, acct in sorted(self.registries.items())},

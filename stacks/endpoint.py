@@ -17,7 +17,6 @@ from config import AppConfig, Endpoint
 from config.shapes import InstanceScaling, ModelPackageImage, ModelSpec
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, ComponentEndpoint,
                             EndpointMonitoring, LlmEndpoint, ModelData, SageMakerExecutionRole)
-from llm_constructs.nag import acknowledge
 
 from . import translate
 from .network import NetworkStack, removal_policy
@@ -150,13 +149,6 @@ class ModelEndpointStack(cdk.Stack):
         storage.grant_read_requests(role)
         storage.grant_write_results(role)
         storage.grant_publish(role)
-        for prefix, why in ((storage.input_prefix, "read the async requests"),
-                            (storage.output_prefix, "write async results"),
-                            (storage.failure_prefix, "write async failures")):
-            self.execution_role.allow_wildcard(
-                storage.bucket.arn_for_objects(f"{prefix}*"),
-                f"objects under one prefix of the endpoint's async bucket, to {why}; "
-                "their keys are generated per request")
 
     def _grant_invokers(self) -> None:
         """Each invoke principal may invoke the endpoint and, for async, submit requests,
@@ -170,26 +162,14 @@ class ModelEndpointStack(cdk.Stack):
                 self._grant_job_waiter(invoker, self.runtime)
 
     @staticmethod
-    def _grant_client(invoker: iam.IRole, st: AsyncInferenceStorage) -> None:
-        st.grant_submit(invoker)
-        st.grant_read_results(invoker)
-        for prefix in (st.input_prefix, st.output_prefix, st.failure_prefix):
-            acknowledge(invoker, "AwsSolutions-IAM5",
-                        "a client submits requests under, and reads results from, one prefix "
-                        "each of the endpoint's async bucket; keys are per request",
-                        resource=st.bucket.arn_for_objects(f"{prefix}*"))
+    def _grant_client(invoker: iam.IRole, storage: AsyncInferenceStorage) -> None:
+        storage.grant_submit(invoker)
+        storage.grant_read_results(invoker)
 
     @staticmethod
-    def _grant_job_waiter(invoker: iam.IRole, rt: AsyncJobRuntime) -> None:
-        rt.grant_read_jobs(invoker)
-        acknowledge(invoker, "AwsSolutions-IAM5",
-                    "llm_client waits on a temporary queue it creates per job, named after "
-                    "the endpoint; scoped to that name prefix",
-                    resource=rt.grant_wait(invoker))
-        for topic in rt.storage.topics:
-            acknowledge(invoker, "AwsSolutions-IAM5",
-                        "llm_client removes the subscriptions it made to this topic; their "
-                        "ARNs end in an id SNS generates", resource=f"{topic.topic_arn}:*")
+    def _grant_job_waiter(invoker: iam.IRole, runtime: AsyncJobRuntime) -> None:
+        runtime.grant_read_jobs(invoker)
+        runtime.grant_wait(invoker)
 
     # -- monitoring ---------------------------------------------------------------------------
     def _monitor(self) -> None:

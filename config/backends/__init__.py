@@ -1,10 +1,9 @@
 """The serving backends, one record each (``record.Backend``).
 
-Adding a backend is one record here plus its image data in
-``llm_constructs/data/dlc_images.json`` (versions, registries, and its name in
-``llm_constructs.images.BACKENDS``): the config's image union and its error text, the
-version errors, ``ModelSpec.backend``, the serving rules and the container environment
-all follow from the records.
+Adding a backend is one record here plus its image data (its name, versions and
+registries) in ``llm_constructs/data/dlc_images.json``: the config's image union and its
+error text, the version errors, ``ModelSpec.backend``, the serving rules and the container
+environment all follow from the records.
 """
 
 from __future__ import annotations

@@ -57,8 +57,8 @@ class Backend:
 
     @property
     def name(self) -> str:
-        """The name in messages (``vLLM``): the image library's, one home for both."""
-        return images.BACKENDS[self.image_key]
+        """The name in messages (``vLLM``): the image table's, one home for both."""
+        return images.display_name(self.image_key)
 
     def reads(self, serving_field: str) -> bool:
         return serving_field in self.variables
