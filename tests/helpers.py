@@ -6,7 +6,7 @@ import copy
 import json
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ def synthesize_data(data: dict, *, nag: bool = True, validation: bool = True,
     return Synth(outdir, {s.stack_name: s.template for s in assembly.stacks})
 
 
-@lru_cache(maxsize=None)
+@cache
 def synthesize(name: str) -> Synth:
     """The shipped config ``name``, synthesized once per test session, with cdk-nag.
     Without CDK's built-in validation: test_lint_and_nag runs cfn-lint, which checks more
