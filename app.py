@@ -39,13 +39,19 @@ def build_stacks(app: cdk.App, config: AppConfig) -> list[cdk.Stack]:
 
 
 def build_app(env_name: str | None = None, *, outdir: str | None = None,
-              config: AppConfig | None = None, nag: bool = True) -> cdk.App:
+              config: AppConfig | None = None, nag: bool = True,
+              validation: bool = True) -> cdk.App:
     """The whole app for one config. ``nag`` adds cdk-nag AwsSolutions as a validation
-    plugin: any unacknowledged finding makes synth fail."""
+    plugin: any unacknowledged finding makes synth fail. ``validation=False`` turns off CDK's
+    built-in CloudFormation validation (schema and rule checks; about 10 s of CPU per
+    process, two thirds of a synth): only for callers that run cfn-lint on the templates
+    instead, as the tests do. ``cdk synth --no-validation`` or ``CDK_VALIDATION=false``
+    turn it off too; ``validation=True`` does not override them."""
     context = feature_flags()
     if env_name is not None:
         context["env"] = env_name
-    app = cdk.App(context=context, outdir=outdir)
+    app = cdk.App(context=context, outdir=outdir,
+                  builtin_cloud_formation_validation=None if validation else False)
     if config is None:
         config = load_config(app.node.try_get_context("env") or "dev")
     build_stacks(app, config)

@@ -6,7 +6,7 @@ import copy
 import json
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -75,21 +75,27 @@ def changed(data: dict, **changes) -> dict:
     return data
 
 
-def synthesize_data(data: dict, *, nag: bool = True, source: str = "<test>") -> Synth:
-    """Synthesize the whole app for a config given as data."""
+def synthesize_data(data: dict, *, nag: bool = True, validation: bool = True,
+                    source: str = "<test>") -> Synth:
+    """Synthesize the whole app for a config given as data. CDK's built-in CloudFormation
+    validation stays on (synth fails on its errors) unless the caller lints the templates
+    with cfn-lint instead."""
     import app
     from config import parse_config
 
     cfg = parse_config(copy.deepcopy(data), source=source)
     outdir = Path(tempfile.mkdtemp(prefix="synth-"))
-    assembly = app.build_app(outdir=str(outdir), config=cfg, nag=nag).synth()
+    application = app.build_app(outdir=str(outdir), config=cfg, nag=nag, validation=validation)
+    assembly = application.synth()
     return Synth(outdir, {s.stack_name: s.template for s in assembly.stacks})
 
 
-@lru_cache(maxsize=None)
+@cache
 def synthesize(name: str) -> Synth:
-    """The shipped config ``name``, synthesized once per test session, with cdk-nag."""
-    return synthesize_data(config_data(name), source=f"config/{name}.yaml")
+    """The shipped config ``name``, synthesized once per test session, with cdk-nag.
+    Without CDK's built-in validation: test_lint_and_nag runs cfn-lint, which checks more
+    (every warning, three regions), on every template of every shipped config."""
+    return synthesize_data(config_data(name), validation=False, source=f"config/{name}.yaml")
 
 
 def resources(template: dict, type_: str) -> dict[str, dict]:
