@@ -16,7 +16,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import boto3
 
@@ -59,7 +60,7 @@ class AsyncEndpoint:
     session: Any = field(default=None, repr=False)
 
     @classmethod
-    def from_stack(cls, stack_name: str, session: Any = None) -> "AsyncEndpoint":
+    def from_stack(cls, stack_name: str, session: Any = None) -> AsyncEndpoint:
         out = stack_outputs(stack_name, session)
         missing = [k for k in ("EndpointName", "InputLocation", "JobTableName",
                                "SuccessTopicArn", "ErrorTopicArn") if k not in out]
@@ -76,7 +77,7 @@ class AsyncEndpoint:
     # -- submit ---------------------------------------------------------------------------
     def submit(self, path: str | Path | None = None, *, prompt: str | None = None,
                parameters: dict[str, Any] | None = None,
-               content_type: str = "application/json") -> "Job":
+               content_type: str = "application/json") -> Job:
         """Upload a request under the input prefix; the invoker submits it."""
         if (path is None) == (prompt is None):
             raise ValueError("give a file or a prompt")
@@ -100,7 +101,7 @@ class AsyncEndpoint:
         job.inference_id = inference_id(key, put.get("VersionId") or put.get("ETag", ""))
         return job
 
-    def job(self, job_id: str) -> "Job":
+    def job(self, job_id: str) -> Job:
         item = self.status(job_id)
         return Job(self, inference_id=job_id, input_location=item.get("input_location", ""))
 
@@ -111,7 +112,7 @@ class AsyncEndpoint:
             raise KeyError(f"no job {job_id} in the ledger {self.table_name}")
         return {k: (str(v) if not isinstance(v, (str, bool)) else v) for k, v in item.items()}
 
-    def replay(self, job_id: str) -> "Job":
+    def replay(self, job_id: str) -> Job:
         """Submit a failed job's request again (from its copy under failed/)."""
         item = self.status(job_id)
         source = item.get("failed_copy") or item.get("input_location")
@@ -135,7 +136,7 @@ class Job:
     endpoint: AsyncEndpoint
     inference_id: str
     input_location: str
-    _watch: "_Watch | None" = field(default=None, repr=False)
+    _watch: _Watch | None = field(default=None, repr=False)
 
     def status(self) -> dict[str, Any]:
         return self.endpoint.status(self.inference_id)
@@ -192,7 +193,7 @@ class _Watch:
         self.sqs, self.sns, self.queue_url, self.subscriptions = sqs, sns, queue_url, subscriptions
 
     @classmethod
-    def open(cls, endpoint: AsyncEndpoint, body_filter: dict[str, Any]) -> "_Watch":
+    def open(cls, endpoint: AsyncEndpoint, body_filter: dict[str, Any]) -> _Watch:
         boto = endpoint._boto
         sqs, sns = boto.client("sqs"), boto.client("sns")
         name = f"{endpoint.endpoint_name[:40]}-wait-{uuid.uuid4().hex[:12]}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -27,7 +27,7 @@ class ImageResolutionError(ValueError):
     """A version or region the published table does not have."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table() -> dict:
     return json.loads((DATA_DIR / "dlc_images.json").read_text(encoding="utf-8"))
 
@@ -98,7 +98,7 @@ class DlcImage:
         partition = RegionInfo.get(region).partition or "aws"
         return f"arn:{partition}:ecr:{region}:{self.account_for(region)}:repository/{self.repository}"
 
-    def bind(self, scope: Construct) -> "BoundImage":
+    def bind(self, scope: Construct) -> BoundImage:
         """Image URI and repository ARN for ``scope``'s stack (mapping when region-agnostic)."""
         stack = cdk.Stack.of(scope)
         if not cdk.Token.is_unresolved(stack.region):

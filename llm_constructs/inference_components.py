@@ -10,7 +10,8 @@ compute requirements (accelerators, memory, CPU cores) and a copy count.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -79,7 +80,7 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
         self.endpoint_arn: str = self.endpoint.ref
         self.components: dict[str, InferenceComponent] = {}
 
-    def add_component(self, id: str, **props) -> "InferenceComponent":
+    def add_component(self, id: str, **props) -> InferenceComponent:
         """One model on this endpoint (see ``InferenceComponent`` for the props)."""
         component = InferenceComponent(self, id, endpoint=self, **props)
         self.components[id] = component

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 import jsii
@@ -30,7 +30,7 @@ class ModelData:
         return not self.s3_uri.endswith("/")
 
 
-def model_data_properties(model_data: "ModelData | None") -> dict:
+def model_data_properties(model_data: ModelData | None) -> dict:
     """ContainerDefinition properties for the artifacts: ``ModelDataUrl`` for a
     ``.tar.gz``, an uncompressed ``S3Prefix`` ``ModelDataSource`` for a prefix."""
     if model_data is None:
@@ -241,7 +241,7 @@ class LlmEndpoint(Construct, AsyncMetrics):
     @staticmethod
     def from_endpoint_name(scope: Construct, id: str, endpoint_name: str, *,
                            variant_name: str = "AllTraffic",
-                           is_async: bool = False) -> "ImportedLlmEndpoint":
+                           is_async: bool = False) -> ImportedLlmEndpoint:
         """An endpoint this app did not create (same account and region as ``scope``'s
         stack): its name, ARN, ``grant_invoke`` and ``metric_*``. ``is_async`` chooses
         the action ``grant_invoke`` allows, as SageMaker authorizes them separately."""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from config import AppConfig, load_config  # noqa: E402
+from config import AppConfig, load_config
 
 
 @dataclass(frozen=True)

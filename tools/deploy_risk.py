@@ -31,7 +31,8 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 RULES = ("endpoint-replaced", "scaled-instance-type", "bucket-deleted", "bucket-weakened",
          "topic-weakened", "encryption-removed", "iam-broadened")

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "code"))
-import inference  # noqa: E402  (the handler, importable as SageMaker's toolkit imports it)
+import inference
 
 JSON = "application/json"
 #: Where SageMaker puts the model artifacts (ModelDataUrl / ModelDataSource).

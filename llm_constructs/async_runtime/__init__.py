@@ -10,4 +10,4 @@ its two Lambda functions' code, one asset folder each (standard library + boto3)
 
 from .infrastructure import INVOKER_CODE, RECORDER_CODE, AsyncJobRuntime
 
-__all__ = ["AsyncJobRuntime", "INVOKER_CODE", "RECORDER_CODE"]
+__all__ = ["INVOKER_CODE", "RECORDER_CODE", "AsyncJobRuntime"]

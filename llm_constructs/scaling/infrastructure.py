@@ -31,7 +31,7 @@ class ScalingGuardFunction(Construct):
     ID = "ScalingGuard"
 
     @classmethod
-    def of(cls, scope: Construct) -> "ScalingGuardFunction":
+    def of(cls, scope: Construct) -> ScalingGuardFunction:
         stack = cdk.Stack.of(scope)
         found = stack.node.try_find_child(cls.ID)
         return found if isinstance(found, cls) else cls(stack, cls.ID)
