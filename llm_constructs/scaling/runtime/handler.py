@@ -23,8 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from typing import Any
-from collections.abc import Callable
+from typing import Any, Callable
 
 import boto3
 from botocore.exceptions import ClientError

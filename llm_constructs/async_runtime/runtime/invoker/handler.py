@@ -19,8 +19,7 @@ import os
 import random
 import time
 import uuid
-from typing import Any
-from collections.abc import Callable
+from typing import Any, Callable
 from urllib.parse import unquote_plus
 
 import boto3
