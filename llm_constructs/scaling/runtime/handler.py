@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError

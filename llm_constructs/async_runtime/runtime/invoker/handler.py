@@ -19,7 +19,8 @@ import os
 import random
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
