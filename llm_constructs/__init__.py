@@ -11,8 +11,8 @@ from .monitoring import EndpointMonitoring
 from .network import ModelNetwork
 from .scaling import ScalingGuardFunction, VariantAutoScaling
 
-__all__ = ["AsyncInferenceStorage", "AsyncJobRuntime", "AsyncOutput", "BlueGreenDeployment", "ComponentEndpoint",
-           "EndpointMonitoring", "ImportedLlmEndpoint", "InferenceCode", "InferenceComponent",
-           "LlmEndpoint", "ModelData", "ModelNetwork",
+__all__ = ["AsyncInferenceStorage", "AsyncJobRuntime", "AsyncOutput", "BlueGreenDeployment",
+           "ComponentEndpoint", "EndpointMonitoring", "ImportedLlmEndpoint", "InferenceCode",
+           "InferenceComponent", "LlmEndpoint", "ModelData", "ModelNetwork",
            "SageMakerExecutionRole", "ScalingGuardFunction", "ServerlessCompute",
            "VariantAutoScaling"]

@@ -96,8 +96,8 @@ class SageMakerExecutionRole(Construct):
                 resources=groups + [f"{g}:*" for g in groups]))
             for g in groups:
                 self.allow_wildcard(
-                    f"{g}:*", "log streams of this endpoint's own log group, named by SageMaker per "
-                    "instance at run time")
+                    f"{g}:*", "log streams of this endpoint's own log group, named by SageMaker "
+                    "per instance at run time")
         self.add_to_policy(iam.PolicyStatement(
             sid="Metrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
             conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*",

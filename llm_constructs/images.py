@@ -96,7 +96,8 @@ class DlcImage:
 
     def repository_arn_for(self, region: str) -> str:
         partition = RegionInfo.get(region).partition or "aws"
-        return f"arn:{partition}:ecr:{region}:{self.account_for(region)}:repository/{self.repository}"
+        account = self.account_for(region)
+        return f"arn:{partition}:ecr:{region}:{account}:repository/{self.repository}"
 
     def bind(self, scope: Construct) -> BoundImage:
         """Image URI and repository ARN for ``scope``'s stack (mapping when region-agnostic)."""
@@ -108,10 +109,12 @@ class DlcImage:
         if not isinstance(mapping, cdk.CfnMapping):
             mapping = cdk.CfnMapping(
                 stack, mapping_id,
-                mapping={region: {"account": acct} for region, acct in sorted(self.registries.items())},
+                mapping={region: {"account": account}
+                         for region, account in sorted(self.registries.items())},
             )
         account = mapping.find_in_map(cdk.Aws.REGION, "account")
-        uri = f"{account}.dkr.ecr.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{self.repository}:{self.tag}"
+        registry = f"{account}.dkr.ecr.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
+        uri = f"{registry}/{self.repository}:{self.tag}"
         arn = (f"arn:{cdk.Aws.PARTITION}:ecr:{cdk.Aws.REGION}:{account}:"
                f"repository/{self.repository}")
         return BoundImage(uri, arn)

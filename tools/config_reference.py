@@ -149,7 +149,7 @@ def section(path: str, model: type[BaseModel]) -> tuple[list[str], list[tuple[st
         inner = _strip(_args(tp)[0]) if typing.get_origin(tp) is list else tp
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             nested.append((sub + ("[]" if inner is not tp else ""), inner))
-    return lines + [""], nested
+    return [*lines, ""], nested
 
 
 def markdown() -> str:

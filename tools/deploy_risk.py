@@ -31,8 +31,8 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
-from collections.abc import Iterator
 
 RULES = ("endpoint-replaced", "scaled-instance-type", "bucket-deleted", "bucket-weakened",
          "topic-weakened", "encryption-removed", "iam-broadened")
@@ -148,7 +148,7 @@ def _lifecycle(stack: str, lid: str, old: dict, new: dict | None,
                           "old one deleted, with downtime and a new name for clients; keep "
                           "EndpointName stable and change the endpoint config instead.")
     elif type_ == "AWS::S3::Bucket":
-        retained = old.get("DeletionPolicy") == "Retain" or old.get("UpdateReplacePolicy") == "Retain"
+        retained = "Retain" in (old.get("DeletionPolicy"), old.get("UpdateReplacePolicy"))
         if new is None and not retained:
             yield Finding("bucket-deleted", stack, lid,
                           "bucket would be DELETED with everything in it (async requests, "
@@ -160,60 +160,74 @@ def _lifecycle(stack: str, lid: str, old: dict, new: dict | None,
                           "a new empty bucket is created and the old one deleted.")
 
 
+#: Resource type -> (rule, "is it protected?", what losing it means): a protection the old
+#: template has and the new one lacks is a finding.
+_PROTECTIONS: dict[str, tuple[str, Callable[[dict], object], str]] = {
+    "AWS::SQS::Queue": (
+        "encryption-removed", lambda p: p.get("KmsMasterKeyId") or p.get("SqsManagedSseEnabled"),
+        "queue loses server-side encryption."),
+    "AWS::DynamoDB::Table": (
+        "encryption-removed", lambda p: (p.get("SSESpecification") or {}).get("SSEEnabled"),
+        "table goes back from a KMS key to the default encryption."),
+    "AWS::SageMaker::EndpointConfig": (
+        "encryption-removed", lambda p: p.get("KmsKeyId"),
+        "endpoint config drops its KMS key (storage volume, async outputs)."),
+    "AWS::KMS::Key": (
+        "encryption-removed", lambda p: p.get("EnableKeyRotation"),
+        "KMS key rotation is turned off."),
+    "AWS::Logs::LogGroup": (
+        "encryption-removed", lambda p: p.get("KmsKeyId"), "log group loses its KMS key."),
+    "AWS::SageMaker::Model": (
+        "iam-broadened", lambda p: p.get("EnableNetworkIsolation"),
+        "model loses network isolation: the container may reach the network."),
+}
+
+
 def _weakening(stack: str, lid: str, old: dict, new: dict, old_t: dict,
                new_t: dict) -> Iterator[Finding]:
-    type_, op, np_ = old["Type"], old.get("Properties", {}), new.get("Properties", {})
+    type_, before, after = old["Type"], old.get("Properties", {}), new.get("Properties", {})
     if type_ == "AWS::S3::Bucket":
-        o_alg = json.dumps(op.get("BucketEncryption"))
-        n_alg = json.dumps(np_.get("BucketEncryption"))
-        if "aws:kms" in o_alg and "aws:kms" not in n_alg:
-            yield Finding("bucket-weakened", stack, lid,
-                          "bucket encryption changes from SSE-KMS to "
-                          f"{'SSE-S3' if 'AES256' in n_alg else 'none'}; objects lose the KMS "
-                          "key's access control and audit.")
-        elif op.get("BucketEncryption") and not np_.get("BucketEncryption"):
-            yield Finding("bucket-weakened", stack, lid, "bucket encryption is removed.")
-        o_pab, n_pab = op.get("PublicAccessBlockConfiguration") or {}, \
-            np_.get("PublicAccessBlockConfiguration") or {}
-        opened = [k for k, v in o_pab.items() if v is True and n_pab.get(k) is not True]
-        if opened:
-            yield Finding("bucket-weakened", stack, lid,
-                          f"public access block loosened: {', '.join(sorted(opened))} no longer "
-                          "true; the bucket could become public.")
-        if _lost_ssl_only(old_t, new_t, "AWS::S3::BucketPolicy", "Bucket", lid):
-            yield Finding("bucket-weakened", stack, lid,
-                          "the bucket policy no longer denies requests without TLS (SSL-only).")
+        yield from _bucket_weakening(stack, lid, before, after, old_t, new_t)
     elif type_ == "AWS::SNS::Topic":
-        if op.get("KmsMasterKeyId") and not np_.get("KmsMasterKeyId"):
-            yield Finding("topic-weakened", stack, lid,
-                          "topic loses its KMS key: messages (which can carry inference "
-                          "results) are stored unencrypted by a key you control.")
-        if _lost_ssl_only(old_t, new_t, "AWS::SNS::TopicPolicy", "Topics", lid):
-            yield Finding("topic-weakened", stack, lid,
-                          "the topic policy no longer denies publishing without TLS.")
-    elif type_ == "AWS::SQS::Queue":
-        if (op.get("KmsMasterKeyId") or op.get("SqsManagedSseEnabled")) and not (
-                np_.get("KmsMasterKeyId") or np_.get("SqsManagedSseEnabled")):
-            yield Finding("encryption-removed", stack, lid, "queue loses server-side encryption.")
-    elif type_ == "AWS::DynamoDB::Table":
-        if (op.get("SSESpecification") or {}).get("SSEEnabled") and not (
-                np_.get("SSESpecification") or {}).get("SSEEnabled"):
-            yield Finding("encryption-removed", stack, lid,
-                          "table goes back from a KMS key to the default encryption.")
-    elif type_ == "AWS::SageMaker::EndpointConfig":
-        if op.get("KmsKeyId") and not np_.get("KmsKeyId"):
-            yield Finding("encryption-removed", stack, lid,
-                          "endpoint config drops its KMS key (storage volume, async outputs).")
-    elif type_ == "AWS::KMS::Key":
-        if op.get("EnableKeyRotation") and not np_.get("EnableKeyRotation"):
-            yield Finding("encryption-removed", stack, lid, "KMS key rotation is turned off.")
-    elif type_ == "AWS::Logs::LogGroup":
-        if op.get("KmsKeyId") and not np_.get("KmsKeyId"):
-            yield Finding("encryption-removed", stack, lid, "log group loses its KMS key.")
-    elif type_ == "AWS::SageMaker::Model":
-        if op.get("EnableNetworkIsolation") and not np_.get("EnableNetworkIsolation"):
-            yield Finding("iam-broadened", stack, lid,
-                          "model loses network isolation: the container may reach the network.")
+        yield from _topic_weakening(stack, lid, before, after, old_t, new_t)
+    elif type_ in _PROTECTIONS:
+        rule, protected, what = _PROTECTIONS[type_]
+        if protected(before) and not protected(after):
+            yield Finding(rule, stack, lid, what)
+
+
+def _bucket_weakening(stack: str, lid: str, before: dict, after: dict, old_t: dict,
+                      new_t: dict) -> Iterator[Finding]:
+    old_encryption = json.dumps(before.get("BucketEncryption"))
+    new_encryption = json.dumps(after.get("BucketEncryption"))
+    if "aws:kms" in old_encryption and "aws:kms" not in new_encryption:
+        yield Finding("bucket-weakened", stack, lid,
+                      "bucket encryption changes from SSE-KMS to "
+                      f"{'SSE-S3' if 'AES256' in new_encryption else 'none'}; objects lose the "
+                      "KMS key's access control and audit.")
+    elif before.get("BucketEncryption") and not after.get("BucketEncryption"):
+        yield Finding("bucket-weakened", stack, lid, "bucket encryption is removed.")
+    old_block = before.get("PublicAccessBlockConfiguration") or {}
+    new_block = after.get("PublicAccessBlockConfiguration") or {}
+    opened = [k for k, v in old_block.items() if v is True and new_block.get(k) is not True]
+    if opened:
+        yield Finding("bucket-weakened", stack, lid,
+                      f"public access block loosened: {', '.join(sorted(opened))} no longer "
+                      "true; the bucket could become public.")
+    if _lost_ssl_only(old_t, new_t, "AWS::S3::BucketPolicy", "Bucket", lid):
+        yield Finding("bucket-weakened", stack, lid,
+                      "the bucket policy no longer denies requests without TLS (SSL-only).")
+
+
+def _topic_weakening(stack: str, lid: str, before: dict, after: dict, old_t: dict,
+                     new_t: dict) -> Iterator[Finding]:
+    if before.get("KmsMasterKeyId") and not after.get("KmsMasterKeyId"):
+        yield Finding("topic-weakened", stack, lid,
+                      "topic loses its KMS key: messages (which can carry inference "
+                      "results) are stored unencrypted by a key you control.")
+    if _lost_ssl_only(old_t, new_t, "AWS::SNS::TopicPolicy", "Topics", lid):
+        yield Finding("topic-weakened", stack, lid,
+                      "the topic policy no longer denies publishing without TLS.")
 
 
 def _variants(template: dict) -> dict[str, str]:
@@ -254,14 +268,17 @@ def _instance_type_changes(stack: str, old_t: dict, new_t: dict) -> Iterator[Fin
 
 
 def _wild(values: list[str]) -> set[str]:
-    return {v for v in values if isinstance(v, str) and (v == "*" or v.endswith(":*") or v == "*:*")}
+    return {v for v in values if isinstance(v, str) and (v == "*" or v.endswith(":*"))}
+
+
+_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
 
 
 def _iam_broadening(stack: str, old_t: dict, new_t: dict) -> Iterator[Finding]:
     def grants(t: dict) -> dict[str, set[tuple[str, str]]]:
         out: dict[str, set[tuple[str, str]]] = {}
         for lid, r in t.get("Resources", {}).items():
-            if r.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"):
+            if r.get("Type") not in _POLICY_TYPES:
                 continue
             docs = [r["Properties"].get("PolicyDocument")] + [
                 p.get("PolicyDocument") for p in r["Properties"].get("Policies", [])]

@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 changed += 1
             else:
                 text = cdk_diff(head, stack, base[stack])
-                if "There were no differences" in text or "Number of stacks with differences: 0" in text:
+                unchanged = ("There were no differences", "Number of stacks with differences: 0")
+                if any(marker in text for marker in unchanged):
                     print(f"- `{stack}`: no differences")
                 else:
                     changed += 1

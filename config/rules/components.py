@@ -22,9 +22,9 @@ def components_problems(p: str, ep: Endpoint, full_name: str,
     if "alarms" in ep.model_fields_set:
         errors.append((f"{p}.alarms", "not supported for components yet; remove alarms"))
     if not ep.components:
-        return errors + [(f"{p}.components", "required for mode: components: one entry per "
-                                             "model (name, image, source, accelerators, "
-                                             "memory_mb)")]
+        return [*errors, (f"{p}.components", "required for mode: components: one entry per "
+                                              "model (name, image, source, accelerators, "
+                                              "memory_mb)")]
     if ep.gpus is None:
         errors.append((f"{p}.instance_type", f"the GPU count of {ep.instance_type!r} is not "
                                              "in our table; components need it for placement"))

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Union
 
-from pydantic import Discriminator, Field, Tag, create_model, field_validator
+from pydantic import Discriminator, Field, JsonValue, Tag, create_model, field_validator
 
 from config.backends import BACKENDS, Backend
 from llm_constructs import images
@@ -50,9 +50,10 @@ class BackendImage(Strict):
 
 def backend_image_model(record: Backend) -> type[BackendImage]:
     """The config model of ``record``'s image: ``{<key>: <version>}``."""
+    offered: list[JsonValue] = [*record.versions()]  # editors complete these
     fields: dict[str, Any] = {record.key: (str, Field(
         description=f"{record.name} version (a version of the published DLC table).",
-        json_schema_extra={"enum": record.versions()}))}
+        json_schema_extra={"enum": offered}))}
     model = create_model(f"{record.key.title()}Image", __base__=BackendImage,
                          __doc__=f"The {record.name} DLC at a version of the published table.",
                          **fields)
