@@ -77,6 +77,31 @@ class AsyncOutput:
     kms_key_arn: str | None = None
 
 
+def _check_props(*, instance_type: str, image_uri: str | None, model_package_name: str | None,
+                 environment: Mapping[str, str] | None, model_data: ModelData | None,
+                 subnet_ids: Sequence[str] | None, security_group_ids: Sequence[str] | None,
+                 initial_instance_count: int, network_isolation: bool,
+                 volume_size_gb: int | None, async_output: AsyncOutput | None,
+                 serverless: ServerlessCompute | None) -> None:
+    """Refuse, at synth, the combinations SageMaker would refuse at deploy."""
+    if serverless is not None and (subnet_ids or async_output or network_isolation
+                                   or volume_size_gb):
+        raise ValueError("serverless endpoints take no VPC, async output, network "
+                         "isolation or volume size (SageMaker does not support them)")
+    if initial_instance_count < 1:
+        raise ValueError("initial_instance_count must be at least 1 (SageMaker requires it)")
+    if volume_size_gb is not None and instances.has_instance_store(instance_type):
+        raise ValueError(f"{instance_type} has local NVMe storage; SageMaker rejects "
+                         "VolumeSizeInGB for it")
+    if (image_uri is None) == (model_package_name is None):
+        raise ValueError("give exactly one of image_uri, model_package_name")
+    if model_package_name is not None and (environment or model_data):
+        raise ValueError("a model package brings image and weights: no environment or "
+                         "model_data")
+    if bool(subnet_ids) != bool(security_group_ids):
+        raise ValueError("give both subnet_ids and security_group_ids, or neither")
+
+
 class LlmEndpoint(Construct, AsyncMetrics):
     """A SageMaker endpoint serving one container, real-time or asynchronous.
 
@@ -116,22 +141,13 @@ class LlmEndpoint(Construct, AsyncMetrics):
         serverless: ServerlessCompute | None = None,
     ) -> None:
         super().__init__(scope, id)
-        if serverless is not None and (subnet_ids or async_output or network_isolation
-                                       or volume_size_gb):
-            raise ValueError("serverless endpoints take no VPC, async output, network "
-                             "isolation or volume size (SageMaker does not support them)")
-        if initial_instance_count < 1:
-            raise ValueError("initial_instance_count must be at least 1 (SageMaker requires it)")
-        if volume_size_gb is not None and instances.has_instance_store(instance_type):
-            raise ValueError(f"{instance_type} has local NVMe storage; SageMaker rejects "
-                             "VolumeSizeInGB for it")
-        if (image_uri is None) == (model_package_name is None):
-            raise ValueError("give exactly one of image_uri, model_package_name")
-        if model_package_name is not None and (environment or model_data):
-            raise ValueError("a model package brings image and weights: no environment or "
-                             "model_data")
-        if bool(subnet_ids) != bool(security_group_ids):
-            raise ValueError("give both subnet_ids and security_group_ids, or neither")
+        _check_props(instance_type=instance_type, image_uri=image_uri,
+                     model_package_name=model_package_name, environment=environment,
+                     model_data=model_data, subnet_ids=subnet_ids,
+                     security_group_ids=security_group_ids,
+                     initial_instance_count=initial_instance_count,
+                     network_isolation=network_isolation, volume_size_gb=volume_size_gb,
+                     async_output=async_output, serverless=serverless)
         self.variant_name = variant_name
         self.instance_type = instance_type
         self.serverless = serverless
@@ -159,26 +175,12 @@ class LlmEndpoint(Construct, AsyncMetrics):
         # The volume of an instance with NVMe storage is encrypted by its hardware module
         # and SageMaker refuses a KmsKeyId for it.
         key_allowed = not instances.has_instance_store(instance_type) and serverless is None
-        if serverless is not None:
-            variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=variant_name, model_name=self.model.attr_model_name,
-                serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
-                    memory_size_in_mb=serverless.memory_size_mb,
-                    max_concurrency=serverless.max_concurrency,
-                    provisioned_concurrency=serverless.provisioned_concurrency))
-        else:
-            variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=variant_name,
-                model_name=self.model.attr_model_name,
-                instance_type=instance_type,
-                initial_instance_count=initial_instance_count,
-                initial_variant_weight=1.0,
-                container_startup_health_check_timeout_in_seconds=int(
-                    container_startup_health_check_timeout.to_seconds()),
-                model_data_download_timeout_in_seconds=int(
-                    model_data_download_timeout.to_seconds()),
-                volume_size_in_gb=volume_size_gb,
-            )
+        variant = self._variant(
+            serverless, instance_type=instance_type,
+            initial_instance_count=initial_instance_count,
+            container_startup_health_check_timeout=container_startup_health_check_timeout,
+            model_data_download_timeout=model_data_download_timeout,
+            volume_size_gb=volume_size_gb)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "Config",
             production_variants=[variant],
@@ -196,6 +198,32 @@ class LlmEndpoint(Construct, AsyncMetrics):
         #: ``Ref`` of AWS::SageMaker::Endpoint is its ARN.
         self.endpoint_arn: str = self.endpoint.ref
         self.scaling: VariantAutoScaling | None = None
+
+    def _variant(self, serverless: ServerlessCompute | None, *, instance_type: str,
+                 initial_instance_count: int,
+                 container_startup_health_check_timeout: cdk.Duration,
+                 model_data_download_timeout: cdk.Duration,
+                 volume_size_gb: int | None,
+                 ) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+        """The one production variant: SageMaker-managed serverless compute, or instances."""
+        if serverless is not None:
+            return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=self.variant_name, model_name=self.model.attr_model_name,
+                serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                    memory_size_in_mb=serverless.memory_size_mb,
+                    max_concurrency=serverless.max_concurrency,
+                    provisioned_concurrency=serverless.provisioned_concurrency))
+        return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+            variant_name=self.variant_name,
+            model_name=self.model.attr_model_name,
+            instance_type=instance_type,
+            initial_instance_count=initial_instance_count,
+            initial_variant_weight=1.0,
+            container_startup_health_check_timeout_in_seconds=int(
+                container_startup_health_check_timeout.to_seconds()),
+            model_data_download_timeout_in_seconds=int(model_data_download_timeout.to_seconds()),
+            volume_size_in_gb=volume_size_gb,
+        )
 
     @property
     def is_async(self) -> bool:
