@@ -91,7 +91,7 @@ def test_no_scale_from_zero_policy_when_min_is_one():
 def test_scaling_is_released_before_and_restored_after_the_endpoint(seed):
     endpoint_id, endpoint = one(seed, "AWS::SageMaker::Endpoint")
     release_id, release = one(seed, "Custom::ScalingRelease")
-    target_id, target = one(seed, "Custom::ScalableVariant")
+    _, target = one(seed, "Custom::ScalableVariant")
     assert release_id in endpoint["DependsOn"]
     assert endpoint_id in target["DependsOn"]
     assert release["Properties"]["Fingerprint"] == target["Properties"]["Fingerprint"] == \
@@ -142,8 +142,9 @@ def test_bucket_is_kms_encrypted_private_versioned_logged_and_expires(seed):
     p = data["Properties"]
     (rule,) = p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    key_id, _ = [(k, v) for k, v in resources(seed, "AWS::KMS::Key").items()][0]
-    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    key_id = next(iter(resources(seed, "AWS::KMS::Key")))
+    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {
+        "Fn::GetAtt": [key_id, "Arn"]}
     assert p["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
         "RestrictPublicBuckets": True}
@@ -191,8 +192,8 @@ def test_destroy_empties_buckets_and_retain_keeps_them(seed):
 def test_async_output_config_points_at_the_bucket_and_topics(seed):
     _, config = one(seed, "AWS::SageMaker::EndpointConfig")
     out = config["Properties"]["AsyncInferenceConfig"]["OutputConfig"]
-    bucket_id = [k for k, b in resources(seed, "AWS::S3::Bucket").items()
-                 if "LoggingConfiguration" in b["Properties"]][0]
+    bucket_id = next(k for k, b in resources(seed, "AWS::S3::Bucket").items()
+                     if "LoggingConfiguration" in b["Properties"])
     assert out["S3OutputPath"] == {"Fn::Join": ["", ["s3://", {"Ref": bucket_id},
                                                      "/async-llm-output/output/"]]}
     assert out["S3FailurePath"]["Fn::Join"][1][-1] == "/async-llm-output/failure/"

@@ -158,7 +158,7 @@ def test_drop_a_file_to_result(aws):
 
 
 def test_failure_is_recorded_and_the_request_kept_for_replay(aws):
-    key, job = put(aws, "will-fail.json", b'{"inputs": "boom"}')
+    _, job = put(aws, "will-fail.json", b'{"inputs": "boom"}')
     aws.run_invoker()
     aws.notify(job, ok=False)
     aws.run_results()
@@ -206,7 +206,7 @@ def test_client_wait_learns_from_the_notification_not_from_s3(aws, monkeypatch):
 
 
 def test_wait_times_out(aws):
-    key, job = put(aws, "slow.json")
+    _, job = put(aws, "slow.json")
     aws.run_invoker()
     with pytest.raises(JobTimeout):
         aws.client.job(job).result(timeout=1)
@@ -307,7 +307,7 @@ def test_notification_for_an_unknown_id_is_kept(aws):
 
 
 def test_duplicate_and_out_of_order_notifications_do_not_corrupt_the_record(aws):
-    key, job = put(aws, "order.json")
+    _, job = put(aws, "order.json")
     aws.run_invoker()
     aws.notify(job)
     aws.notify(job)                       # duplicate
@@ -336,7 +336,8 @@ def test_result_before_the_invoker_recorded_the_submission(aws, monkeypatch):
 
 
 def test_client_and_invoker_derive_the_same_id():
-    assert inference_id("input/a.json", '"etag"') == invoker_mod.inference_id("input/a.json", "etag")
+    assert inference_id("input/a.json", '"etag"') == \
+        invoker_mod.inference_id("input/a.json", "etag")
     assert inference_id("input/a.json", "v1") != inference_id("input/b.json", "v1")
 
 

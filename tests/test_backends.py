@@ -179,8 +179,10 @@ def test_backend_rules(kind, serving, changes, path, fragment):
 
 
 def test_serving_only_for_serving_backends():
-    data = dev_with(**{"endpoints.0.image": {"uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
-                       "endpoints.0.tgi_settings": DELETE, "endpoints.0.serving": {"max_model_len": 10}})
+    data = dev_with(**{
+        "endpoints.0.image": {"uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+        "endpoints.0.tgi_settings": DELETE,
+        "endpoints.0.serving": {"max_model_len": 10}})
     assert "only for serving-backend images" in problems(data)[f"{EP}.serving"]
 
 

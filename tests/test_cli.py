@@ -61,6 +61,7 @@ def test_bad_config_is_one_readable_error_naming_the_field(tmp_path):
 def test_unknown_config_name(tmp_path):
     proc = _run_app(tmp_path, "nope")
     assert proc.returncode == 1
-    shipped = ", ".join(sorted(f.stem for f in (Path(__file__).parents[1] / "config").glob("*.yaml")))
+    config_dir = Path(__file__).parents[1] / "config"
+    shipped = ", ".join(sorted(f.stem for f in config_dir.glob("*.yaml")))
     assert f"no config/nope.yaml; available: {shipped}" in proc.stderr
     assert "backends" in shipped and "dev" in shipped

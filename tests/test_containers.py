@@ -11,8 +11,8 @@ import pytest
 
 from config import parse_config
 from llm_constructs.inference_code import build_archive, handler_problems, source_hash
-from tests.helpers import (problems, DELETE, ROOT, as_list, changed, config_data, nag_report_ok, one,
-                           statements, synthesize, synthesize_data)
+from tests.helpers import (problems, DELETE, ROOT, as_list, changed, config_data, nag_report_ok,
+                           one, statements, synthesize, synthesize_data)
 
 HANDLER = ROOT / "examples" / "text-generation" / "code"
 DLC = "endpoints[0] (dlc)"
@@ -117,7 +117,8 @@ def test_gated_hub_model_token_reaches_the_toolkit_as_a_reference():
         "hub": "meta-llama/Llama-3.1-8B-Instruct", "token_secret": "llm/hf"}}),
         nag=False).endpoint("dlc")
     env = container(t)["Environment"]
-    assert env["HF_TOKEN"] == env["HF_API_TOKEN"] == "{{resolve:secretsmanager:llm/hf:SecretString:::}}"
+    assert env["HF_TOKEN"] == env["HF_API_TOKEN"] == \
+        "{{resolve:secretsmanager:llm/hf:SecretString:::}}"
 
 
 @pytest.mark.parametrize("version", ["2.6.0", "4.99.0"])
@@ -195,7 +196,8 @@ def test_build_is_a_docker_asset_for_linux_amd64_that_synth_does_not_build():
     staged = synth.outdir / docker["source"]["directory"]
     assert (staged / "Dockerfile").is_file() and (staged / "code" / "inference.py").is_file()
     assert not (staged / "tests").exists()  # .dockerignore keeps the context small
-    assert image.endswith(":" + docker["destinations"][next(iter(docker["destinations"]))]["imageTag"])
+    destination = next(iter(docker["destinations"].values()))
+    assert image.endswith(":" + destination["imageTag"])
 
 
 def test_build_folder_without_dockerfile():

@@ -40,7 +40,7 @@ def test_safe_changes_pass():
     version, tokens: Model and EndpointConfig replaced, the Endpoint updated in place."""
     after = synthesize_data(dev_with(**{"endpoints.0.instance_type": "ml.g5.4xlarge",
                                         "endpoints.0.image": {"tgi": "3.2.3"}})).templates
-    base = {k: v for k, v in synthesize_data(dev_with()).templates.items()}
+    base = dict(synthesize_data(dev_with()).templates)
     assert rules(base, after) == []
 
 
@@ -61,11 +61,12 @@ def test_endpoint_deleted_with_its_stack(dev):
 
 def test_scaled_instance_type_change_without_the_guard(dev):
     def native(res):  # what a plain CDK app would have: a native scalable target
-        res["NativeTarget"] = {"Type": "AWS::ApplicationAutoScaling::ScalableTarget",
-                               "Properties": {"ResourceId": "endpoint/llm-dev-chat/variant/AllTraffic",
-                                              "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                                              "ServiceNamespace": "sagemaker", "MinCapacity": 1,
-                                              "MaxCapacity": 2}}
+        res["NativeTarget"] = {
+            "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+            "Properties": {"ResourceId": "endpoint/llm-dev-chat/variant/AllTraffic",
+                           "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                           "ServiceNamespace": "sagemaker", "MinCapacity": 1,
+                           "MaxCapacity": 2}}
         for k in [k for k, r in res.items() if r["Type"].startswith("Custom::Scal")]:
             del res[k]
     base = edit(dev, "-endpoint-chat", native)

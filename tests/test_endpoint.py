@@ -132,7 +132,7 @@ def test_image_for_a_fixed_region_is_a_literal(region, account, suffix):
     assert model["Properties"]["PrimaryContainer"]["Image"] == \
         f"{account}.dkr.ecr.{region}.{suffix}/{TGI_TAG}"
     assert "Mappings" not in t
-    pull = [s for s in statements(t) if s.get("Sid") == "PullModelImage"][0]
+    pull = next(s for s in statements(t) if s.get("Sid") == "PullModelImage")
     partition = "aws-cn" if region.startswith("cn-") else "aws"
     assert pull["Resource"] == (f"arn:{partition}:ecr:{region}:{account}:"
                                 "repository/huggingface-pytorch-tgi-inference")

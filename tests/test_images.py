@@ -11,7 +11,8 @@ from llm_constructs import images
 SUFFIX = {"cn-": ("amazonaws.com.cn", "aws-cn"), "us-gov-": ("amazonaws.com", "aws-us-gov"),
           "us-iso-": ("c2s.ic.gov", "aws-iso"), "us-isob-": ("sc2s.sgov.gov", "aws-iso-b")}
 
-TGI = ("tgi", "3.3.6", "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
+TGI = ("tgi", "3.3.6",
+       "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
 PYTORCH_GPU = ("pytorch", "4.51.3",
                "huggingface-pytorch-inference:2.6.0-transformers4.51.3-gpu-py312-cu124-ubuntu22.04")
 
@@ -85,9 +86,9 @@ def test_pytorch_tags_are_built_from_framework_python_cuda_and_os(version, gpu, 
 
 
 def test_unknown_versions_list_the_known_ones():
-    with pytest.raises(images.ImageResolutionError, match="4.51.3"):
+    with pytest.raises(images.ImageResolutionError, match=r"4.51.3"):
         images.pytorch_image("2.6.0", gpu=True)
-    with pytest.raises(images.ImageResolutionError, match="3.3.6"):
+    with pytest.raises(images.ImageResolutionError, match=r"3.3.6"):
         images.tgi_image("9.9.9")
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from config import parse_config
-from tests.helpers import (problems, DELETE, as_list, dev_with, nag_report_ok, one, seed_async_with, statements, synthesize_data)
+from tests.helpers import (problems, DELETE, as_list, dev_with, nag_report_ok, one,
+                           seed_async_with, statements, synthesize_data)
 
 EP = "endpoints[0] (chat)"
 

@@ -80,8 +80,8 @@ def test_copies_scale_on_concurrency_and_come_back_from_zero(ic):
     assert a["Dimensions"] == [{"Name": "InferenceComponentName",
                                 "Value": "llm-seed-ic-llama3-naver-news"}]
     assert (a["Threshold"], a["EvaluationPeriods"], a["Period"]) == (1, 1, 60)
-    step_id = [k for k, p in resources(ic, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
-               if p["Properties"]["PolicyType"] == "StepScaling"][0]
+    step_id = next(k for k, p in resources(ic, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+                   if p["Properties"]["PolicyType"] == "StepScaling")
     assert a["AlarmActions"] == [{"Ref": step_id}]
 
 
@@ -216,8 +216,8 @@ def test_provisioned_concurrency():
     ({"endpoints.0.network_isolation": True}, f"{SV}.network_isolation", "not supported"),
     ({"endpoints.0.guardrails": {"strategy": "all_at_once"}}, f"{SV}.guardrails", "serverless"),
     ({"endpoints.0.initial_instance_count": 2}, f"{SV}.initial_instance_count", "no instances"),
-    ({"endpoints.0.serverless.provisioned_concurrency": 9}, f"{SV}.serverless.provisioned_concurrency",
-     "above max_concurrency 5"),
+    ({"endpoints.0.serverless.provisioned_concurrency": 9},
+     f"{SV}.serverless.provisioned_concurrency", "above max_concurrency 5"),
     ({"endpoints.0.serverless.memory_size_mb": 1500}, f"{SV}.serverless.memory_size_mb", "1024"),
 ])
 def test_serverless_rules(changes, path, fragment):
@@ -269,7 +269,8 @@ GR = "endpoints[0] (chat).guardrails"
     ({"endpoints.0.guardrails": {"strategy": "linear"}}, f"{GR}.linear_step_percent", "required"),
     ({"endpoints.0.guardrails": {"strategy": "all_at_once", "canary_size_percent": 10}},
      f"{GR}.canary_size_percent", "only for strategy: canary"),
-    ({"endpoints.0.guardrails": {"strategy": "all_at_once"}, "endpoints.0.alarms": {"enabled": False}},
+    ({"endpoints.0.guardrails": {"strategy": "all_at_once"},
+      "endpoints.0.alarms": {"enabled": False}},
      f"{GR}.auto_rollback", "alarms.enabled"),
     ({"endpoints.0.guardrails": {"strategy": "all_at_once"}, "endpoints.0.mode": "async",
       "endpoints.0.autoscaling": DELETE, "endpoints.0.tgi_settings": DELETE}, GR, "async"),

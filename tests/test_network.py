@@ -80,8 +80,9 @@ def test_prod_interface_endpoints_from_config(prod):
     assert all(p["PrivateDnsEnabled"] for p in interface)
     (sg_id,) = {g["Fn::GetAtt"][0] for p in interface for g in p["SecurityGroupIds"]}
     sg = prod.network["Resources"][sg_id]["Properties"]
-    assert sg["SecurityGroupIngress"] == [{"CidrIp": "10.30.0.0/16", "Description": "HTTPS from the VPC",
-                                           "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}]
+    assert sg["SecurityGroupIngress"] == [{
+        "CidrIp": "10.30.0.0/16", "Description": "HTTPS from the VPC",
+        "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}]
 
 
 def _service_suffix(name) -> str:

@@ -34,13 +34,15 @@ def test_the_linter_is_live(tmp_path):
 
 def test_workflow_runs_the_readme_commands_and_the_guard():
     wf = yaml.safe_load(WORKFLOW.read_text())
-    runs = {name: " ".join(s.get("run", "") for s in job["steps"]) for name, job in wf["jobs"].items()}
+    runs = {name: " ".join(s.get("run", "") for s in job["steps"])
+            for name, job in wf["jobs"].items()}
     assert "make test" in runs["test"]
     assert "make setup" in runs["diff"] and "tools/synth_all.py" in runs["diff"]
     assert "tools/template_diff.py" in runs["diff"] and "tools/deploy_risk.py" in runs["diff"]
     assert wf["permissions"] == {"contents": "read"}
     assert wf["jobs"]["diff-deployed"]["permissions"]["id-token"] == "write"
-    checkout = [s for s in wf["jobs"]["diff"]["steps"] if s.get("uses", "").startswith("actions/checkout")]
+    checkout = [s for s in wf["jobs"]["diff"]["steps"]
+                if s.get("uses", "").startswith("actions/checkout")]
     assert checkout[0]["with"]["fetch-depth"] == 0  # the base branch must be there
 
 
