@@ -22,8 +22,9 @@ What cannot be evaluated statically is kept as its source text (``"<expr ...>"``
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 
 FLAG_ACTIONS = {"store_true", "store_false", "store_const", "count", "BooleanOptionalAction"}
@@ -39,14 +40,17 @@ class Package:
         self.root = root
         self.home: Path | None = None
         self.defined: dict[str, list[Path]] = {}
+        self._trees: dict[Path, ast.Module] = {}
         for path in sorted(root.rglob("*.py")):
             text = path.read_text(encoding="utf-8", errors="replace")
             for cls, name in self._DEFINES.findall(text):
                 self.defined.setdefault(cls or name, []).append(path)
 
-    @lru_cache(maxsize=None)
     def tree(self, path: Path) -> ast.Module:
-        return ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        """The parsed file, parsed once."""
+        if path not in self._trees:
+            self._trees[path] = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        return self._trees[path]
 
     def _candidates(self, name: str) -> list[Path]:
         """Where ``name`` is defined: the parsed file, the module it imports ``name`` from,
@@ -78,45 +82,58 @@ class Package:
         """The value of a module-level ``name = ...`` (or ``name: T = ...``, ``type name =``)."""
         for path in self._candidates(name):
             for node in self.tree(path).body:
-                if isinstance(node, ast.Assign) and any(
-                        isinstance(t, ast.Name) and t.id == name for t in node.targets):
-                    return node.value
-                if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                        and node.target.id == name and node.value is not None):
-                    return node.value
-                if type(node).__name__ == "TypeAlias" and node.name.id == name:
+                if assigns(node, name):
                     return node.value
         return None
 
 
+def assigns(node: ast.stmt, name: str) -> bool:
+    """Whether ``node`` gives ``name`` a value: ``name = ...``, ``name: T = ...`` or
+    ``type name = ...``."""
+    if isinstance(node, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    if isinstance(node, ast.AnnAssign):
+        return (isinstance(node.target, ast.Name) and node.target.id == name
+                and node.value is not None)
+    return type(node).__name__ == "TypeAlias" and node.name.id == name
+
+
+#: What ``followed`` returns for an expression it cannot evaluate.
+UNRESOLVED = object()
+
+
 def value_of(node: ast.expr | None, pkg: Package, depth: int = 0):
-    """A constant's value, following module constants and ``Cls.field`` defaults."""
+    """A constant's value, following module constants and ``Cls.field`` defaults; what
+    cannot be evaluated is its source text, ``"<expr ...>"``."""
     if node is None:
         return None
     try:
         value = ast.literal_eval(node)
-        # A set has no order of its own: sorted, so that each run writes the same file.
-        return sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        pass
-    if depth < 4 and isinstance(node, ast.Name):
+        value = followed(node, pkg, depth + 1) if depth < 4 else UNRESOLVED
+        return f"<expr {ast.unparse(node)}>" if value is UNRESOLVED else value
+    # A set has no order of its own: sorted, so that each run writes the same file.
+    return sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+
+
+def followed(node: ast.expr, pkg: Package, depth: int):
+    """The value of a module-level name, of a ``Cls.field`` default, or of ``list(x)``,
+    ``tuple(x)``, ``sorted(x)`` of a collection; ``UNRESOLVED`` otherwise."""
+    if isinstance(node, ast.Name):
         target = pkg.find_assignment(node.id)
-        if target is not None:
-            return value_of(target, pkg, depth + 1)
-    if depth < 4 and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return UNRESOLVED if target is None else value_of(target, pkg, depth)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         cls = pkg.find_class(node.value.id)
         field = class_field(cls, node.attr) if cls else None
-        if field is not None:
-            return value_of(field_default(field), pkg, depth + 1)
-    if (depth < 4 and isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        return UNRESOLVED if field is None else value_of(field_default(field), pkg, depth)
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id in ("list", "tuple", "sorted") and len(node.args) == 1):
-        inner = value_of(node.args[0], pkg, depth + 1)
-        if isinstance(inner, (list, tuple, dict, set)):
-            return list(inner)
-    return f"<expr {ast.unparse(node)}>"
+        inner = value_of(node.args[0], pkg, depth)
+        return list(inner) if isinstance(inner, (list, tuple, dict, set)) else UNRESOLVED
+    return UNRESOLVED
 
 
-def class_field(cls: ast.ClassDef, name: str, pkg: "Package | None" = None) -> ast.AnnAssign | None:
+def class_field(cls: ast.ClassDef, name: str, pkg: Package | None = None) -> ast.AnnAssign | None:
     """The field ``name`` of ``cls``, or of its base classes when ``pkg`` is given."""
     for node in cls.body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
@@ -130,7 +147,7 @@ def class_field(cls: ast.ClassDef, name: str, pkg: "Package | None" = None) -> a
     return None
 
 
-def field_names(cls: ast.ClassDef, pkg: "Package") -> list[str]:
+def field_names(cls: ast.ClassDef, pkg: Package) -> list[str]:
     """Field names of ``cls`` and its base classes, bases first (dataclass order)."""
     names: list[str] = []
     for base in cls.bases:
@@ -167,17 +184,28 @@ def type_hints(node: ast.expr, pkg: Package, depth: int = 0) -> list:
     if isinstance(node, ast.Constant) and node.value is None:
         return ["None"]
     if isinstance(node, ast.Subscript):
-        head = ast.unparse(node.value).split(".")[-1]
-        inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if head == "Literal":
-            return [("Literal", [value_of(e, pkg) for e in inner])]
-        if head in ("Union", "Optional"):
-            hints = [h for e in inner for h in type_hints(e, pkg, depth)]
-            return hints + (["None"] if head == "Optional" else [])
-        if head == "Annotated":
-            return type_hints(inner[0], pkg, depth)
-        return [head]
-    name = ast.unparse(node).split(".")[-1]
+        return subscript_hints(node, pkg, depth)
+    return named_hints(ast.unparse(node).split(".")[-1], pkg, depth)
+
+
+def subscript_hints(node: ast.Subscript, pkg: Package, depth: int) -> list:
+    """``Literal[...]`` gives its values; ``Union``/``Optional`` their members;
+    ``Annotated`` its type; any other generic (``list[int]``) its own name."""
+    head = ast.unparse(node.value).split(".")[-1]
+    inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    if head == "Literal":
+        return [("Literal", [value_of(e, pkg) for e in inner])]
+    if head in ("Union", "Optional"):
+        hints = [h for e in inner for h in type_hints(e, pkg, depth)]
+        return hints + (["None"] if head == "Optional" else [])
+    if head == "Annotated":
+        return type_hints(inner[0], pkg, depth)
+    return [head]
+
+
+def named_hints(name: str, pkg: Package, depth: int) -> list:
+    """A capitalised name that is not a dataclass may be an alias (``X = Literal[...]``,
+    ``type X = ...``): followed; otherwise the name itself."""
     if depth < 6 and name[:1].isupper() and not is_dataclass(pkg.find_class(name)):
         alias = pkg.find_assignment(name)
         if alias is not None and not isinstance(alias, ast.Call):
@@ -185,34 +213,54 @@ def type_hints(node: ast.expr, pkg: Package, depth: int = 0) -> list:
     return [name]
 
 
+def hint_parts(hints: list) -> tuple[set[str], list]:
+    """(the names, the ``Literal`` values) of flattened ``type_hints``."""
+    names = {h for h in hints if isinstance(h, str)}
+    literals = [v for h in hints if isinstance(h, tuple) for v in h[1]]
+    return names, literals
+
+
+def action_name(node: ast.expr) -> str:
+    """``action="store_true"`` or ``action=argparse.BooleanOptionalAction`` -> its name."""
+    return ast.unparse(node).split(".")[-1].strip("'\"")
+
+
 def field_spec(cls: ast.ClassDef, name: str, pkg: Package) -> dict:
     """argparse kwargs of a config dataclass field, as vLLM's ``_compute_kwargs``."""
     field = class_field(cls, name, pkg)
     if field is None:
         return {"kind": "value", "note": f"field {cls.name}.{name} not found"}
-    hints = type_hints(field.annotation, pkg)
-    names = {h for h in hints if isinstance(h, str)}
-    literals = [v for h in hints if isinstance(h, tuple) for v in h[1]]
+    return {"default": field_default_value(field, pkg),
+            "type_hint": ast.unparse(field.annotation),
+            **computed_kind(type_hints(field.annotation, pkg), pkg)}
+
+
+def field_default_value(field: ast.AnnAssign, pkg: Package):
+    """The field's default; a factory's source text; None when it has none."""
     default = field_default(field)
-    spec: dict = {"default": value_of(default, pkg) if default is not None else
-                  (None if field.value is None else f"<expr {ast.unparse(field.value)}>"),
-                  "type_hint": ast.unparse(field.annotation)}
+    if default is not None:
+        return value_of(default, pkg)
+    return None if field.value is None else f"<expr {ast.unparse(field.value)}>"
+
+
+def computed_kind(hints: list, pkg: Package) -> dict:
+    """``_compute_kwargs``: a dataclass is JSON; a bool ``--x/--no-x``; a ``Literal`` gives
+    choices (and ``"None"`` when optional); a collection ``nargs='+'``; else a value."""
+    names, literals = hint_parts(hints)
     if any(is_dataclass(pkg.find_class(n)) for n in names - {"None"}):
-        spec.update(kind="value", type="json")
-    elif "bool" in names:
-        spec.update(kind="flag", negatable=True)
-    elif literals:
-        spec.update(kind="value", choices=literals + (["None"] if "None" in names else []))
-    elif names & {"list", "tuple", "set"}:
-        spec.update(kind="value", nargs="+")
-    else:
-        spec.update(kind="value")
-    return spec
+        return {"kind": "value", "type": "json"}
+    if "bool" in names:
+        return {"kind": "flag", "negatable": True}
+    if literals:
+        return {"kind": "value", "choices": literals + (["None"] if "None" in names else [])}
+    if names & {"list", "tuple", "set"}:
+        return {"kind": "value", "nargs": "+"}
+    return {"kind": "value"}
 
 
 def explicit_spec(call: ast.Call, pkg: Package) -> dict:
     kw = {k.arg: k.value for k in call.keywords if k.arg}
-    action = ast.unparse(kw["action"]).split(".")[-1].strip("'\"") if "action" in kw else None
+    action = action_name(kw["action"]) if "action" in kw else None
     spec: dict = {"kind": "flag" if action in FLAG_ACTIONS else "value"}
     if action == "BooleanOptionalAction":
         spec["negatable"] = True
@@ -230,47 +278,67 @@ def explicit_spec(call: ast.Call, pkg: Package) -> dict:
 
 def annotated_fields(cls: ast.ClassDef, pkg: Package) -> dict[str, dict]:
     """SGLang >= 0.5.14: options declared as ``field: A[T, "help"]`` or ``A[T, Arg(...)]``,
-    added by ``add_cli_args_from_dataclass`` (sglang/srt/arg_groups/arg_utils.py): a bool is
-    ``store_true``; ``Literal``/``choices`` give choices; ``List`` gives ``nargs='+'``."""
+    added by ``add_cli_args_from_dataclass`` (sglang/srt/arg_groups/arg_utils.py)."""
     out = {}
     for node in cls.body:
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(node.annotation, ast.Subscript)
-                and ast.unparse(node.annotation.value) in ("A", "Annotated")
-                and isinstance(node.annotation.slice, ast.Tuple)):
-            continue
-        hint, meta = node.annotation.slice.elts[:2]
-        arg = ({k.arg: k.value for k in meta.keywords}
-               if isinstance(meta, ast.Call) and ast.unparse(meta.func) == "Arg" else {})
-        if isinstance(meta, ast.Call) and not arg and ast.unparse(meta.func) != "Arg":
-            continue
-        if value_of(arg.get("no_cli"), pkg) is True:
-            continue
-        name = value_of(arg["cli_name"], pkg) if "cli_name" in arg else \
-            "--" + node.target.id.replace("_", "-")
-        hints = type_hints(hint, pkg)
-        names = {h for h in hints if isinstance(h, str)}
-        literals = [v for h in hints if isinstance(h, tuple) for v in h[1]]
-        spec: dict = {"default": value_of(node.value, pkg) if node.value else None,
-                      "type_hint": ast.unparse(hint), "source_field": f"{cls.name}.{node.target.id}"}
-        if "action" in arg:
-            action = ast.unparse(arg["action"]).split(".")[-1].strip("'\"")
-            spec.update(kind="flag" if action in FLAG_ACTIONS else "value", action=action)
-        elif literals or "choices" in arg:
-            spec.update(kind="value", choices=value_of(arg["choices"], pkg)
-                        if "choices" in arg else literals)
-        elif names & {"List", "list"} and "type_parser" not in arg:
-            spec.update(kind="value", nargs=value_of(arg.get("nargs"), pkg) or "+")
-        elif names == {"bool"}:
-            spec.update(kind="flag", action="store_true")
-        else:
-            spec.update(kind="value")
-            if "choices" in arg:
-                spec["choices"] = value_of(arg["choices"], pkg)
-        if "aliases" in arg:
-            spec["aliases"] = value_of(arg["aliases"], pkg)
-        out[name] = spec
+        option = annotated_option(node, cls, pkg)
+        if option is not None:
+            out[option[0]] = option[1]
     return out
+
+
+def is_annotated_field(node: ast.stmt) -> bool:
+    """``name: A[T, meta, ...]`` (``A`` is SGLang's alias of ``Annotated``)."""
+    return (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            and isinstance(node.annotation, ast.Subscript)
+            and ast.unparse(node.annotation.value) in ("A", "Annotated")
+            and isinstance(node.annotation.slice, ast.Tuple))
+
+
+def arg_keywords(meta: ast.expr) -> dict[str | None, ast.expr] | None:
+    """The keywords of ``Arg(...)``; none for a help string; None for another call (a field
+    that is not an option)."""
+    if not isinstance(meta, ast.Call):
+        return {}
+    if ast.unparse(meta.func) == "Arg":
+        return {k.arg: k.value for k in meta.keywords}
+    return None
+
+
+def annotated_option(node: ast.stmt, cls: ast.ClassDef, pkg: Package) -> tuple[str, dict] | None:
+    """(option, spec) of one annotated field, or None when it is not a CLI option."""
+    if not is_annotated_field(node):
+        return None
+    hint, meta = node.annotation.slice.elts[:2]
+    arg = arg_keywords(meta)
+    if arg is None or value_of(arg.get("no_cli"), pkg) is True:
+        return None
+    name = value_of(arg["cli_name"], pkg) if "cli_name" in arg else \
+        "--" + node.target.id.replace("_", "-")
+    spec = {"default": value_of(node.value, pkg) if node.value else None,
+            "type_hint": ast.unparse(hint), "source_field": f"{cls.name}.{node.target.id}",
+            **annotated_kind(type_hints(hint, pkg), arg, pkg)}
+    if "aliases" in arg:
+        spec["aliases"] = value_of(arg["aliases"], pkg)
+    return name, spec
+
+
+def annotated_kind(hints: list, arg: dict, pkg: Package) -> dict:
+    """As ``add_cli_args_from_dataclass``: an explicit action wins; ``Literal``/``choices``
+    give choices; ``List`` gives ``nargs='+'``; a bool is ``store_true``."""
+    names, literals = hint_parts(hints)
+    if "action" in arg:
+        action = action_name(arg["action"])
+        return {"kind": "flag" if action in FLAG_ACTIONS else "value", "action": action}
+    if "choices" in arg:
+        return {"kind": "value", "choices": value_of(arg["choices"], pkg)}
+    if literals:
+        return {"kind": "value", "choices": literals}
+    if names & {"List", "list"} and "type_parser" not in arg:
+        return {"kind": "value", "nargs": value_of(arg.get("nargs"), pkg) or "+"}
+    if names == {"bool"}:
+        return {"kind": "flag", "action": "store_true"}
+    return {"kind": "value"}
 
 
 def composed_classes(cls: ast.ClassDef, pkg: Package) -> list[ast.ClassDef]:
@@ -293,67 +361,122 @@ def find_function(tree: ast.Module, dotted: str) -> ast.FunctionDef:
     return node
 
 
+@dataclass
+class Scope:
+    """What a parser function assigns besides its ``add_argument`` calls."""
+
+    #: variable -> the config dataclass of its ``get_kwargs(Config)`` (vLLM)
+    kwargs_of: dict[str, ast.ClassDef] = dataclasses.field(default_factory=dict)
+    #: for-loop value variable -> the kwargs variable it iterates
+    loop_vars: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: ``add_mutually_exclusive_group()`` variable -> its options
+    exclusive: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, func: ast.FunctionDef, pkg: Package) -> Scope:
+        scope = cls()
+        for node in ast.walk(func):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                scope.note_call(ast.unparse(node.targets[0]), node.value, pkg)
+            elif isinstance(node, ast.For) and isinstance(node.target, ast.Tuple):
+                source = ast.unparse(node.iter).removesuffix(".items()")
+                scope.loop_vars[ast.unparse(node.target.elts[1])] = source
+        return scope
+
+    def note_call(self, target: str, call: ast.Call, pkg: Package) -> None:
+        callee = ast.unparse(call.func)
+        if callee.endswith("get_kwargs") and call.args:
+            config = pkg.find_class(ast.unparse(call.args[0]).split(".")[-1])
+            if config is not None:
+                self.kwargs_of[target] = config
+        elif callee.endswith("add_mutually_exclusive_group"):
+            self.exclusive[target] = []
+
+    def looped_class(self, spread: ast.expr | None) -> ast.ClassDef | None:
+        """``for k, v in kwargs.items(): add_argument(..., **v)``: the dataclass behind v."""
+        if not isinstance(spread, ast.Name) or spread.id not in self.loop_vars:
+            return None
+        return self.kwargs_of.get(self.loop_vars[spread.id])
+
+
 def options(path: Path, function: str, pkg: Package) -> tuple[dict, list[list[str]]]:
     """(option -> spec, mutually exclusive groups) of ``function`` in ``path``."""
     pkg.home = path
     func = find_function(pkg.tree(path), function)
-    kwargs_of: dict[str, ast.ClassDef] = {}   # variable -> config dataclass (vLLM)
-    loop_vars: dict[str, str] = {}            # for-loop value variable -> kwargs variable
-    exclusive: dict[str, list[str]] = {}      # group variable -> its options
+    scope = Scope.of(func, pkg)
     out: dict[str, dict] = {}
     for node in ast.walk(func):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            callee = ast.unparse(node.value.func)
-            target = ast.unparse(node.targets[0])
-            if callee.endswith("get_kwargs") and node.value.args:
-                cls = pkg.find_class(ast.unparse(node.value.args[0]).split(".")[-1])
-                if cls is not None:
-                    kwargs_of[target] = cls
-            elif callee.endswith("add_mutually_exclusive_group"):
-                exclusive[target] = []
-        elif isinstance(node, ast.For) and isinstance(node.target, ast.Tuple):
-            source = ast.unparse(node.iter).removesuffix(".items()")
-            loop_vars[ast.unparse(node.target.elts[1])] = source
-    for node in ast.walk(func):
-        if (isinstance(node, ast.Call) and ast.unparse(node.func) == "add_cli_args_from_dataclass"
-                and len(node.args) > 1):
-            cls = pkg.find_class(ast.unparse(node.args[1]))
-            for part in composed_classes(cls, pkg) if cls else []:
-                out.update(annotated_fields(part, pkg))
+        if not isinstance(node, ast.Call):
             continue
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "add_argument"):
-            continue
-        receiver = ast.unparse(node.func.value)
-        spread = next((k.value for k in node.keywords if k.arg is None), None)
-        names = [a.value for a in node.args
-                 if isinstance(a, ast.Constant) and str(a.value).startswith("-")]
-        if spread is not None and isinstance(spread, ast.Name) and spread.id in loop_vars \
-                and loop_vars[spread.id] in kwargs_of:       # every field of the dataclass
-            cls = kwargs_of[loop_vars[spread.id]]
-            for name in field_names(cls, pkg):
-                out["--" + name.replace("_", "-")] = {**field_spec(cls, name, pkg),
-                                                      "source_field": f"{cls.name}.{name}"}
-            continue
-        if not names:
-            continue
-        spec: dict = {}
-        overrides: dict = {}
-        if isinstance(spread, ast.Dict):  # **{**kwargs["f"], "default": None}
-            overrides = {value_of(k, pkg): value_of(v, pkg)
-                         for k, v in zip(spread.keys, spread.values) if k is not None}
-            spread = next((v for k, v in zip(spread.keys, spread.values) if k is None), None)
-        if (isinstance(spread, ast.Subscript) and ast.unparse(spread.value) in kwargs_of):
-            cls = kwargs_of[ast.unparse(spread.value)]
-            field = value_of(spread.slice, pkg)
-            spec = {**field_spec(cls, field, pkg), "source_field": f"{cls.name}.{field}"}
-        explicit = explicit_spec(node, pkg)
-        spec = {**spec, **explicit} if not spec else {**spec, **{
-            k: v for k, v in explicit.items() if k != "kind" or "action" in explicit}}
-        spec.update({k: v for k, v in overrides.items() if k in ("default", "choices", "nargs")})
-        if len(names) > 1:
-            spec["aliases"] = names[1:]
-        out[names[0]] = spec
-        if receiver in exclusive:
-            exclusive[receiver].append(names[0])
-    return out, [g for g in exclusive.values() if g]
+        if ast.unparse(node.func) == "add_cli_args_from_dataclass" and len(node.args) > 1:
+            out.update(dataclass_options(node, pkg))
+        elif isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
+            out.update(argument_options(node, scope, pkg))
+    return out, [g for g in scope.exclusive.values() if g]
+
+
+def dataclass_options(call: ast.Call, pkg: Package) -> dict[str, dict]:
+    """``add_cli_args_from_dataclass(parser, ServerArgs)`` (SGLang >= 0.5.14)."""
+    cls = pkg.find_class(ast.unparse(call.args[1]))
+    out: dict[str, dict] = {}
+    for part in composed_classes(cls, pkg) if cls else []:
+        out.update(annotated_fields(part, pkg))
+    return out
+
+
+def argument_options(call: ast.Call, scope: Scope, pkg: Package) -> dict[str, dict]:
+    """The option(s) one ``add_argument`` call adds (every field of a dataclass in a loop);
+    an option of an exclusive group is noted in ``scope``."""
+    spread = next((k.value for k in call.keywords if k.arg is None), None)
+    looped = scope.looped_class(spread)
+    if looped is not None:
+        return every_field(looped, pkg)
+    names = [a.value for a in call.args
+             if isinstance(a, ast.Constant) and str(a.value).startswith("-")]
+    if not names:
+        return {}
+    spec = argument_spec(call, spread, scope, pkg)
+    if len(names) > 1:
+        spec["aliases"] = names[1:]
+    receiver = ast.unparse(call.func.value)
+    if receiver in scope.exclusive:
+        scope.exclusive[receiver].append(names[0])
+    return {names[0]: spec}
+
+
+def every_field(cls: ast.ClassDef, pkg: Package) -> dict[str, dict]:
+    return {"--" + name.replace("_", "-"): {**field_spec(cls, name, pkg),
+                                            "source_field": f"{cls.name}.{name}"}
+            for name in field_names(cls, pkg)}
+
+
+def argument_spec(call: ast.Call, spread: ast.expr | None, scope: Scope, pkg: Package) -> dict:
+    """The spec from ``**kwargs["field"]`` (if any), then the explicit keywords (the kind
+    only with an explicit action), then the overrides of a ``**{...}`` literal."""
+    spread, overrides = split_spread(spread, pkg)
+    spec = spread_spec(spread, scope, pkg)
+    explicit = explicit_spec(call, pkg)
+    if spec:
+        spec.update({k: v for k, v in explicit.items() if k != "kind" or "action" in explicit})
+    else:
+        spec = explicit
+    spec.update({k: v for k, v in overrides.items() if k in ("default", "choices", "nargs")})
+    return spec
+
+
+def split_spread(spread: ast.expr | None, pkg: Package) -> tuple[ast.expr | None, dict]:
+    """``**{**kwargs["f"], "default": None}`` -> (``kwargs["f"]``, ``{"default": None}``)."""
+    if not isinstance(spread, ast.Dict):
+        return spread, {}
+    pairs = list(zip(spread.keys, spread.values, strict=True))
+    overrides = {value_of(k, pkg): value_of(v, pkg) for k, v in pairs if k is not None}
+    return next((v for k, v in pairs if k is None), None), overrides
+
+
+def spread_spec(spread: ast.expr | None, scope: Scope, pkg: Package) -> dict:
+    """vLLM's ``**kwargs["field"]``: the spec of that field of the config dataclass."""
+    if not (isinstance(spread, ast.Subscript) and ast.unparse(spread.value) in scope.kwargs_of):
+        return {}
+    cls = scope.kwargs_of[ast.unparse(spread.value)]
+    field = value_of(spread.slice, pkg)
+    return {**field_spec(cls, field, pkg), "source_field": f"{cls.name}.{field}"}

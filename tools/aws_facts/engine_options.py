@@ -35,7 +35,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from argparse_ast import Package, options, type_hints, value_of  # noqa: E402
+from argparse_ast import Package, hint_parts, options, type_hints, value_of
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
@@ -216,35 +216,38 @@ DTYPE_MAPPER_FILE = "engines/python/setup/djl_python/rolling_batch/rolling_batch
 
 
 def pydantic_fields(cls: ast.ClassDef, pkg: Package) -> dict:
-    out = {}
-    for node in cls.body:
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
-            continue
-        name = node.target.id
-        if name == "model_config":
-            continue
-        hints = type_hints(node.annotation, pkg)
-        names = {h for h in hints if isinstance(h, str)}
-        spec: dict = {"type_hint": ast.unparse(node.annotation),
-                      "env": "OPTION_" + name.upper(), "kind": "value"}
-        value = node.value
-        if isinstance(value, ast.Call) and ast.unparse(value.func) == "Field":
-            kws = {k.arg: k.value for k in value.keywords}
-            if "alias" in kws:
-                spec["alias"] = value_of(kws["alias"], pkg)
-            value = kws.get("default")
-        spec["default"] = value_of(value, pkg) if value is not None else None
-        literals = [v for h in hints if isinstance(h, tuple) for v in h[1]]
-        enum = next((pkg.find_class(n) for n in names if pkg.find_class(n)), None)
-        if literals:
-            spec["choices"] = literals
-        elif enum is not None and any("Enum" in ast.unparse(b) for b in enum.bases):
-            spec["choices"] = [value_of(a.value, pkg) for a in enum.body
-                               if isinstance(a, ast.Assign)]
-        if "bool" in names:
-            spec["accepts"] = "true/false (pydantic bool)"
-        out[name] = spec
-    return out
+    """Property -> spec of each field of a djl-serving pydantic model."""
+    return {node.target.id: pydantic_field(node, pkg) for node in cls.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            and node.target.id != "model_config"}
+
+
+def pydantic_field(node: ast.AnnAssign, pkg: Package) -> dict:
+    """One property: its variable, ``Field(alias=..., default=...)``, choices, booleans."""
+    names, literals = hint_parts(type_hints(node.annotation, pkg))
+    spec: dict = {"type_hint": ast.unparse(node.annotation),
+                  "env": "OPTION_" + node.target.id.upper(), "kind": "value"}
+    value = node.value
+    if isinstance(value, ast.Call) and ast.unparse(value.func) == "Field":
+        kws = {k.arg: k.value for k in value.keywords}
+        if "alias" in kws:
+            spec["alias"] = value_of(kws["alias"], pkg)
+        value = kws.get("default")
+    spec["default"] = value_of(value, pkg) if value is not None else None
+    choices = literals or enum_values(names, pkg)
+    if choices is not None:
+        spec["choices"] = choices
+    if "bool" in names:
+        spec["accepts"] = "true/false (pydantic bool)"
+    return spec
+
+
+def enum_values(names: set[str], pkg: Package) -> list | None:
+    """The member values of the first of ``names`` that is an ``Enum`` class."""
+    enum = next((pkg.find_class(n) for n in names if pkg.find_class(n)), None)
+    if enum is None or not any("Enum" in ast.unparse(b) for b in enum.bases):
+        return None
+    return [value_of(a.value, pkg) for a in enum.body if isinstance(a, ast.Assign)]
 
 
 def lmi_ref(version: str, tag: str | None, repo: Path) -> str | None:
@@ -275,7 +278,7 @@ def lmi_properties(version: str, tag: str | None, repo: Path) -> dict | None:
             (Path(tmp) / "dtype_mapper.py").write_text(mapper)
         pkg = Package(Path(tmp))
         props = {}
-        for path, cls in zip(LMI_FILES, ("Properties", "VllmRbProperties")):
+        for path, cls in zip(LMI_FILES, ("Properties", "VllmRbProperties"), strict=True):
             pkg.home = Path(tmp) / Path(path).name
             props.update(pydantic_fields(pkg.find_class(cls), pkg))
         dtypes = value_of(pkg.find_assignment("DTYPE_MAPPER"), pkg)
@@ -381,8 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/aws_facts_cache"))
     ap.add_argument("--tgi-repo", type=Path,
                     default=MIRRORS / "huggingface+text-generation-inference" / "repo")
-    ap.add_argument("--dlc-repo", type=Path, default=MIRRORS / "aws+deep-learning-containers" / "repo")
-    ap.add_argument("--djl-repo", type=Path, default=MIRRORS / "deepjavalibrary+djl-serving" / "repo")
+    ap.add_argument("--dlc-repo", type=Path,
+                    default=MIRRORS / "aws+deep-learning-containers" / "repo")
+    ap.add_argument("--djl-repo", type=Path,
+                    default=MIRRORS / "deepjavalibrary+djl-serving" / "repo")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)

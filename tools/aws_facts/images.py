@@ -59,7 +59,7 @@ def read_configs(wheel: Path) -> dict[str, dict]:
 
 def inference_scope(config: dict) -> dict:
     """The ``inference`` part of a framework file (``djl-lmi`` is inference-only, flat)."""
-    return config["inference"] if "inference" in config else config
+    return config.get("inference", config)
 
 
 def format_tag(*parts: str | None) -> str:

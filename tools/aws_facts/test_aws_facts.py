@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from argparse_ast import Package, options  # noqa: E402
-from engine_options import clap_enum, kebab, run_entrypoint, without  # noqa: E402
-from images import backend_versions, format_tag, pytorch_versions  # noqa: E402
+from argparse_ast import Package, options
+from engine_options import clap_enum, kebab, run_entrypoint, without
+from images import backend_versions, format_tag, pytorch_versions
 
 
 def write(root: Path, rel: str, text: str) -> Path:
@@ -130,3 +130,24 @@ def test_tags_are_built_like_the_sdk():
     tags = pytorch_versions(hf)["4.51.3"]["tag"]
     assert tags == {"gpu": "2.6.0-transformers4.51.3-gpu-py312-cu124-ubuntu22.04",
                     "cpu": "2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04"}
+
+
+def test_the_report_drives_the_config_records_through_the_recorded_entrypoint_rules():
+    from report import argv_for, check_argv, serving, variables
+
+    env = variables("sglang", serving(trust_remote_code=True, dtype="bf16"), model="org/m")
+    assert env == {"SM_SGLANG_MODEL_PATH": "org/m", "SM_SGLANG_TP_SIZE": "1",
+                   "SM_SGLANG_DTYPE": "bfloat16", "SM_SGLANG_TRUST_REMOTE_CODE": "true"}
+    old_rules = {"true": ["--trust-remote-code", "true"], "false": ["--trust-remote-code",
+                                                                     "false"]}
+    argv = argv_for(env, "SM_SGLANG_", old_rules)
+    assert ("--trust-remote-code", "true") in argv
+    options = {"--trust-remote-code": {"kind": "flag"}, "--model-path": {"kind": "value"},
+               "--tp-size": {"kind": "value"},
+               "--dtype": {"kind": "value", "choices": ["auto", "float16"]}}
+    assert check_argv(argv, options) == [
+        "`--dtype bfloat16`: not one of its choices",
+        "`--trust-remote-code true`: --trust-remote-code takes no value (argparse: "
+        "unrecognized argument 'true')"]
+    new_rules = {"true": ["--trust-remote-code"], "false": []}
+    assert ("--trust-remote-code", None) in argv_for(env, "SM_SGLANG_", new_rules)
