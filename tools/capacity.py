@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config import AppConfig, load_config
+from config.shapes import InstanceScaling, Serverless
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def instance_needs(cfg: AppConfig) -> list[Need]:
             continue
         first = ep.initial_instance_count
         if ep.mode == "components":
-            most = (ep.instance_scaling.max_instances if ep.instance_scaling else 1)
+            most = (ep.instance_scaling or InstanceScaling()).max_instances
         else:
             most = ep.autoscaling.max_capacity if ep.autoscaling else first
         most = max(most, first)
@@ -63,7 +64,7 @@ def instance_needs(cfg: AppConfig) -> list[Need]:
 
 def serverless_concurrency(cfg: AppConfig) -> int:
     """The summed ``max_concurrency`` of the serverless endpoints."""
-    return sum((ep.serverless.max_concurrency if ep.serverless else 5)
+    return sum((ep.serverless or Serverless()).max_concurrency
                for ep in cfg.endpoints if ep.mode == "serverless")
 
 
