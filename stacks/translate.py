@@ -19,8 +19,7 @@ from constructs import Construct
 from config import backends, facts
 from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
                            Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
-                           UriImage,
-                           project_path)
+                           Serverless, UriImage, project_path)
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             BlueGreenDeployment, ComponentEndpoint, EndpointMonitoring,
                             InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole,
@@ -201,10 +200,10 @@ def async_runtime(scope: Construct, ep: Endpoint, llm: LlmEndpoint,
 def serverless_compute(ep: Endpoint) -> ServerlessCompute | None:
     if not ep.is_serverless:
         return None
-    sv = ep.serverless
-    return ServerlessCompute(memory_size_mb=sv.memory_size_mb if sv else 2048,
-                             max_concurrency=sv.max_concurrency if sv else 5,
-                             provisioned_concurrency=sv.provisioned_concurrency if sv else None)
+    settings = ep.serverless or Serverless()  # the model's defaults, not typed again
+    return ServerlessCompute(memory_size_mb=settings.memory_size_mb,
+                             max_concurrency=settings.max_concurrency,
+                             provisioned_concurrency=settings.provisioned_concurrency)
 
 
 def model_timeouts(spec: ModelSpec) -> tuple[cdk.Duration, cdk.Duration]:
