@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CDK := npx --no-install cdk
 
-.PHONY: setup synth test risk bench clean
+.PHONY: setup synth test risk bench update-images clean
 .DEFAULT_GOAL := synth
 
 # Two stamps: synth needs only requirements.txt (the CDK app and the constructs); the tests
@@ -62,6 +62,11 @@ risk: $(TEST_DEPS) node_modules/.installed
 ## Synth benchmark (not a test): wall time and peak memory against an empty CDK app.
 bench: $(SYNTH_DEPS) node_modules/.installed
 	$(VENV)/bin/python benchmarks/synth_scale.py
+
+## Regenerate llm_constructs/data/dlc_images.json and docs/images.md from the SageMaker SDK's
+## image tables (the sagemaker-core pinned in requirements-dev.txt). Read the diff.
+update-images: $(TEST_DEPS)
+	$(VENV)/bin/python tools/update_images.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .risk

@@ -1,24 +1,30 @@
-"""Deep Learning Container image URIs, resolved from the published table in ``data/``.
+"""Deep Learning Container image URIs, from the table AWS publishes in its SageMaker SDK.
 
-An image is described once (repository, tag, per-region registry account). It can be
-rendered two ways:
+``data/dlc_images.json`` is generated (``make update-images``, ``tools/update_images.py``)
+from the ``image_uri_config`` files of the pinned ``sagemaker-core``: per version, the exact
+tag and exactly the regions (with registry account) AWS lists for it. An image renders two
+ways:
 
-* for a known region (config ``deployment.region``): a plain string, and a region with
-  no DLC is an error at synth;
-* for an environment-agnostic stack: a ``CfnMapping`` region -> account, looked up at
-  deploy time with ``Fn::FindInMap`` and ``AWS::Region``/``AWS::URLSuffix``.
+* for a known region (config ``deployment.region``): a plain string; a region where AWS
+  lists no such image is an error at synth;
+* for an environment-agnostic stack: a ``CfnMapping`` region -> account holding exactly
+  the image's regions, and a ``CfnRule`` that fails the change set, with the reason, in any
+  other region.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk.region_info import RegionInfo
 from constructs import Construct
+
+from .partitions import partition_of
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -32,19 +38,10 @@ def _table() -> dict:
     return json.loads((DATA_DIR / "dlc_images.json").read_text(encoding="utf-8"))
 
 
-def tgi_versions() -> list[str]:
-    return list(_table()["tgi"]["versions"])
-
-
-def pytorch_versions() -> dict[str, str]:
-    """Transformers version -> PyTorch version, of the Hugging Face PyTorch inference DLC."""
-    return {v: e["pytorch_version"] for v, e in _table()["pytorch"]["versions"].items()}
-
-
-def registries(kind: str) -> dict[str, str]:
-    """Region -> registry account of a DLC repository (``tgi``, ``pytorch``, ``vllm``,
-    ``sglang``, ``lmi``)."""
-    return dict(_table()[kind]["registries"])
+def source() -> str:
+    """``sagemaker-core==2.27.0``: the package the table was generated from."""
+    src = _table()["_source"]
+    return f"{src['package']}=={src['version']}"
 
 
 def display_name(kind: str) -> str:
@@ -53,21 +50,49 @@ def display_name(kind: str) -> str:
 
 
 def versions(kind: str) -> list[str]:
+    """The versions AWS publishes of ``kind`` (``tgi``, ``pytorch``, ``vllm``, ``sglang``,
+    ``lmi``), oldest first."""
     return list(_table()[kind]["versions"])
+
+
+def latest(kind: str) -> str:
+    return str(_table()[kind]["latest"])
+
+
+def pytorch_versions() -> dict[str, str]:
+    """Transformers version -> PyTorch version, of the Hugging Face PyTorch inference DLC."""
+    return {v: e["pytorch_version"] for v, e in _table()["pytorch"]["versions"].items()}
 
 
 def backend_image(kind: str, version: str) -> DlcImage:
     """The DLC of a serving backend (``tgi``, ``vllm``, ``sglang``, ``lmi``) at ``version``,
-    with the registries of the regions that publish that version."""
-    if kind == "tgi":
-        return tgi_image(version)
-    table = _table()[kind]
-    e = _entry(kind, version, f"{display_name(kind)} version")
-    tag = table["tag"].format(version=version, **e)
-    regs = registries(kind)
-    if "regions" in e:
-        regs = {r: a for r, a in regs.items() if r in e["regions"]}
-    return DlcImage(table["repository"], tag, regs, backend=display_name(kind))
+    with the registries of exactly the regions that publish that version."""
+    e = _entry(kind, version)
+    return DlcImage(_table()[kind]["repository"], e["tag"], dict(e["registries"]),
+                    backend=display_name(kind))
+
+
+def tgi_image(version: str) -> DlcImage:
+    """The Hugging Face TGI DLC for ``version`` (e.g. ``3.3.6``)."""
+    return backend_image("tgi", version)
+
+
+def pytorch_image(version: str, *, gpu: bool) -> DlcImage:
+    """The Hugging Face PyTorch inference DLC for transformers ``version`` (e.g. ``4.51.3``),
+    its GPU or CPU build: ``2.6.0-transformers4.51.3-gpu-py312-cu124-ubuntu22.04``."""
+    e, device = _entry("pytorch", version), "gpu" if gpu else "cpu"
+    if device not in e["tag"]:
+        raise ImageResolutionError(
+            f"the Hugging Face PyTorch DLC for transformers {version} has no {device.upper()} "
+            f"build in {source()}; builds: {', '.join(e['tag'])}")
+    return DlcImage(_table()["pytorch"]["repository"], e["tag"][device],
+                    dict(e["registries"]), backend=display_name("pytorch"))
+
+
+def cuda_version(tag: str) -> tuple[int, int] | None:
+    """``(12, 9)`` for a tag built on CUDA 12.9 (``...-cu129-...``); None for a CPU build."""
+    match = re.search(r"(?:^|-)cu(\d+)(\d)(?:-|$)", tag)
+    return (int(match[1]), int(match[2])) if match else None
 
 
 @dataclass(frozen=True)
@@ -77,25 +102,24 @@ class DlcImage:
     repository: str
     tag: str
     registries: dict[str, str]
-    backend: str | None = None
+    backend: str = "DLC"
 
     def account_for(self, region: str) -> str:
         try:
             return self.registries[region]
         except KeyError:
-            what = (f"the {self.backend} image {self.repository}:{self.tag} is"
-                    if self.backend else f"no {self.repository} image is")
             raise ImageResolutionError(
-                f"{what} {'not ' if self.backend else ''}published in region {region!r}; "
-                f"nearest regions with it: {', '.join(nearest_regions(region, self.registries))}"
-                f"; all: {', '.join(sorted(self.registries))}") from None
+                f"the {self.backend} image {self.repository}:{self.tag} is not published in "
+                f"region {region!r} ({source()}); nearest regions with it: "
+                f"{', '.join(nearest_regions(region, self.registries))}; all: "
+                f"{', '.join(sorted(self.registries))}") from None
 
     def uri_for(self, region: str) -> str:
-        suffix = RegionInfo.get(region).domain_suffix or "amazonaws.com"
+        suffix = partition_of(region).dns_suffix
         return f"{self.account_for(region)}.dkr.ecr.{region}.{suffix}/{self.repository}:{self.tag}"
 
     def repository_arn_for(self, region: str) -> str:
-        partition = RegionInfo.get(region).partition or "aws"
+        partition = partition_of(region).name
         account = self.account_for(region)
         return f"arn:{partition}:ecr:{region}:{account}:repository/{self.repository}"
 
@@ -104,20 +128,30 @@ class DlcImage:
         stack = cdk.Stack.of(scope)
         if not cdk.Token.is_unresolved(stack.region):
             return BoundImage(self.uri_for(stack.region), self.repository_arn_for(stack.region))
-        mapping_id = f"DlcRegistry{_logical_suffix(self.repository)}"
-        mapping = stack.node.try_find_child(mapping_id)
-        if not isinstance(mapping, cdk.CfnMapping):
-            mapping = cdk.CfnMapping(
-                stack, mapping_id,
-                mapping={region: {"account": account}
-                         for region, account in sorted(self.registries.items())},
-            )
+        mapping = self._mapping(stack)
         account = mapping.find_in_map(cdk.Aws.REGION, "account")
         registry = f"{account}.dkr.ecr.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
         uri = f"{registry}/{self.repository}:{self.tag}"
         arn = (f"arn:{cdk.Aws.PARTITION}:ecr:{cdk.Aws.REGION}:{account}:"
                f"repository/{self.repository}")
         return BoundImage(uri, arn)
+
+    def _mapping(self, stack: cdk.Stack) -> cdk.CfnMapping:
+        """One mapping (and region rule) per image in a stack: versions of one repository
+        are published in different regions."""
+        mapping_id = f"DlcRegistry{_logical_suffix(self.repository)}{_logical_suffix(self.tag)}"
+        mapping = stack.node.try_find_child(mapping_id)
+        if isinstance(mapping, cdk.CfnMapping):
+            return mapping
+        regions = sorted(self.registries)
+        cdk.CfnRule(stack, f"{mapping_id}Region", assertions=[cdk.CfnRuleAssertion(
+            assert_=cdk.Fn.condition_contains(regions, cdk.Aws.REGION),
+            assert_description=(f"AWS publishes the {self.backend} image {self.repository}:"
+                                f"{self.tag} only in the regions of mapping {mapping_id} "
+                                f"({source()}); deploy in one of them or pick another "
+                                "version"))])
+        return cdk.CfnMapping(stack, mapping_id, mapping={
+            region: {"account": self.registries[region]} for region in regions})
 
 
 @dataclass(frozen=True)
@@ -132,7 +166,7 @@ _CONTINENT = {"us": "america", "ca": "america", "mx": "america", "sa": "america"
               "ap": "asia-pacific"}
 
 
-def nearest_regions(region: str, available, n: int = 3) -> list[str]:
+def nearest_regions(region: str, available: Iterable[str], n: int = 3) -> list[str]:
     """Up to ``n`` of ``available`` near ``region``: same partition and area (``ap-``,
     ``eu-``, ``us-gov-``...) first, then the same partition, by name."""
     def area(r: str) -> str:
@@ -140,7 +174,7 @@ def nearest_regions(region: str, available, n: int = 3) -> list[str]:
         return "-".join(parts[:2]) if parts[0] == "us" and parts[1] in ("gov", "iso", "isob") \
             else parts[0]
     def partition(r: str) -> str:
-        return RegionInfo.get(r).partition or "aws"
+        return partition_of(r).name
 
     def continent(r: str) -> str:
         return _CONTINENT.get(r.split("-")[0], r.split("-")[0])
@@ -151,31 +185,16 @@ def nearest_regions(region: str, available, n: int = 3) -> list[str]:
 
 
 def _logical_suffix(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+    """``huggingface-pytorch-tgi-inference`` -> ``HuggingfacePytorchTgiInference``; a tag's
+    dots go too (``0.30.0-gpu`` -> ``0300Gpu``): logical ids are alphanumeric."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
-def _entry(kind: str, version: str, what: str) -> dict:
-    versions = _table()[kind]["versions"]
+def _entry(kind: str, version: str) -> dict:
+    table = _table()[kind]
     try:
-        return versions[version]
+        return dict(table["versions"][version])
     except KeyError:
         raise ImageResolutionError(
-            f"{what} {version!r} is not in the published table; known versions: "
-            f"{', '.join(versions)}") from None
-
-
-def tgi_image(version: str) -> DlcImage:
-    """The Hugging Face TGI DLC for ``version`` (e.g. ``3.3.6``)."""
-    e = _entry("tgi", version, "TGI version")
-    tag = f"{e['tag_prefix']}-gpu-{e['py_version']}-{e['container_version']}"
-    return DlcImage(_table()["tgi"]["repository"], tag, registries("tgi"))
-
-
-def pytorch_image(version: str, *, gpu: bool) -> DlcImage:
-    """The Hugging Face PyTorch inference DLC for transformers ``version`` (e.g. ``4.51.3``),
-    its GPU or CPU build: ``2.6.0-transformers4.51.3-gpu-py312-cu124-ubuntu22.04``."""
-    e = _entry("pytorch", version, "transformers version")
-    device = "gpu" if gpu else "cpu"
-    tag = (f"{e['pytorch_version']}-transformers{version}-{device}-{e['py_version']}-"
-           f"{e['container_version'][device]}")
-    return DlcImage(_table()["pytorch"]["repository"], tag, registries("pytorch"))
+            f"{display_name(kind)} version {version!r} is not in AWS's image table "
+            f"({source()}); offered: {', '.join(table['versions'])}") from None

@@ -28,11 +28,15 @@ TABBY = Backend(
     rules=(engine_rules,))
 
 
+#: A version of the table TABBY borrows (vLLM's).
+TABBY_VERSION = images.latest("vllm")
+
+
 def tabby_spec(**fields: Any) -> ModelSpec:
     """A model whose image union knows TABBY too (no other edit anywhere)."""
     union = image_union((*BACKENDS, TABBY))
     spec_model = create_model("TabbySpec", __base__=ModelSpec, image=(union | None, None))
-    data = {"name": "m", "instance_type": "ml.g5.12xlarge", "image": {"tabby": "0.14.0"},
+    data = {"name": "m", "instance_type": "ml.g5.12xlarge", "image": {"tabby": TABBY_VERSION},
             "source": {"hub": "Qwen/Qwen2.5-7B-Instruct"}, **fields}
     return spec_model.model_validate(data)
 
@@ -40,20 +44,20 @@ def tabby_spec(**fields: Any) -> ModelSpec:
 def test_the_union_tags_and_its_error_follow_the_records():
     adapter = TypeAdapter(image_union((*BACKENDS, TABBY)))
     with pytest.raises(ValidationError) as err:
-        adapter.validate_python({"tgi": "3.3.6", "tabby": "0.14.0"})
+        adapter.validate_python({"tgi": "3.3.6", "tabby": TABBY_VERSION})
     assert err.value.errors()[0]["msg"] == (
         "give exactly one of tgi: <version>, vllm: <version>, sglang: <version>, "
         "lmi: <version>, tabby: <version>, pytorch: <transformers version>, "
         "uri: <ecr image uri>, build: <folder with a Dockerfile>, model_package: <arn or name>")
-    assert adapter.validate_python({"tabby": "0.14.0"}).backend is TABBY
+    assert adapter.validate_python({"tabby": TABBY_VERSION}).backend is TABBY
 
 
 def test_the_version_error_names_the_records_backend_and_its_table():
     with pytest.raises(ValidationError) as err:
         TypeAdapter(image_union((*BACKENDS, TABBY))).validate_python({"tabby": "9.9"})
     assert err.value.errors()[0]["msg"] == (
-        f"Value error, vLLM version '9.9' is not in the published table; allowed: "
-        f"{', '.join(images.versions('vllm'))}")
+        f"Value error, vLLM version '9.9' is not in AWS's image table ({images.source()}); "
+        f"offered: {', '.join(images.versions('vllm'))}")
 
 
 def test_a_new_record_gets_its_environment_from_its_variables():

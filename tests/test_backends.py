@@ -27,43 +27,31 @@ def with_backend(kind: str, version: str, serving: dict | None = None, **changes
                        "endpoints.0.serving": serving or {}, **changes})
 
 
-VERSIONS = {"vllm": "0.14.0", "sglang": "0.5.8", "lmi": "0.30.0"}
+VERSIONS = {"vllm": "0.30.0", "sglang": "0.5.20", "lmi": "0.30.0"}
 
 
 # -- images -----------------------------------------------------------------------------------
+# The tags AWS's table has where ours were wrong before (issue 13): SGLang on Ubuntu 24.04,
+# LMI 0.36.0's lmi27 build; and regions it lists beyond the five we offered.
 @pytest.mark.parametrize("kind,version,region,account,suffix,tag", [
-    ("vllm", "0.14.0", "us-east-1", "763104351884", "amazonaws.com",
-     "vllm:0.14.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("vllm", "0.13.0", "us-east-2", "763104351884", "amazonaws.com",
-     "vllm:0.13.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("vllm", "0.14.0", "us-west-2", "763104351884", "amazonaws.com",
-     "vllm:0.14.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("vllm", "0.14.0", "eu-west-1", "763104351884", "amazonaws.com",
-     "vllm:0.14.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("vllm", "0.14.0", "ap-northeast-1", "763104351884", "amazonaws.com",
-     "vllm:0.14.0-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("sglang", "0.5.8", "us-east-1", "763104351884", "amazonaws.com",
-     "sglang:0.5.8-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("sglang", "0.5.5", "us-east-2", "763104351884", "amazonaws.com",
-     "sglang:0.5.5-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("sglang", "0.5.8", "us-west-2", "763104351884", "amazonaws.com",
-     "sglang:0.5.8-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("sglang", "0.5.8", "eu-west-1", "763104351884", "amazonaws.com",
-     "sglang:0.5.8-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("sglang", "0.5.8", "ap-northeast-1", "763104351884", "amazonaws.com",
-     "sglang:0.5.8-gpu-py312-cu129-ubuntu22.04-sagemaker"),
-    ("lmi", "0.30.0", "us-east-1", "763104351884", "amazonaws.com",
-     "djl-inference:0.30.0-lmi12.0.0-cu124"),
+    ("vllm", "0.30.0", "us-east-1", "763104351884", "amazonaws.com",
+     "vllm:0.30.0-gpu-py312-cu130-ubuntu24.04-sagemaker"),
+    ("vllm", "0.23.0", "ap-northeast-2", "763104351884", "amazonaws.com",
+     "vllm:0.23.0-gpu-py312-cu130-ubuntu22.04-sagemaker"),
+    ("vllm", "0.28.0", "cn-north-1", "727897471807", "amazonaws.com.cn",
+     "vllm:0.28.0-gpu-py312-cu130-ubuntu24.04-sagemaker"),
+    ("sglang", "0.5.20", "eu-west-1", "763104351884", "amazonaws.com",
+     "sglang:0.5.20-gpu-py312-cu130-ubuntu24.04-sagemaker"),
+    ("sglang", "0.5.13", "us-east-2", "763104351884", "amazonaws.com",
+     "sglang:0.5.13-gpu-py312-cu130-ubuntu24.04-sagemaker"),
     ("lmi", "0.30.0", "ap-east-1", "871362719292", "amazonaws.com",
      "djl-inference:0.30.0-lmi12.0.0-cu124"),
-    ("lmi", "0.29.0", "me-south-1", "217643126080", "amazonaws.com",
-     "djl-inference:0.29.0-lmi11.0.0-cu124"),
     ("lmi", "0.30.0", "cn-north-1", "727897471807", "amazonaws.com.cn",
      "djl-inference:0.30.0-lmi12.0.0-cu124"),
     ("lmi", "0.28.0", "us-gov-west-1", "442386744353", "amazonaws.com",
      "djl-inference:0.28.0-lmi10.0.0-cu124"),
     ("lmi", "0.36.0", "us-west-2", "763104351884", "amazonaws.com",
-     "djl-inference:0.36.0-lmi18.0.0-cu128"),
+     "djl-inference:0.36.0-lmi27.0.0-cu130"),
 ])
 def test_image_uri_per_region(kind, version, region, account, suffix, tag):
     stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region=region))
@@ -73,18 +61,25 @@ def test_image_uri_per_region(kind, version, region, account, suffix, tag):
 
 
 def test_a_region_the_backend_lacks_names_backend_and_nearest_regions():
-    msg = problems(with_backend("vllm", "0.14.0", **{"deployment.region": "ap-northeast-2"}))[
+    msg = problems(with_backend("vllm", "0.30.0", **{"deployment.region": "us-gov-west-1"}))[
         f"{EP}.image.vllm"]
-    assert "the vLLM image vllm:0.14.0" in msg and "'ap-northeast-2'" in msg
-    assert "nearest regions with it: ap-northeast-1" in msg
-    msg = problems(with_backend("lmi", "0.36.0", **{"deployment.region": "cn-north-1"}))[
-        f"{EP}.image.lmi"]
-    assert "the LMI image" in msg and "0.36.0" in msg
+    assert "the vLLM image vllm:0.30.0" in msg and "'us-gov-west-1'" in msg
+    assert "nearest regions with it: " in msg and "sagemaker-core==" in msg
+    msg = problems(with_backend("sglang", "0.5.13", **{"deployment.region": "cn-north-1"}))[
+        f"{EP}.image.sglang"]
+    assert "the SGLang image sglang:0.5.13" in msg and "'cn-north-1'" in msg
 
 
-def test_the_newest_lmi_is_only_where_aws_lists_it():
-    assert set(images.backend_image("lmi", "0.36.0").registries) < \
-        set(images.backend_image("lmi", "0.30.0").registries)
+def test_each_version_is_only_where_aws_lists_it():
+    assert set(images.backend_image("lmi", "0.29.0").registries) < \
+        set(images.backend_image("lmi", "0.28.0").registries)
+
+
+def test_a_version_no_longer_offered_lists_the_offered_ones():
+    """Users upgrading from a release that offered vLLM 0.14.0 see why and what to pick."""
+    msg = problems(with_backend("vllm", "0.14.0"))[f"{EP}.image.vllm"]
+    assert "'0.14.0' is not in AWS's image table (sagemaker-core==" in msg
+    assert "offered: 0.23.0, " in msg and msg.endswith(", 0.30.0")
 
 
 @pytest.mark.parametrize("kind", ["vllm", "sglang", "lmi"])
@@ -124,21 +119,21 @@ def test_the_same_serving_block_becomes_each_backends_variables(kind):
 
 
 def test_defaults_shard_over_every_gpu_and_s3_models_load_offline():
-    t = synthesize_data(with_backend("vllm", "0.14.0", None, **{
+    t = synthesize_data(with_backend("vllm", VERSIONS["vllm"], None, **{
         "endpoints.0.source": {"s3": "s3://models-bucket/qwen/"}}), nag=False).endpoint("chat")
     assert env_of(t) == {"SM_VLLM_MODEL": "/opt/ml/model", "SM_VLLM_TENSOR_PARALLEL_SIZE": "4",
                          "HF_HUB_OFFLINE": "1"}
 
 
 def test_gated_model_token_is_a_reference_for_every_backend():
-    t = synthesize_data(with_backend("sglang", "0.5.8", None, **{"endpoints.0.source": {
+    t = synthesize_data(with_backend("sglang", VERSIONS["sglang"], None, **{"endpoints.0.source": {
         "hub": "meta-llama/Llama-3.1-8B-Instruct", "token_secret": "llm/hf"}}),
         nag=False).endpoint("chat")
     assert env_of(t)["HF_TOKEN"] == "{{resolve:secretsmanager:llm/hf:SecretString:::}}"
 
 
 def test_raw_environment_wins_with_a_synth_warning():
-    synth = synthesize_data(with_backend("vllm", "0.14.0", {"max_model_len": 8192}, **{
+    synth = synthesize_data(with_backend("vllm", VERSIONS["vllm"], {"max_model_len": 8192}, **{
         "endpoints.0.environment": {"SM_VLLM_MAX_MODEL_LEN": "4096",
                                     "SM_VLLM_ENABLE_PREFIX_CACHING": ""}}))  # nag: still passes
     env = env_of(synth.endpoint("chat"))
@@ -187,7 +182,7 @@ def test_serving_only_for_serving_backends():
 
 
 def test_quantized_weights_are_sized_smaller():
-    big = with_backend("vllm", "0.14.0", {"tensor_parallel_degree": 1}, **{
+    big = with_backend("vllm", VERSIONS["vllm"], {"tensor_parallel_degree": 1}, **{
         "endpoints.0.model_size": {"parameters_billions": 32.8}})
     assert "smallest instance that fits" in problems(big)[f"{EP}.instance_type"]
     awq = copy.deepcopy(big)

@@ -104,7 +104,8 @@ TGI_ENDPOINTS = [("dev", "chat"), ("dev", "batch"), ("prod", "chat"),
 @pytest.mark.parametrize("config,name", TGI_ENDPOINTS)
 def test_image_is_resolved_at_deploy_time_from_the_region_mapping(config, name):
     t = synthesize(config).endpoint(name)
-    mapping = t["Mappings"]["DlcRegistryHuggingfacePytorchTgiInference"]
+    (mapping_id, mapping), = t["Mappings"].items()  # one image, one mapping of its regions
+    assert mapping_id.startswith("DlcRegistryHuggingfacePytorchTgiInference")
     assert mapping["us-east-1"] == {"account": "763104351884"}
     assert mapping["ap-east-1"] == {"account": "871362719292"}
     assert mapping["me-south-1"] == {"account": "217643126080"}
@@ -112,8 +113,9 @@ def test_image_is_resolved_at_deploy_time_from_the_region_mapping(config, name):
     assert mapping["us-gov-west-1"] == {"account": "442386744353"}
     _, model = one(t, "AWS::SageMaker::Model")
     parts = model["Properties"]["PrimaryContainer"]["Image"]["Fn::Join"][1]
-    assert parts[0] == {"Fn::FindInMap": ["DlcRegistryHuggingfacePytorchTgiInference",
-                                          {"Ref": "AWS::Region"}, "account"]}
+    assert parts[0] == {"Fn::FindInMap": [mapping_id, {"Ref": "AWS::Region"}, "account"]}
+    assert t["Rules"][f"{mapping_id}Region"]["Assertions"][0]["Assert"] == {
+        "Fn::Contains": [sorted(mapping), {"Ref": "AWS::Region"}]}
     assert parts[-1] in (f"/{TGI_TAG}",  # seed-async reproduces the seed's TGI 1.1.0:
                          "/huggingface-pytorch-tgi-inference:2.0.1-tgi1.1.0-gpu-py39-cu118-ubuntu20.04")
     assert {"Ref": "AWS::URLSuffix"} in parts

@@ -9,7 +9,9 @@ from llm_constructs import images
 
 # Domain and partition per region family, written out here (not read from CDK or the table).
 SUFFIX = {"cn-": ("amazonaws.com.cn", "aws-cn"), "us-gov-": ("amazonaws.com", "aws-us-gov"),
-          "us-iso-": ("c2s.ic.gov", "aws-iso"), "us-isob-": ("sc2s.sgov.gov", "aws-iso-b")}
+          "us-iso-": ("c2s.ic.gov", "aws-iso"), "us-isob-": ("sc2s.sgov.gov", "aws-iso-b"),
+          "us-isof-": ("csp.hci.ic.gov", "aws-iso-f"), "eu-isoe-": ("cloud.adc-e.uk", "aws-iso-e"),
+          "eusc-": ("amazonaws.eu", "aws-eusc")}
 
 TGI = ("tgi", "3.3.6",
        "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
@@ -39,7 +41,7 @@ def _image(kind: str, version: str) -> images.DlcImage:
 
 def _cases():
     for kind, version, image in (TGI, PYTORCH_GPU):
-        for region, account in sorted(images.registries(kind).items()):
+        for region, account in sorted(_image(kind, version).registries.items()):
             yield pytest.param(kind, version, image, region, account, id=f"{kind}-{region}")
 
 
@@ -50,16 +52,15 @@ def test_image_uri_in_every_region_of_the_table(kind, version, image, region, ac
     assert (bound.image_uri, bound.repository_arn) == _expected(region, account, image)
 
 
-@pytest.mark.parametrize("kind", ["tgi", "pytorch"])
-def test_the_regions_the_issue_names_are_covered(kind):
-    assert set(REQUIRED) <= set(images.registries(kind))
-    assert len(images.registries(kind)) >= 35
-    if kind == "pytorch":  # AWS's region table has its own account for Taipei
-        assert images.registries(kind)["ap-east-2"] == "975050140332"
+@pytest.mark.parametrize("kind,version", [("tgi", "3.3.6"), ("pytorch", "4.51.3")])
+def test_the_regions_the_issue_names_are_covered(kind, version):
+    registries = _image(kind, version).registries
+    assert set(REQUIRED) <= set(registries)
+    assert len(registries) >= 35
 
 
 def test_the_two_published_tables_agree_where_they_overlap():
-    tgi, pytorch = images.registries("tgi"), images.registries("pytorch")
+    tgi, pytorch = images.tgi_image("3.3.6").registries, _image("pytorch", "4.51.3").registries
     common = set(tgi) & set(pytorch)
     assert len(common) >= 33
     assert {r: tgi[r] for r in common} == {r: pytorch[r] for r in common}
@@ -67,8 +68,10 @@ def test_the_two_published_tables_agree_where_they_overlap():
 
 def test_a_region_without_the_image_is_an_error_naming_the_regions_that_have_it():
     with pytest.raises(images.ImageResolutionError) as info:
-        images.tgi_image("3.3.6").uri_for("mx-central-1")
-    assert "'mx-central-1'" in str(info.value) and "us-east-1" in str(info.value)
+        images.backend_image("vllm", "0.23.0").uri_for("us-gov-west-1")
+    message = str(info.value)
+    assert "vllm:0.23.0-gpu-py312-cu130-ubuntu22.04-sagemaker" in message
+    assert "'us-gov-west-1'" in message and "nearest regions with it: ca-central-1" in message
 
 
 @pytest.mark.parametrize("version,gpu,tag", [
@@ -92,13 +95,28 @@ def test_unknown_versions_list_the_known_ones():
         images.tgi_image("9.9.9")
 
 
-def test_region_agnostic_stacks_share_one_mapping_per_repository():
+def test_region_agnostic_stacks_get_one_mapping_and_rule_per_image():
     stack = cdk.Stack(cdk.App(), "S")
     images.pytorch_image("4.51.3", gpu=True).bind(stack)
-    images.pytorch_image("4.28.1", gpu=False).bind(stack)
+    images.pytorch_image("4.51.3", gpu=True).bind(stack)  # the same image again: shared
     images.tgi_image("3.3.6").bind(stack)
     template = cdk.assertions.Template.from_stack(stack).to_json()
-    assert sorted(template["Mappings"]) == ["DlcRegistryHuggingfacePytorchInference",
-                                            "DlcRegistryHuggingfacePytorchTgiInference"]
-    assert template["Mappings"]["DlcRegistryHuggingfacePytorchInference"]["il-central-1"] == \
-        {"account": "780543022126"}
+    pytorch = "DlcRegistryHuggingfacePytorchInference260Transformers4513GpuPy312Cu124Ubuntu2204"
+    tgi = "DlcRegistryHuggingfacePytorchTgiInference270Tgi336GpuPy311Cu124Ubuntu2204"
+    assert sorted(template["Mappings"]) == [pytorch, tgi]
+    assert template["Mappings"][pytorch]["il-central-1"] == {"account": "780543022126"}
+    assert sorted(template["Rules"]) == ["CheckBootstrapVersion", f"{pytorch}Region",
+                                         f"{tgi}Region"]
+
+
+def test_a_region_agnostic_stack_refuses_regions_without_the_version():
+    """The change set fails at once, with the reason, where AWS lists no such image."""
+    stack = cdk.Stack(cdk.App(), "S")
+    image = images.backend_image("lmi", "0.38.0")
+    image.bind(stack)
+    rules = cdk.assertions.Template.from_stack(stack).to_json()["Rules"]
+    (assertion,) = rules["DlcRegistryDjlInference0380Lmi2900Cu130Region"]["Assertions"]
+    regions, region = assertion["Assert"]["Fn::Contains"]
+    assert region == {"Ref": "AWS::Region"}
+    assert regions == sorted(image.registries)
+    assert "djl-inference:0.38.0" in assertion["AssertDescription"]

@@ -131,7 +131,7 @@ def test_changing_copies_updates_the_component_in_place_never_the_endpoint():
      "above max_copies"),
     ({"endpoints.0.components.0.image": {"model_package": "varco-llm"}},
      f"{C0}.image.model_package", "inference components"),
-    ({"endpoints.0.components.0.image": {"tgi": "9.9"}}, f"{C0}.image.tgi", "allowed"),
+    ({"endpoints.0.components.0.image": {"tgi": "9.9"}}, f"{C0}.image.tgi", "offered: "),
     ({"endpoints.0.components": []}, f"{IC}.components", "required for mode: components"),
     ({"endpoints.0.image": {"tgi": "3.3.6"}}, f"{IC}.image", "per component"),
     ({"endpoints.0.autoscaling": {"min_capacity": 1}}, f"{IC}.autoscaling",

@@ -15,12 +15,11 @@ def image_problems(p: str, ep: ModelSpec, dep: Deployment) -> list[Problem]:
 
 
 def _region_problems(p: str, ep: ModelSpec, dep: Deployment) -> list[Problem]:
-    """A DLC must be published in a fixed region."""
-    dlc = ep.dlc_image()
-    if dlc is None or dep.region is None:
-        return []
+    """A DLC must be published (the build it needs, in a fixed region)."""
     try:
-        dlc.account_for(dep.region)
+        dlc = ep.dlc_image()
+        if dlc is not None and dep.region is not None:
+            dlc.account_for(dep.region)
     except images.ImageResolutionError as exc:
         kind = ep.backend.key if ep.backend else "pytorch"
         return [(f"{p}.image.{kind}", str(exc))]

@@ -35,8 +35,8 @@ class BackendImage(Strict):
     def _version(cls, v: str) -> str:
         known = cls.record.versions()
         if v not in known:
-            raise ValueError(f"{cls.record.name} version {v!r} is not in the published "
-                             f"table; allowed: {', '.join(known)}")
+            raise ValueError(f"{cls.record.name} version {v!r} is not in AWS's image table "
+                             f"({images.source()}); offered: {', '.join(known)}")
         return v
 
     @property
@@ -52,10 +52,11 @@ def backend_image_model(record: Backend) -> type[BackendImage]:
     """The config model of ``record``'s image: ``{<key>: <version>}``."""
     offered: list[JsonValue] = [*record.versions()]  # editors complete these
     fields: dict[str, Any] = {record.key: (str, Field(
-        description=f"{record.name} version (a version of the published DLC table).",
+        description=f"{record.name} DLC version: one AWS's image table lists (newest "
+                    f"{images.latest(record.image_key)}).",
         json_schema_extra={"enum": offered}))}
     model = create_model(f"{record.key.title()}Image", __base__=BackendImage,
-                         __doc__=f"The {record.name} DLC at a version of the published table.",
+                         __doc__=f"The {record.name} DLC at a version AWS's image table lists.",
                          **fields)
     model.record = record
     return model
@@ -84,7 +85,7 @@ class PytorchImage(Strict):
         if v not in known:
             listed = ", ".join(f"{t} (PyTorch {pt})" for t, pt in known.items())
             raise ValueError(f"{v!r} is not a transformers version of the Hugging Face PyTorch "
-                             f"DLC in the published table; allowed: {listed}")
+                             f"DLC in AWS's image table ({images.source()}); offered: {listed}")
         return v
 
     @field_validator("code")
