@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from config.backends import TGI
-from llm_constructs import images
+from llm_constructs import images, inference_ami
 
 if TYPE_CHECKING:
-    from config.shapes import ModelSpec
+    from config.shapes import Endpoint, ModelSpec
 
 #: Parameters (billions) of models the configs use, from their model cards; others need
 #: ``model_size.parameters_billions`` for the sizing check.
@@ -76,3 +76,28 @@ def key_prefix(path: str) -> str:
     from config.shapes.base import s3_parts
 
     return s3_parts(path)[1] if path.startswith("s3://") else path
+
+
+def amis_needed(ep: Endpoint) -> dict[str, str]:
+    """The inference AMI each DLC of the endpoint needs -> ``repository:tag`` of an image
+    needing it (``data/inference_ami.json``); images the default AMI runs are left out."""
+    specs = ([ep.component_view(c) for c in ep.components or []] if ep.is_components
+             else [ep])
+    needed: dict[str, str] = {}
+    for spec in specs:
+        try:
+            dlc = spec.dlc_image()
+        except images.ImageResolutionError:  # reported by the image rules
+            continue
+        ami = inference_ami.required_for(dlc.tag) if dlc is not None else None
+        if dlc is not None and ami is not None:
+            needed.setdefault(ami, f"{dlc.repository}:{dlc.tag}")
+    return needed
+
+
+def host_ami(ep: Endpoint) -> str | None:
+    """The variant's ``InferenceAmiVersion``: the config's, else the one its images need."""
+    if ep.inference_ami_version is not None:
+        return ep.inference_ami_version
+    needed = amis_needed(ep)
+    return next(iter(needed)) if len(needed) == 1 else None

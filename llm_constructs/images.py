@@ -89,12 +89,6 @@ def pytorch_image(version: str, *, gpu: bool) -> DlcImage:
                     dict(e["registries"]), backend=display_name("pytorch"))
 
 
-def cuda_version(tag: str) -> tuple[int, int] | None:
-    """``(12, 9)`` for a tag built on CUDA 12.9 (``...-cu129-...``); None for a CPU build."""
-    match = re.search(r"(?:^|-)cu(\d+)(\d)(?:-|$)", tag)
-    return (int(match[1]), int(match[2])) if match else None
-
-
 @dataclass(frozen=True)
 class DlcImage:
     """One DLC image: its repository and tag, and the registry account of each region."""

@@ -25,7 +25,7 @@ from constructs import Construct
 from . import instances
 from .endpoint_metrics import INVOCATIONS, ComponentHostMetrics
 from .execution_role import SageMakerExecutionRole
-from .model_endpoint import ModelData, model_data_properties
+from .model_endpoint import ModelData, check_ami, model_data_properties
 
 #: Utilization of inference component copies (``InferenceComponentName``).
 COMPONENTS = "/aws/sagemaker/InferenceComponents"
@@ -44,8 +44,10 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
                  max_instances: int = 1, subnet_ids: Sequence[str] | None = None,
                  security_group_ids: Sequence[str] | None = None,
                  volume_kms_key: kms.IKey | None = None,
-                 variant_name: str = "AllTraffic") -> None:
+                 variant_name: str = "AllTraffic",
+                 inference_ami_version: str | None = None) -> None:
         super().__init__(scope, id)
+        check_ami(inference_ami_version)
         if not min_instances <= max_instances:
             raise ValueError(f"min_instances {min_instances} > max_instances {max_instances}")
         if bool(subnet_ids) != bool(security_group_ids):
@@ -66,7 +68,8 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
                                                 min_instance_count=min_instances,
                                                 max_instance_count=max_instances),
                 routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
-                    routing_strategy="LEAST_OUTSTANDING_REQUESTS"))],
+                    routing_strategy="LEAST_OUTSTANDING_REQUESTS"),
+                inference_ami_version=inference_ami_version)],
             execution_role_arn=execution_role.role_arn,
             vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
                 subnets=self.vpc_config[0], security_group_ids=self.vpc_config[1])

@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from . import instances
+from . import inference_ami, instances
 from .endpoint_metrics import AsyncMetrics
 from .execution_role import SageMakerExecutionRole
 from .scaling import VariantAutoScaling
@@ -82,12 +82,15 @@ def _check_props(*, instance_type: str, image_uri: str | None, model_package_nam
                  subnet_ids: Sequence[str] | None, security_group_ids: Sequence[str] | None,
                  initial_instance_count: int, network_isolation: bool,
                  volume_size_gb: int | None, async_output: AsyncOutput | None,
-                 serverless: ServerlessCompute | None) -> None:
+                 serverless: ServerlessCompute | None,
+                 inference_ami_version: str | None) -> None:
     """Refuse, at synth, the combinations SageMaker would refuse at deploy."""
     if serverless is not None and (subnet_ids or async_output or network_isolation
-                                   or volume_size_gb):
+                                   or volume_size_gb or inference_ami_version):
         raise ValueError("serverless endpoints take no VPC, async output, network "
-                         "isolation or volume size (SageMaker does not support them)")
+                         "isolation, volume size or inference AMI (SageMaker does not "
+                         "support them)")
+    check_ami(inference_ami_version)
     if initial_instance_count < 1:
         raise ValueError("initial_instance_count must be at least 1 (SageMaker requires it)")
     if volume_size_gb is not None and instances.has_instance_store(instance_type):
@@ -102,6 +105,14 @@ def _check_props(*, instance_type: str, image_uri: str | None, model_package_nam
         raise ValueError("give both subnet_ids and security_group_ids, or neither")
 
 
+def check_ami(inference_ami_version: str | None) -> None:
+    """An ``InferenceAmiVersion`` the pinned botocore knows (``inference_ami.required_for``
+    gives the one a DLC tag needs)."""
+    if inference_ami_version is not None and inference_ami_version not in inference_ami.versions():
+        raise ValueError(f"inference_ami_version {inference_ami_version!r}: one of "
+                         f"{', '.join(inference_ami.versions())}")
+
+
 class LlmEndpoint(Construct, AsyncMetrics):
     """A SageMaker endpoint serving one container, real-time or asynchronous.
 
@@ -110,6 +121,9 @@ class LlmEndpoint(Construct, AsyncMetrics):
       replace them (every property of both is create-only) and roll forward;
     * ``EndpointName`` is stable (given, or generated once by CloudFormation);
     * ``RetainAllVariantProperties`` keeps the autoscaled instance count on update.
+
+    ``inference_ami_version``: the host AMI; a DLC built on CUDA 12.9 or 13 needs a newer
+    NVIDIA driver than SageMaker's default AMI has (``inference_ami.required_for(tag)``).
 
     Attributes: ``model``, ``endpoint_config``, ``endpoint`` (L1 resources),
     ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``scaling`` (after
@@ -139,6 +153,7 @@ class LlmEndpoint(Construct, AsyncMetrics):
         volume_kms_key: kms.IKey | None = None,
         async_output: AsyncOutput | None = None,
         serverless: ServerlessCompute | None = None,
+        inference_ami_version: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         _check_props(instance_type=instance_type, image_uri=image_uri,
@@ -147,7 +162,8 @@ class LlmEndpoint(Construct, AsyncMetrics):
                      security_group_ids=security_group_ids,
                      initial_instance_count=initial_instance_count,
                      network_isolation=network_isolation, volume_size_gb=volume_size_gb,
-                     async_output=async_output, serverless=serverless)
+                     async_output=async_output, serverless=serverless,
+                     inference_ami_version=inference_ami_version)
         self.variant_name = variant_name
         self.instance_type = instance_type
         self.serverless = serverless
@@ -180,7 +196,7 @@ class LlmEndpoint(Construct, AsyncMetrics):
             initial_instance_count=initial_instance_count,
             container_startup_health_check_timeout=container_startup_health_check_timeout,
             model_data_download_timeout=model_data_download_timeout,
-            volume_size_gb=volume_size_gb)
+            volume_size_gb=volume_size_gb, inference_ami_version=inference_ami_version)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "Config",
             production_variants=[variant],
@@ -203,7 +219,7 @@ class LlmEndpoint(Construct, AsyncMetrics):
                  initial_instance_count: int,
                  container_startup_health_check_timeout: cdk.Duration,
                  model_data_download_timeout: cdk.Duration,
-                 volume_size_gb: int | None,
+                 volume_size_gb: int | None, inference_ami_version: str | None,
                  ) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
         """The one production variant: SageMaker-managed serverless compute, or instances."""
         if serverless is not None:
@@ -223,6 +239,7 @@ class LlmEndpoint(Construct, AsyncMetrics):
                 container_startup_health_check_timeout.to_seconds()),
             model_data_download_timeout_in_seconds=int(model_data_download_timeout.to_seconds()),
             volume_size_in_gb=volume_size_gb,
+            inference_ami_version=inference_ami_version,
         )
 
     @property

@@ -104,6 +104,7 @@ class ModelEndpointStack(cdk.Stack):
             network_isolation=ep.network_isolation,
             container_startup_health_check_timeout=startup, model_data_download_timeout=download,
             volume_size_gb=ep.volume_size_gb, volume_kms_key=key,
+            inference_ami_version=ep.host_ami,
             async_output=translate.async_output(ep, self.storage) if self.storage else None)
         translate.add_autoscaling(llm, ep)
         self.alarm_topic = translate.alarm_topic(self, ep.alarms)
@@ -122,7 +123,7 @@ class ModelEndpointStack(cdk.Stack):
             initial_instance_count=ep.initial_instance_count,
             min_instances=scaling.min_instances, max_instances=scaling.max_instances,
             subnet_ids=self.subnet_ids, security_group_ids=self.security_group_ids,
-            volume_kms_key=self.network.key)
+            volume_kms_key=self.network.key, inference_ami_version=ep.host_ami)
         for c in ep.components or []:
             prefix, view = translate.component_prefix(c), ep.component_view(c)
             startup, download = translate.model_timeouts(c)

@@ -12,7 +12,7 @@ from .asynchronous import async_problems
 from .components import components_problems
 from .deployment import name_problems, network_problems, zone_problems
 from .guardrails import guardrail_problems
-from .images import image_problems
+from .images import ami_problems, image_problems
 from .scaling import scaling_problems
 from .serverless import serverless_problems
 from .serving import serving_problems
@@ -46,7 +46,7 @@ def endpoint_problems(p: str, ep: Endpoint, full: str, net: Network,
         errors = model_problems(p, ep, net, dep)
         errors += [(f"{p}.{key}", "only for mode: components")
                    for key in ("components", "instance_scaling") if getattr(ep, key) is not None]
-    errors += serverless_problems(p, ep, net) + guardrail_problems(p, ep)
+    errors += serverless_problems(p, ep, net) + guardrail_problems(p, ep) + ami_problems(p, ep)
     if ep.volume_size_gb is not None and instances.has_instance_store(ep.instance_type):
         errors.append((f"{p}.volume_size_gb",
                        f"{ep.instance_type} has local NVMe storage and SageMaker rejects "

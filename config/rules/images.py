@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from config import facts
 from config.backends import Problem
-from config.shapes import Deployment, ModelPackageImage, ModelSpec, UriImage
+from config.shapes import Deployment, Endpoint, ModelPackageImage, ModelSpec, UriImage
 from llm_constructs import images
 
 
@@ -54,3 +55,20 @@ def _model_package_problems(p: str, ep: ModelSpec) -> list[Problem]:
                        "SageMaker requires network isolation for model packages; "
                        "remove the key or set it to true"))
     return errors
+
+
+def ami_problems(p: str, ep: Endpoint) -> list[Problem]:
+    """The host AMI: one the endpoint's images run on, and none for serverless."""
+    chosen, needed = ep.inference_ami_version, facts.amis_needed(ep)
+    if ep.is_serverless:
+        return [(f"{p}.inference_ami_version", "serverless endpoints run on SageMaker-managed "
+                                               "hosts; remove it")] if chosen else []
+    if len(needed) > 1:
+        return [(f"{p}.components", "the components' images need different host AMIs ("
+                 + "; ".join(f"{image}: {ami}" for ami, image in needed.items())
+                 + "); put them on separate endpoints")]
+    wrong = [(ami, image) for ami, image in needed.items() if chosen and chosen != ami]
+    return [(f"{p}.inference_ami_version",
+             f"{chosen!r} does not run {image}: its CUDA version needs {ami} "
+             "(llm_constructs/data/inference_ami.json); remove the key or set that")
+            for ami, image in wrong]

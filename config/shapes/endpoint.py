@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from config import facts
+from llm_constructs import inference_ami
+
 from .base import ENDPOINT_NAME_RE, Strict
 from .deployment import Deployment, Encryption, Network
 from .model import ModelSpec
@@ -77,6 +80,11 @@ class Endpoint(ModelSpec):
     volume_size_gb: int | None = Field(
         default=None, ge=1, le=512, description="Storage volume; only for instance types "
                                                 "without NVMe instance storage.")
+    inference_ami_version: str | None = Field(
+        default=None, description="The host AMI (InferenceAmiVersion). Default: the one the "
+                                  "DLC's CUDA version needs (CUDA 12.9: al2-...-gpu-3-1, "
+                                  "CUDA 13: al2023-...-gpu-4-1), else SageMaker's default.",
+        json_schema_extra={"enum": list(inference_ami.versions())})
     autoscaling: Autoscaling | None = Field(
         default=None, description="Instance autoscaling (real-time and async).")
     async_inference: AsyncInference | None = Field(
@@ -101,6 +109,14 @@ class Endpoint(ModelSpec):
         if v is not None and not ENDPOINT_NAME_RE.match(v):
             raise ValueError(f"{v!r} is not a SageMaker endpoint name: 1-63 letters, digits "
                              "and '-', starting and ending with a letter or digit")
+        return v
+
+    @field_validator("inference_ami_version")
+    @classmethod
+    def _ami(cls, v: str | None) -> str | None:
+        if v is not None and v not in inference_ami.versions():
+            raise ValueError(f"{v!r} is not an InferenceAmiVersion; allowed: "
+                             f"{', '.join(inference_ami.versions())}")
         return v
 
     @field_validator("invoke_principals")
@@ -130,6 +146,11 @@ class Endpoint(ModelSpec):
     @property
     def uses_gpu(self) -> bool:
         return not self.is_serverless and self.gpus != 0
+
+    @property
+    def host_ami(self) -> str | None:
+        """The variant's InferenceAmiVersion: the config's, else the one its DLCs need."""
+        return facts.host_ami(self)
 
     def component_view(self, c: Component) -> Component:
         """``c`` on this endpoint's instance type (what the per-model rules check)."""

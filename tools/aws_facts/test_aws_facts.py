@@ -151,3 +151,23 @@ def test_the_report_drives_the_config_records_through_the_recorded_entrypoint_ru
         "unrecognized argument 'true')"]
     new_rules = {"true": ["--trust-remote-code"], "false": []}
     assert ("--trust-remote-code", None) in argv_for(env, "SM_SGLANG_", new_rules)
+
+
+def test_the_inference_ami_data_says_what_its_sources_say():
+    """llm_constructs/data/inference_ami.json against aws/deep-learning-containers (needs
+    the mirror the search tool's fetch made; skipped without it)."""
+    import json
+    import re
+    import subprocess
+
+    import pytest
+
+    repo = Path("/work/.mirror/aws+deep-learning-containers/repo")
+    if not repo.exists():
+        pytest.skip("no aws/deep-learning-containers mirror")
+    data = Path(__file__).resolve().parents[2] / "llm_constructs/data/inference_ami.json"
+    for rule in json.loads(data.read_text())["by_cuda"]:
+        for ref_path in re.findall(r"aws/deep-learning-containers@(\w+:[\w/.-]+)", rule["source"]):
+            text = subprocess.run(["git", "--git-dir", str(repo), "show", ref_path],
+                                  capture_output=True, text=True, check=True).stdout
+            assert rule["ami"] in text or str(rule["needs_nvidia_driver"]) in text, ref_path
