@@ -13,7 +13,6 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from config import backends, facts
@@ -25,6 +24,7 @@ from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole,
                             ServerlessCompute)
 from llm_constructs.inference_components import InferenceComponent
+from llm_constructs.partitions import partition_of
 
 #: The image a model runs: its URI (None: a model package brings its own) and the ECR
 #: repositories the execution role may pull from.
@@ -124,7 +124,7 @@ def _pinned_repository(stack: cdk.Stack, img: UriImage, prefix: str) -> str:
     """The repository ARN of your image; an environment-agnostic stack fails its change set
     at once, with the reason, in any other region."""
     parts = img.parts
-    partition = RegionInfo.get(parts["region"]).partition or "aws"
+    partition = partition_of(parts["region"]).name
     if cdk.Token.is_unresolved(stack.region):
         cdk.CfnRule(stack, f"{prefix}ImageRegion", assertions=[cdk.CfnRuleAssertion(
             assert_=cdk.Fn.condition_equals(cdk.Aws.REGION, parts["region"]),
