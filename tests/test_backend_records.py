@@ -47,12 +47,12 @@ def tabby_spec(**fields: Any) -> ModelSpec:
 def test_the_union_tags_and_its_error_follow_the_records():
     adapter = TypeAdapter(image_union((*BACKENDS, TABBY)))
     with pytest.raises(ValidationError) as err:
-        adapter.validate_python({"tgi": "3.3.6", "tabby": "0.14.0"})
+        adapter.validate_python({"tgi": "3.3.6", "tabby": NEWEST})
     assert err.value.errors()[0]["msg"] == (
         "give exactly one of tgi: <version>, vllm: <version>, sglang: <version>, "
         "lmi: <version>, tabby: <version>, pytorch: <transformers version>, "
         "uri: <ecr image uri>, build: <folder with a Dockerfile>, model_package: <arn or name>")
-    assert adapter.validate_python({"tabby": "0.14.0"}).backend is TABBY
+    assert adapter.validate_python({"tabby": NEWEST}).backend is TABBY
 
 
 def test_the_version_error_names_the_records_backend_and_its_table():

@@ -251,6 +251,11 @@ def test_every_serving_field_and_value_is_refused_by_name_or_accepted(case):
         outcomes[f"{name}={value}"] = check(backend, version, spec(backend, version,
                                                                    serving=serving),
                                             [f"serving.{name}", f"image.{backend.key}"])
+    if f"m.image.{backend.key}" in problems_of(spec(backend, version)):
+        # the version cannot take the model at all (TGI 0.6.0's entrypoint exports no
+        # MODEL_ID): every config on it is refused
+        assert set(outcomes.values()) == {"refused"}
+        return
     assert outcomes["max_model_len=4096"] == "emitted"  # every backend has a length limit
     # all the fields this version accepts, at once: still accepted, nothing exclusive
     accepted = {k.split("=")[0]: v for s in serving_cases() for k, v in s.items()
@@ -313,8 +318,13 @@ def test_every_offered_tgi_version_lacking_exl2_refuses_it_by_name():
     message = having(TGI, lambda d: "exl2" in choices(d, "--quantize"))
     for version in TGI.versions():
         found = problems_of(spec(TGI, version, tgi_settings={"quantize": "exl2"}))
-        if "exl2" in choices(raw("tgi", version), "--quantize"):
+        quantize = raw("tgi", version)["options"]["--quantize"]
+        if "exl2" in quantize.get("choices", ()):
             assert "m.tgi_settings.quantize" not in found
+        elif quantize["kind"] == "flag":  # TGI 0.6.0: a boolean switch, no methods
+            assert found["m.tgi_settings.quantize"] == (
+                f"TGI {version}: QUANTIZE='exl2': --quantize takes no value (got 'exl2'); "
+                f"versions that have it: {message}")
         else:
             assert found["m.tgi_settings.quantize"] == (
                 f"'exl2' is not a TGI {version} --quantize choice; versions that have it: "
