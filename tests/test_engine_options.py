@@ -286,6 +286,19 @@ def having(backend: Backend, predicate) -> str:
     return ", ".join(versions) or "none offered"
 
 
+def since(backend: Backend, version: str, predicate) -> str:
+    """" (added in X)" / " (removed in <name> X)" when every version of the data that
+    satisfies ``predicate`` is newer / older than ``version``."""
+    order = list(DATA[backend.engine_key]["versions"])
+    taking = [i for i, v in enumerate(order) if predicate(raw(backend.engine_key, v))]
+    here = order.index(version)
+    if taking and taking[0] > here:
+        return f" (added in {order[taking[0]]})"
+    if taking and taking[-1] < here:
+        return f" (removed in {backend.name} {order[taking[-1] + 1]})"
+    return ""
+
+
 def choices(data: dict, option: str) -> list[str]:
     return data["options"][option].get("choices", [])
 
@@ -298,10 +311,13 @@ def test_a_quantization_the_version_lacks_names_field_version_and_versions_that_
                if "bitsandbytes" not in choices(raw("vllm", v), "--quantization")]
     if not lacking:
         pytest.skip("every offered vLLM version takes bitsandbytes")
+    def has(data: dict) -> bool:
+        return "bitsandbytes" in choices(data, "--quantization")
+
     found = problems_of(spec(VLLM, lacking[0], serving={"quantization": "bitsandbytes"}))
     assert found["m.serving.quantization"] == (
-        f"'bitsandbytes' is not a vLLM {lacking[0]} --quantization choice; versions that "
-        f"have it: {having(VLLM, lambda d: 'bitsandbytes' in choices(d, '--quantization'))}")
+        f"'bitsandbytes' is not a vLLM {lacking[0]} --quantization choice"
+        f"{since(VLLM, lacking[0], has)}; versions that have it: {having(VLLM, has)}")
 
 
 @pytest.mark.parametrize("method,lacking_at,having_at", [
@@ -315,20 +331,22 @@ def test_tgi_quantize_values_follow_the_launcher_of_each_version(method, lacking
 
 
 def test_every_offered_tgi_version_lacking_exl2_refuses_it_by_name():
-    message = having(TGI, lambda d: "exl2" in choices(d, "--quantize"))
+    def has(data: dict) -> bool:
+        return "exl2" in choices(data, "--quantize")
+
     for version in TGI.versions():
+        message = f"{since(TGI, version, has)}; versions that have it: {having(TGI, has)}"
         found = problems_of(spec(TGI, version, tgi_settings={"quantize": "exl2"}))
         quantize = raw("tgi", version)["options"]["--quantize"]
         if "exl2" in quantize.get("choices", ()):
             assert "m.tgi_settings.quantize" not in found
         elif quantize["kind"] == "flag":  # TGI 0.6.0: a boolean switch, no methods
             assert found["m.tgi_settings.quantize"] == (
-                f"TGI {version}: QUANTIZE='exl2': --quantize takes no value (got 'exl2'); "
-                f"versions that have it: {message}")
-        else:
-            assert found["m.tgi_settings.quantize"] == (
-                f"'exl2' is not a TGI {version} --quantize choice; versions that have it: "
+                f"TGI {version}: QUANTIZE='exl2': --quantize takes no value (got 'exl2')"
                 f"{message}")
+        else:
+            assert found["m.tgi_settings.quantize"] == \
+                f"'exl2' is not a TGI {version} --quantize choice{message}"
 
 
 def test_the_input_limit_takes_the_name_the_tgi_version_has():
@@ -350,10 +368,17 @@ def test_the_messages_api_switch_exists_where_the_router_reads_it():
         "TGI 2.4.0 has no --messages-api-enabled"
     assert refusal(TGI, "1.3.3", "messages_api_enabled", False, SETTINGS) == \
         "TGI 1.3.3 has no --messages-api-enabled"
+    def has(data: dict) -> bool:
+        return "--messages-api-enabled" in data["router_options"]
+
     for version in TGI.versions():
         found = problems_of(spec(TGI, version, tgi_settings={"messages_api_enabled": True}))
-        has = "--messages-api-enabled" in raw("tgi", version)["router_options"]
-        assert ("m.tgi_settings.messages_api_enabled" in found) is not has, version
+        if has(raw("tgi", version)):
+            assert "m.tgi_settings.messages_api_enabled" not in found
+        else:  # added in 1.4.0, removed in TGI 2.4.0
+            assert found["m.tgi_settings.messages_api_enabled"] == (
+                f"TGI {version} has no --messages-api-enabled{since(TGI, version, has)}; "
+                f"versions that have it: {having(TGI, has)}")
 
 
 def test_sglang_images_before_the_new_entrypoint_get_an_empty_boolean():
@@ -387,3 +412,17 @@ def test_options_a_version_lacks_are_named():
 def test_a_version_without_data_of_its_own_says_whose_it_uses():
     assert DATA["lmi"]["versions"]["0.38.0"]["assumed_from"] == "0.36.0"
     assert LMI.engine("0.38.0").assumed_from == "0.36.0"
+
+
+def test_a_version_whose_entrypoint_drops_the_model_is_refused_naming_those_that_take_it():
+    def passes_model(data: dict) -> bool:
+        return "MODEL_ID" in data["entrypoint"]["renames"].values()
+
+    dropping = [v for v in TGI.versions() if not passes_model(raw("tgi", v))]
+    if not dropping:
+        pytest.skip("every offered TGI version's entrypoint exports MODEL_ID")
+    found = problems_of(spec(TGI, dropping[0]))
+    assert found["m.image.tgi"] == (
+        f"the model: TGI {dropping[0]}: HF_MODEL_ID={HUB!r}: no option of this version reads "
+        f"HF_MODEL_ID{since(TGI, dropping[0], passes_model)}; versions that have it: "
+        f"{having(TGI, passes_model)}")

@@ -146,12 +146,30 @@ def refusal(backend: Backend, version: str, name: str, value: object,
 
 def version_problem(backend: Backend, version: str, name: str, value: object,
                     fields: OptionMap | None = None) -> str | None:
-    """``refusal``, with the offered versions that take it (one line for the config)."""
+    """``refusal``, when the engine added or removed it, and the offered versions that take
+    it (one line for the config)."""
     reason = refusal(backend, version, name, value, fields)
     if reason is None:
         return None
     having = [v for v in backend.versions() if refusal(backend, v, name, value, fields) is None]
-    return f"{reason}; versions that have it: {', '.join(having) or 'none offered'}"
+    return (f"{reason}{history(backend, version, name, value, fields)}; versions that have "
+            f"it: {', '.join(having) or 'none offered'}")
+
+
+def history(backend: Backend, version: str, name: str, value: object,
+            fields: OptionMap | None) -> str:
+    """`` (added in 2.0.0)`` or `` (removed in TGI 2.4.0)`` when every version of the data
+    that takes it is newer, or older, than ``version``; else nothing."""
+    known = options.versions(backend.engine_key)
+    if version not in known:
+        return ""
+    taking = [i for i, v in enumerate(known) if refusal(backend, v, name, value, fields) is None]
+    here = known.index(version)
+    if taking and taking[0] > here:
+        return f" (added in {known[taking[0]]})"
+    if taking and taking[-1] < here:
+        return f" (removed in {backend.name} {known[taking[-1] + 1]})"
+    return ""
 
 
 # -- the environment ------------------------------------------------------------------------

@@ -42,7 +42,8 @@ def _offered_version(ep: ModelSpec, backend: Backend) -> str | None:
 def _model_problems(p: str, ep: ModelSpec, backend: Backend) -> list[Problem]:
     """The variable the model goes in reaches the engine at this version."""
     version = _offered_version(ep, backend)
-    problem = version and version_problem(backend, version, "model", "org/model")
+    model = getattr(ep.source, "hub", None) or "/opt/ml/model"
+    problem = version and version_problem(backend, version, "model", model)
     return [(f"{p}.image.{backend.key}", f"the model: {problem}")] if problem else []
 
 
