@@ -2,7 +2,13 @@
 """Extract each engine's options, per version, from the engine's own argument parser, and
 the rules by which AWS's container entrypoints turn environment variables into flags.
 
-    python tools/aws_facts/engine_options.py [--cache DIR] [--out FILE]
+    python tools/aws_facts/engine_options.py [--cache DIR] [--out FILE]   # extract, then fold
+    python tools/aws_facts/engine_options.py --data-only                    # fold only (1 s)
+
+``--out`` (tools/aws_facts/out/engine_options.json) is the full extraction; the project's
+data file ``config/data/engine_options.json`` is folded from it (``write_data``: only what
+the config's checks read, each option once per engine with the versions where it changes),
+and a test fails when the two disagree.
 
 Versions: every version the generated image table (out/dlc_images.generated.json) offers,
 plus those llm_constructs/data/dlc_images.json offers today.
@@ -16,8 +22,11 @@ plus those llm_constructs/data/dlc_images.json offers today.
   and ``vllm_rb_properties.py``) at tag ``v<version>``, where the repository has the tag.
 * Entrypoints: aws/deep-learning-containers' SageMaker entrypoint of the vLLM and SGLang
   images, at the release tag or the "[Auto-Update]" commit of each version, is *run* under
-  bash with a few probe variables (``exec`` replaced by printing its argv), so the recorded
-  rules are what the script does, not what its comments say.
+  bash with probe variables (every variable ``config/backends`` writes, booleans spelled
+  several ways; ``exec`` replaced by writing its argv), so the recorded rules are what the
+  script does, not what its comments say.
+* TGI's router (``text-generation-router``: ``router/``, ``backends/v3/`` from 2.3): its
+  clap options that read a variable (``MESSAGES_API_ENABLED``), which the launcher passes on.
 
 Git repositories are read from local mirrors (``--tgi-repo``, ``--dlc-repo``, ``--djl-repo``).
 """
