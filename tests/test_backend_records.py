@@ -17,26 +17,29 @@ from config.shapes import Deployment, ModelSpec, Network, TgiSettings, image_uni
 from llm_constructs import images
 from tests.helpers import DELETE, dev_with, problems
 
-#: A backend that exists only in this test: vLLM's images, its own variables, no
-#: max_concurrent_sequences, bf16 only, one quantization.
+#: A backend that exists only in this test: vLLM's images and engine data, its own reading
+#: of the fields (max_model_len as vLLM's --max-num-batched-tokens, the model in a variable
+#: of its own), no max_concurrent_sequences, bf16 only, one quantization, "true" first.
 TABBY = Backend(
-    key="tabby", image_key="vllm",
-    variables={"model": "TABBY_MODEL", "tensor_parallel_degree": "TABBY_TP",
-               "max_model_len": "TABBY_MAX_LEN", "quantization": "TABBY_QUANT",
-               "dtype": "TABBY_DTYPE", "trust_remote_code": "TABBY_TRUST"},
-    true="yes", dtypes={"bf16": "bf16"}, quantizations={"awq": "int4"},
+    key="tabby", image_key="vllm", engine_key="vllm",
+    # -tp: vLLM's short alias of --tensor-parallel-size, whose variable is written.
+    options={"model": ("--model",), "tensor_parallel_degree": ("-tp",),
+             "max_model_len": ("--max-num-batched-tokens",), "quantization": ("--quantization",),
+             "dtype": ("--dtype",), "trust_remote_code": ("--trust-remote-code",)},
+    variables={"model": "TABBY_MODEL"},
+    true=("true", ""), dtypes={"bf16": "bfloat16"}, quantizations={"awq": "int4"},
     rules=(engine_rules,))
 
 
-#: A version of the table TABBY borrows (vLLM's).
-TABBY_VERSION = images.latest("vllm")
+#: TABBY's version: the newest vLLM offered.
+NEWEST = images.versions("vllm")[-1]
 
 
 def tabby_spec(**fields: Any) -> ModelSpec:
     """A model whose image union knows TABBY too (no other edit anywhere)."""
     union = image_union((*BACKENDS, TABBY))
     spec_model = create_model("TabbySpec", __base__=ModelSpec, image=(union | None, None))
-    data = {"name": "m", "instance_type": "ml.g5.12xlarge", "image": {"tabby": TABBY_VERSION},
+    data = {"name": "m", "instance_type": "ml.g5.12xlarge", "image": {"tabby": NEWEST},
             "source": {"hub": "Qwen/Qwen2.5-7B-Instruct"}, **fields}
     return spec_model.model_validate(data)
 
@@ -44,12 +47,12 @@ def tabby_spec(**fields: Any) -> ModelSpec:
 def test_the_union_tags_and_its_error_follow_the_records():
     adapter = TypeAdapter(image_union((*BACKENDS, TABBY)))
     with pytest.raises(ValidationError) as err:
-        adapter.validate_python({"tgi": "3.3.6", "tabby": TABBY_VERSION})
+        adapter.validate_python({"tgi": "3.3.6", "tabby": NEWEST})
     assert err.value.errors()[0]["msg"] == (
         "give exactly one of tgi: <version>, vllm: <version>, sglang: <version>, "
         "lmi: <version>, tabby: <version>, pytorch: <transformers version>, "
         "uri: <ecr image uri>, build: <folder with a Dockerfile>, model_package: <arn or name>")
-    assert adapter.validate_python({"tabby": TABBY_VERSION}).backend is TABBY
+    assert adapter.validate_python({"tabby": NEWEST}).backend is TABBY
 
 
 def test_the_version_error_names_the_records_backend_and_its_table():
@@ -60,14 +63,20 @@ def test_the_version_error_names_the_records_backend_and_its_table():
         f"offered: {', '.join(images.versions('vllm'))}")
 
 
-def test_a_new_record_gets_its_environment_from_its_variables():
+def test_a_new_record_gets_its_environment_from_its_options_and_the_engine_data():
     spec = tabby_spec(serving={"max_model_len": 4096, "dtype": "bf16", "quantization": "awq",
                                "trust_remote_code": True})
     env = backends.environment(TABBY, spec, model="Qwen/Qwen2.5-7B-Instruct",
                                source_variables={"HF_HUB_OFFLINE": "1"})
-    assert env == {"TABBY_MODEL": "Qwen/Qwen2.5-7B-Instruct", "TABBY_TP": "4",
-                   "TABBY_MAX_LEN": "4096", "TABBY_QUANT": "awq", "TABBY_DTYPE": "bf16",
-                   "TABBY_TRUST": "yes", "HF_HUB_OFFLINE": "1"}
+    # "true" where the version's entrypoint gives the bare flag for it (recorded by running
+    # the script), else the empty value, which every version turns into the bare flag.
+    probe = TABBY.engine(NEWEST).entrypoint["probes"]["SM_VLLM_TRUST_REMOTE_CODE=true"]
+    trust = "true" if "true" not in probe else ""
+    assert env == {"TABBY_MODEL": "Qwen/Qwen2.5-7B-Instruct",
+                   "SM_VLLM_TENSOR_PARALLEL_SIZE": "4",
+                   "SM_VLLM_MAX_NUM_BATCHED_TOKENS": "4096", "SM_VLLM_QUANTIZATION": "awq",
+                   "SM_VLLM_DTYPE": "bfloat16", "SM_VLLM_TRUST_REMOTE_CODE": trust,
+                   "HF_HUB_OFFLINE": "1"}
 
 
 def test_a_new_record_gets_the_serving_rules_from_its_data():
@@ -100,7 +109,7 @@ def test_one_home_for_names_and_tgi_quantizations():
 def test_every_record_spells_every_serving_field_or_lacks_it_on_purpose():
     for backend in BACKENDS:
         assert {"model", "tensor_parallel_degree", "max_model_len", "quantization", "dtype",
-                "trust_remote_code"} <= set(backend.variables), backend.key
+                "trust_remote_code"} <= set(backend.options), backend.key
         assert set(backend.quantizations.values()) <= {"int8", "int4"}
     assert not VLLM.reads("max_input_tokens") and TGI.reads("max_input_tokens")
 

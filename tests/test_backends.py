@@ -8,6 +8,7 @@ import json
 import aws_cdk as cdk
 import pytest
 
+from config.backends import SGLANG
 from llm_constructs import images
 from tests.helpers import (DELETE, changed, dev_with, one, problems,
                            synthesize, synthesize_data)
@@ -101,7 +102,7 @@ EXPECTED = {
     "sglang": {"SM_SGLANG_MODEL_PATH": HUB, "SM_SGLANG_TP_SIZE": "2",
                "SM_SGLANG_CONTEXT_LENGTH": "8192", "SM_SGLANG_MAX_RUNNING_REQUESTS": "48",
                "SM_SGLANG_QUANTIZATION": "awq", "SM_SGLANG_DTYPE": "float16",
-               "SM_SGLANG_TRUST_REMOTE_CODE": "true"},
+               "SM_SGLANG_TRUST_REMOTE_CODE": "true"},  # "" where "true" is not the bare flag
     "lmi": {"HF_MODEL_ID": HUB, "OPTION_TENSOR_PARALLEL_DEGREE": "2",
             "OPTION_MAX_MODEL_LEN": "8192", "OPTION_MAX_ROLLING_BATCH_SIZE": "48",
             "OPTION_QUANTIZE": "awq", "OPTION_DTYPE": "fp16", "OPTION_TRUST_REMOTE_CODE": "true"},
@@ -115,7 +116,17 @@ EXPECTED = {
 def test_the_same_serving_block_becomes_each_backends_variables(kind):
     version = {"tgi": "3.3.6", **VERSIONS}[kind]
     t = synthesize_data(with_backend(kind, version, SERVING), nag=False).endpoint("chat")
-    assert env_of(t) == EXPECTED[kind]
+    expected = dict(EXPECTED[kind])
+    if kind == "sglang" and not bare_flag_from_true(version):
+        expected["SM_SGLANG_TRUST_REMOTE_CODE"] = ""  # images before AWS's 2026-03 entrypoint
+    assert env_of(t) == expected
+
+
+def bare_flag_from_true(version: str) -> bool:
+    """Whether the SGLang image's entrypoint, run with ``SM_SGLANG_TRUST_REMOTE_CODE=true``,
+    gave the bare flag (the argv recorded in config/data/engine_options.json)."""
+    argv = SGLANG.engine(version).entrypoint["probes"]["SM_SGLANG_TRUST_REMOTE_CODE=true"]
+    return "--trust-remote-code" in argv and "true" not in argv
 
 
 def test_defaults_shard_over_every_gpu_and_s3_models_load_offline():

@@ -1,9 +1,10 @@
 """The serving backends, one record each (``record.Backend``).
 
 Adding a backend is one record here plus its image data (its name, versions and
-registries) in ``llm_constructs/data/dlc_images.json``: the config's image union and its
-error text, the version errors, ``ModelSpec.backend``, the serving rules and the container
-environment all follow from the records.
+registries) in ``llm_constructs/data/dlc_images.json`` and its engine's options per version
+in ``config/data/engine_options.json`` (``tools/aws_facts/engine_options.py``): the
+config's image union and its error text, the version errors, ``ModelSpec.backend``, the
+serving rules and the container environment all follow from the records.
 """
 
 from __future__ import annotations

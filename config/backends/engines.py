@@ -1,16 +1,19 @@
-"""vLLM, SGLang and LMI: each reads the backend-neutral ``serving:`` block its own way,
-from its own entrypoint or documentation:
+"""vLLM, SGLang and LMI: each reads the backend-neutral ``serving:`` block its own way.
 
-* vLLM (AWS ``vllm`` DLC): ``sagemaker_entrypoint.sh`` turns every ``SM_VLLM_<NAME>=value``
-  into ``--<name> value`` for ``vllm.entrypoints.openai.api_server``; an empty value gives
-  the bare flag, so a boolean is ``""`` (``"true"`` would be passed as an argument).
-* SGLang (AWS ``sglang`` DLC): its entrypoint turns ``SM_SGLANG_<NAME>`` into ``--<name>``
-  for ``sglang.launch_server``; ``true`` gives the bare flag, ``false`` drops it; the model
-  path defaults to ``/opt/ml/model``.
-* LMI (``djl-inference``): ``HF_MODEL_ID`` and ``OPTION_<NAME>`` properties (LMI docs).
+The records say which engine option each field means (vLLM ``--max-model-len``, SGLang
+``--context-length``, LMI ``option.max_model_len``); the variable, the value spelling and
+whether the version has the option come from ``config/data/engine_options.json``:
 
-Quantizations are a subset of each engine's own choices (vLLM's and SGLang's
-``--quantization``, LMI's ``option.quantize`` with vLLM), with the weight size each gives.
+* vLLM (AWS ``vllm`` DLC): ``SM_VLLM_<NAME>=value`` -> ``--<name> value``. An empty value
+  gives the bare flag in every image (``true`` too from the 0.23 images on).
+* SGLang (AWS ``sglang`` DLC): ``SM_SGLANG_<NAME>``, same shape; ``true`` gives the bare flag
+  only in the images built after AWS's 2026-03 entrypoint change (0.5.13 on): the older ones
+  pass ``true`` as an argument, so they get an empty value.
+* LMI (``djl-inference``): ``HF_MODEL_ID`` and ``OPTION_<NAME>`` properties.
+
+Quantizations are the methods the sizing check knows (the weight size each gives); each
+version's own choices then decide (vLLM 0.28 dropped ``bitsandbytes``, LMI 0.28 takes only
+awq and gptq of them).
 """
 
 from __future__ import annotations
@@ -41,13 +44,12 @@ def engine_rules(p: str, spec: ModelSpec) -> list[Problem]:
 _FLOAT_DTYPES = {"auto": "auto", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 VLLM = Backend(
-    key="vllm", image_key="vllm",
-    variables={"model": "SM_VLLM_MODEL", "tensor_parallel_degree": "SM_VLLM_TENSOR_PARALLEL_SIZE",
-               "max_model_len": "SM_VLLM_MAX_MODEL_LEN",
-               "max_concurrent_sequences": "SM_VLLM_MAX_NUM_SEQS",
-               "quantization": "SM_VLLM_QUANTIZATION", "dtype": "SM_VLLM_DTYPE",
-               "trust_remote_code": "SM_VLLM_TRUST_REMOTE_CODE"},
-    true="",
+    key="vllm", image_key="vllm", engine_key="vllm",
+    options={"model": ("--model",), "tensor_parallel_degree": ("--tensor-parallel-size",),
+             "max_model_len": ("--max-model-len",), "max_concurrent_sequences": ("--max-num-seqs",),
+             "quantization": ("--quantization",), "dtype": ("--dtype",),
+             "trust_remote_code": ("--trust-remote-code",)},
+    true=("", "true"),
     dtypes=_FLOAT_DTYPES,
     quantizations={"awq": "int4", "gptq": "int4", "fp8": "int8", "bitsandbytes": "int8",
                    "awq_marlin": "int4", "gptq_marlin": "int4", "compressed-tensors": "int8"},
@@ -55,13 +57,13 @@ VLLM = Backend(
 )
 
 SGLANG = Backend(
-    key="sglang", image_key="sglang",
-    variables={"model": "SM_SGLANG_MODEL_PATH", "tensor_parallel_degree": "SM_SGLANG_TP_SIZE",
-               "max_model_len": "SM_SGLANG_CONTEXT_LENGTH",
-               "max_concurrent_sequences": "SM_SGLANG_MAX_RUNNING_REQUESTS",
-               "quantization": "SM_SGLANG_QUANTIZATION", "dtype": "SM_SGLANG_DTYPE",
-               "trust_remote_code": "SM_SGLANG_TRUST_REMOTE_CODE"},
-    true="true",
+    key="sglang", image_key="sglang", engine_key="sglang",
+    options={"model": ("--model-path",), "tensor_parallel_degree": ("--tp-size",),
+             "max_model_len": ("--context-length",),
+             "max_concurrent_sequences": ("--max-running-requests",),
+             "quantization": ("--quantization",), "dtype": ("--dtype",),
+             "trust_remote_code": ("--trust-remote-code",)},
+    true=("true", ""),
     dtypes=_FLOAT_DTYPES,
     quantizations={"awq": "int4", "gptq": "int4", "fp8": "int8", "bitsandbytes": "int8",
                    "awq_marlin": "int4", "gptq_marlin": "int4", "w8a8_int8": "int8"},
@@ -69,13 +71,14 @@ SGLANG = Backend(
 )
 
 LMI = Backend(
-    key="lmi", image_key="lmi",
-    variables={"model": "HF_MODEL_ID", "tensor_parallel_degree": "OPTION_TENSOR_PARALLEL_DEGREE",
-               "max_model_len": "OPTION_MAX_MODEL_LEN",
-               "max_concurrent_sequences": "OPTION_MAX_ROLLING_BATCH_SIZE",
-               "quantization": "OPTION_QUANTIZE", "dtype": "OPTION_DTYPE",
-               "trust_remote_code": "OPTION_TRUST_REMOTE_CODE"},
-    true="true",
+    key="lmi", image_key="lmi", engine_key="lmi",
+    options={"model": ("model_id_or_path",), "tensor_parallel_degree": ("tensor_parallel_degree",),
+             "max_model_len": ("max_model_len",),
+             "max_concurrent_sequences": ("max_rolling_batch_size",),
+             "quantization": ("quantize",), "dtype": ("dtype",),
+             "trust_remote_code": ("trust_remote_code",)},
+    variables={"model": "HF_MODEL_ID"},  # djl-serving reads it as the model (the data says where)
+    true=("true",),
     dtypes={"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
     quantizations={"awq": "int4", "gptq": "int4", "fp8": "int8", "bitsandbytes": "int8"},
     rules=(engine_rules,),

@@ -1,19 +1,28 @@
 """Hugging Face Text Generation Inference (``huggingface-pytorch-tgi-inference``): the
-launcher's options as upper-case variables (TGI launcher docs), plus ``tgi_settings``,
-TGI's own typed settings, and the version rules they follow."""
+launcher's (and router's) options, each read from its own variable (clap ``env``), plus
+``tgi_settings``, TGI's own typed settings. Which options a version has, their accepted
+values and the variables the SageMaker entrypoint renames come from
+``config/data/engine_options.json``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .record import Backend, Problem
+from .record import Backend, OptionMap, Problem, assignments, version_problem
 
 if TYPE_CHECKING:
     from config.shapes import ModelSpec
 
-#: Variables ``tgi_settings`` sets; giving them in ``environment`` too is an error.
-SETTING_VARIABLES = ("MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH", "MAX_TOTAL_TOKENS",
-                     "MAX_BATCH_PREFILL_TOKENS", "QUANTIZE", "MESSAGES_API_ENABLED")
+#: ``tgi_settings`` field -> the options that mean it, the first the version has wins:
+#: TGI 2.0 renamed ``--max-input-length`` to ``--max-input-tokens`` (and kept both), and the
+#: Messages API switch is a router option of some versions only.
+SETTINGS: OptionMap = {
+    "max_input_tokens": ("--max-input-tokens", "--max-input-length"),
+    "max_total_tokens": ("--max-total-tokens",),
+    "max_batch_prefill_tokens": ("--max-batch-prefill-tokens",),
+    "quantize": ("--quantize",),
+    "messages_api_enabled": ("--messages-api-enabled",),
+}
 
 
 def settings_environment(spec: ModelSpec) -> dict[str, str]:
@@ -21,24 +30,18 @@ def settings_environment(spec: ModelSpec) -> dict[str, str]:
     settings = spec.tgi_settings
     if settings is None:
         return {}
-    env = {}
-    if settings.max_input_tokens is not None:
-        # TGI 2.0 renamed --max-input-length to --max-input-tokens.
-        key = "MAX_INPUT_TOKENS" if _version(spec) >= (2, 0) else "MAX_INPUT_LENGTH"
-        env[key] = str(settings.max_input_tokens)
-    for key, value in (("MAX_TOTAL_TOKENS", settings.max_total_tokens),
-                       ("MAX_BATCH_PREFILL_TOKENS", settings.max_batch_prefill_tokens),
-                       ("QUANTIZE", settings.quantize)):
-        if value is not None:
-            env[key] = str(value)
-    if settings.messages_api_enabled is not None:
-        env["MESSAGES_API_ENABLED"] = "true" if settings.messages_api_enabled else "false"
-    return env
+    engine = TGI.engine(spec.backend_version or "")
+    return assignments(TGI, engine, {name: getattr(settings, name) for name in SETTINGS},
+                       SETTINGS, write_off=True)
 
 
-def _version(spec: ModelSpec) -> tuple[int, ...]:
-    """``"3.3.6"`` -> ``(3, 3, 6)``, for version rules."""
-    return tuple(int(part) for part in (spec.backend_version or "0").split("."))
+def setting_variables(spec: ModelSpec) -> list[str]:
+    """Every variable the version reads for a ``tgi_settings`` field (old and new names)."""
+    engine = TGI.engine(spec.backend_version or "")
+    if engine is None:
+        return []
+    return [engine.variable(option) for options in SETTINGS.values() for option in options
+            if engine.option(option) is not None]
 
 
 def gpu_rules(p: str, spec: ModelSpec) -> list[Problem]:
@@ -66,7 +69,7 @@ def settings_rules(p: str, spec: ModelSpec) -> list[Problem]:
     if t is None:
         return []
     errors = [(f"{p}.environment.{key}", "set it in tgi_settings instead (checked there)")
-              for key in SETTING_VARIABLES if key in spec.environment]
+              for key in setting_variables(spec) if key in spec.environment]
     if t.max_input_tokens and t.max_total_tokens and t.max_input_tokens >= t.max_total_tokens:
         errors.append((f"{p}.tgi_settings.max_input_tokens",
                        f"{t.max_input_tokens} must be below max_total_tokens "
@@ -80,28 +83,26 @@ def settings_rules(p: str, spec: ModelSpec) -> list[Problem]:
 
 
 def version_rules(p: str, spec: ModelSpec) -> list[Problem]:
-    """Settings that exist only in some TGI versions."""
-    t, text = spec.tgi_settings, spec.backend_version
-    if t is None or t.messages_api_enabled is None:
+    """Each ``tgi_settings`` field the image's version lacks, or a value it refuses."""
+    t, version = spec.tgi_settings, spec.backend_version
+    if t is None or version is None:
         return []
-    version = _version(spec)
-    if version < (1, 4):
-        return [(f"{p}.tgi_settings.messages_api_enabled",
-                 f"TGI {text} has no Messages API (added in 1.4)")]
-    if version >= (2, 4):
-        return [(f"{p}.tgi_settings.messages_api_enabled",
-                 f"removed in TGI 2.4 (the SageMaker route accepts both payloads); "
-                 f"remove it for {text}")]
-    return []
+    found = ((name, version_problem(TGI, version, name, getattr(t, name), SETTINGS))
+             for name in SETTINGS if getattr(t, name) is not None)
+    return [(f"{p}.tgi_settings.{name}", problem) for name, problem in found if problem]
 
 
 TGI = Backend(
-    key="tgi", image_key="tgi",
-    variables={"model": "HF_MODEL_ID", "tensor_parallel_degree": "SM_NUM_GPUS",
-               "max_model_len": "MAX_TOTAL_TOKENS", "max_input_tokens": "MAX_INPUT_TOKENS",
-               "max_concurrent_sequences": "MAX_CONCURRENT_REQUESTS", "quantization": "QUANTIZE",
-               "dtype": "DTYPE", "trust_remote_code": "TRUST_REMOTE_CODE"},
-    true="true",
+    key="tgi", image_key="tgi", engine_key="tgi",
+    options={"model": ("--model-id",), "tensor_parallel_degree": ("--num-shard",),
+             "max_model_len": ("--max-total-tokens",),
+             "max_input_tokens": SETTINGS["max_input_tokens"],
+             "max_concurrent_sequences": ("--max-concurrent-requests",),
+             "quantization": ("--quantize",), "dtype": ("--dtype",),
+             "trust_remote_code": ("--trust-remote-code",)},
+    # SageMaker's names, which the image's entrypoint renames to MODEL_ID and NUM_SHARD.
+    variables={"model": "HF_MODEL_ID", "tensor_parallel_degree": "SM_NUM_GPUS"},
+    true=("true",),
     dtypes={"bf16": "bfloat16", "fp16": "float16"},
     # TGI's --quantize choices (a subset) and the weight size each gives.
     quantizations={"bitsandbytes": "int8", "eetq": "int8", "fp8": "int8",

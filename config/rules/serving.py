@@ -1,10 +1,12 @@
 """Serving backends: each backend's own rules (its record's), then the ones every backend
 gets from its record: tensor parallelism against the GPUs, the settings, dtypes and
-quantizations it has."""
+quantizations it has, and what the image's engine version has (``version_problem``: the
+option exists at that version and takes the value, from the engines' own data)."""
 
 from __future__ import annotations
 
 from config.backends import BACKENDS, Backend, Problem
+from config.backends.record import SERVING_FIELDS, version_problem
 from config.shapes import ModelSpec, Serving, close
 
 _BACKEND_KEYS = ", ".join(f"{b.key}:" for b in BACKENDS)
@@ -18,6 +20,7 @@ def serving_problems(p: str, ep: ModelSpec) -> list[Problem]:
         return [(f"{p}.serving", f"only for serving-backend images ({_BACKEND_KEYS}); set "
                                  "what your image reads in environment")]
     errors = [problem for rule in backend.rules for problem in rule(p, ep)]
+    errors += _model_problems(p, ep, backend)
     if serving is None:
         return errors
     if ep.tgi_settings is not None:
@@ -25,8 +28,39 @@ def serving_problems(p: str, ep: ModelSpec) -> list[Problem]:
     if ep.sm_num_gpus is not None and serving.tensor_parallel_degree is not None:
         errors.append((f"{p}.sm_num_gpus", "give serving.tensor_parallel_degree or "
                                            "sm_num_gpus, not both"))
+    choices = _choice_problems(p, backend, serving)
     return (errors + _degree_problems(p, ep, serving) + _field_problems(p, backend, serving)
-            + _choice_problems(p, backend, serving))
+            + choices + _version_problems(p, ep, backend, serving, refused={c[0] for c in choices}))
+
+
+def _offered_version(ep: ModelSpec, backend: Backend) -> str | None:
+    """The image's version, if offered (an unknown one is the image rules' error)."""
+    version = ep.backend_version
+    return version if version in backend.versions() else None
+
+
+def _model_problems(p: str, ep: ModelSpec, backend: Backend) -> list[Problem]:
+    """The variable the model goes in reaches the engine at this version."""
+    version = _offered_version(ep, backend)
+    model = getattr(ep.source, "hub", None) or "/opt/ml/model"
+    problem = version and version_problem(backend, version, "model", model)
+    return [(f"{p}.image.{backend.key}", f"the model: {problem}")] if problem else []
+
+
+def _version_problems(p: str, ep: ModelSpec, backend: Backend, serving: Serving, *,
+                      refused: set[str]) -> list[Problem]:
+    """Each field set, as the image's version has it: an option that exists there and a
+    value it accepts (fields already refused for every version are not repeated)."""
+    version = _offered_version(ep, backend)
+    if version is None:
+        return []
+    fields = ("tensor_parallel_degree", *SERVING_FIELDS)
+    values = {name: getattr(serving, name) for name in fields
+              if backend.reads(name) and getattr(serving, name) not in (None, False)
+              and f"{p}.serving.{name}" not in refused}
+    found = ((name, version_problem(backend, version, name, value))
+             for name, value in values.items())
+    return [(f"{p}.serving.{name}", problem) for name, problem in found if problem]
 
 
 def _degree_problems(p: str, ep: ModelSpec, serving: Serving) -> list[Problem]:

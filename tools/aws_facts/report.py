@@ -16,14 +16,15 @@ import json
 import sys
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import botocore
 from botocore.loaders import Loader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project's packages
-from config.backends import BACKENDS, Backend, environment
-from config.backends.tgi import SETTING_VARIABLES
+from config.backends import BACKENDS, TGI, Backend
+from config.backends.options import versions as engine_versions
+from config.backends.record import OptionMap, boolean, option_at, refusal
+from config.backends.tgi import SETTINGS
 from llm_constructs import instances
 
 HERE = Path(__file__).resolve().parent
@@ -113,244 +114,91 @@ def version_row(version: str, tag: object, regions: set[str], sdk: dict,
             f"| {', '.join(wrong_account) or '-'} |")
 
 
-# --- options: what config/backends.py emits against what each version accepts -------------
+# --- options: what the config writes, per backend and version ------------------------------
 
-FIELDS = ("tensor_parallel_degree", "max_model_len", "max_input_tokens",
-          "max_concurrent_sequences", "quantization", "dtype", "trust_remote_code")
-
-
-def serving(**values) -> SimpleNamespace:
-    base = dict.fromkeys(FIELDS)
-    base["trust_remote_code"] = False
-    return SimpleNamespace(**{**base, **values})
+#: Field -> the values a config can give that the table tries (numbers: one of each).
+SAMPLES: dict[str, list[object]] = {
+    "model": ["org/model"], "tensor_parallel_degree": [2], "max_model_len": [4096],
+    "max_input_tokens": [2048], "max_concurrent_sequences": [48], "trust_remote_code": [True],
+    "max_total_tokens": [4096], "max_batch_prefill_tokens": [4096],
+    "messages_api_enabled": [True, False]}
 
 
-def cases(backend: str) -> list[tuple[str, SimpleNamespace]]:
-    """Every serving field with each value config/backends.py accepts for ``backend``."""
-    out = [("tensor_parallel_degree=2", serving(tensor_parallel_degree=2)),
-           ("max_model_len=4096", serving(max_model_len=4096)),
-           ("max_input_tokens=2048", serving(max_input_tokens=2048)),
-           ("max_concurrent_sequences=8", serving(max_concurrent_sequences=8)),
-           ("trust_remote_code=true", serving(trust_remote_code=True))]
-    record = BACKEND[backend]
-    out += [(f"dtype={d}", serving(dtype=d)) for d in record.dtypes]
-    out += [(f"quantization={q}", serving(quantization=q)) for q in record.quantizations]
-    return out
+def samples(backend: Backend, name: str) -> list[object]:
+    if name in ("quantization", "quantize"):
+        return list(backend.quantizations)
+    return list(backend.dtypes) if name == "dtype" else SAMPLES[name]
 
 
-def variables(backend: str, serving: SimpleNamespace, *, model: str | None) -> dict[str, str]:
-    """The variables the config writes for ``serving`` on one GPU (no token, no settings),
-    by the same ``config.backends.environment`` the stacks use."""
-    spec = SimpleNamespace(serving=serving, num_gpus=1, tgi_settings=None)
-    return environment(BACKEND[backend], spec, model=model, source_variables={})
+def option_cell(backend: Backend, version: str, name: str, fields: OptionMap) -> tuple[str, str]:
+    """(``VAR`` -> ``--option``, the values the version takes) of one field, or why not."""
+    engine = backend.engine(version)
+    values = samples(backend, name)
+    if engine is None:
+        return "no data", "-"
+    option = option_at(backend, engine, name, fields)
+    if option is None:
+        return f"none (no {' or '.join(fields[name])})", "-"
+    variable = backend.variables.get(name) or engine.variable(option)
+    taken = [v for v in values if refusal(backend, version, name, v, fields) is None]
+    reached = [n for n, _ in engine.arguments(variable, "1") if engine.option(n) is not None]
+    if not reached:
+        return f"`{variable}` -> nothing reads it", "refused"
+    handed_on = engine.options.get(reached[0]) is None  # LMI: to vLLM's engine arguments
+    cell = f"`{variable}` -> `{reached[0]}`" + (" (handed to vLLM)" if handed_on else "")
+    return cell, accepted_text(backend, engine, name, values, taken, variable)
 
 
-def find_option(options: dict, flag: str) -> tuple[str, dict] | None:
-    for name, spec in options.items():
-        if flag == name or flag in (spec.get("aliases") or []):
-            return name, spec
-        if spec.get("negatable") and flag == "--no-" + name[2:]:
-            return name, {**spec, "kind": "flag"}
-    return None
+def accepted_text(backend: Backend, engine, name: str, values: list, taken: list,
+                  variable: str) -> str:
+    if isinstance(values[0], bool):
+        spelled = {v: boolean(backend, engine, variable, v) for v in taken}
+        return ", ".join(f"{v} as `{t!r}`".replace("'", '"') for v, t in spelled.items()) or "-"
+    if isinstance(values[0], int):
+        return "integer" if taken else "refused"
+    if name == "dtype":
+        shown = [f"{v} (`{backend.dtypes[str(v)]}`)" for v in taken]
+    else:
+        shown = [str(v) for v in taken] if name != "model" else ["Hub id or /opt/ml/model"]
+    refused = [str(v) for v in values if v not in taken]
+    return (", ".join(shown) or "none") + (f"; not {', '.join(refused)}" if refused else "")
 
 
-def argv_for(env: dict[str, str], prefix: str, rules: dict) -> list[tuple[str, str | None]]:
-    """(flag, value or None) per variable, as the entrypoint's recorded rules convert it."""
-    out = []
-    for key, value in env.items():
-        if not key.startswith(prefix):
-            continue
-        flag = "--" + key[len(prefix):].lower().replace("_", "-")
-        low = value.strip().lower()
-        if low in ("true", "false"):
-            tokens = rules[low]
-            if tokens:
-                out.append((flag, value if len(tokens) > 1 else None))
-        elif value == "":
-            out.append((flag, None))
-        else:
-            out.append((flag, value))
-    return out
-
-
-def check_argv(argv, options: dict) -> list[str]:
-    problems = []
-    for flag, value in argv:
-        found = find_option(options, flag)
-        if found is None:
-            problems.append(f"`{flag}` is not an option")
-            continue
-        name, spec = found
-        if spec["kind"] == "flag" and value is not None:
-            problems.append(f"`{flag} {value}`: {name} takes no value (argparse: unrecognized "
-                            f"argument {value!r})")
-        elif spec["kind"] == "value" and value is None and spec.get("nargs") not in ("?", "*"):
-            problems.append(f"`{flag}` without a value: {name} expects one")
-        elif value is not None and isinstance(spec.get("choices"), list) \
-                and value not in [str(c) for c in spec["choices"]]:
-            problems.append(f"`{flag} {value}`: not one of its choices")
-    return problems
-
-
-def accepted_by_config(backend: str, field: str) -> list[str]:
-    """What the config writes for ``field`` (``dtype``: the backend's spellings of the
-    config's dtypes; ``quantization``: the methods it accepts; others: nothing to check)."""
-    record = BACKEND[backend]
-    if field == "dtype":
-        return list(record.dtypes.values())
-    return list(record.quantizations) if field == "quantization" else []
-
-
-def lacks(lacking: list[str]) -> str:
-    return f"; lacks {', '.join(lacking)}" if lacking else ""
-
-
-def python_engine_rows(engine: str, opts: dict, eps: dict) -> tuple[list[str], list[str]]:
-    prefix = "SM_VLLM_" if engine == "vllm" else "SM_SGLANG_"
-    table, problems = [], []
-    for v, data in opts[engine].items():
-        options = data["options"]
-        cells = [python_engine_cell(engine, field, prefix, options) for field in FIELDS]
-        table.append(f"| {v} | " + " | ".join(cells) + " |")
-        rules = (eps.get(v) or {}).get("rules")
-        if rules is not None:  # else an engine version with no AWS image (Hugging Face's)
-            source = eps[v]["source"].split("@")[1]
-            problems += [f"- {engine} {v}, serving.{label}: {problem} (image entrypoint "
-                         f"{source})" for label, problem in
-                         python_engine_problems(engine, prefix, rules, options)]
-    return table, problems
-
-
-def python_engine_cell(engine: str, field: str, prefix: str, options: dict) -> str:
-    """The option a serving field's variable becomes, or why there is none."""
-    var = BACKEND[engine].variables.get(field)
-    if var is None:
-        return "n/a"
-    flag = "--" + var[len(prefix):].lower().replace("_", "-")
-    found = find_option(options, flag)
-    if found is None:
-        return f"**missing** `{flag}`"
-    name, spec = found
-    if field in ("dtype", "quantization"):
-        accepted = set(map(str, spec.get("choices") or []))
-        lacking = sorted(set(accepted_by_config(engine, field)) - accepted)
-        return f"`{name}` ({len(accepted)} choices)" + lacks(lacking)
-    return f"`{name}` {spec['kind']}"
-
-
-def python_engine_problems(engine: str, prefix: str, rules: dict,
-                           options: dict) -> list[tuple[str, str]]:
-    """(case, problem) for each serving case whose variables the entrypoint turns into an
-    argv the engine refuses."""
-    return [(label, problem) for label, sv in cases(engine)
-            for problem in check_argv(argv_for(variables(engine, sv, model="org/model"),
-                                               prefix, rules), options)]
-
-
-def tgi_rows(opts: dict, eps: dict) -> tuple[list[str], list[str]]:
-    table, problems = [], []
-    for v, data in opts["tgi"].items():
-        by_env = {s["env"]: (name, s) for name, s in data["options"].items() if s.get("env")}
-        renames = eps[v]["renames"]
-        cells = [tgi_cell(field, by_env, renames) for field in FIELDS]
-        has = [e for e in SETTING_VARIABLES if e in by_env]
-        table.append(f"| {v} | " + " | ".join(cells) + f" | {', '.join(has)} |")
-        problems += tgi_problems(v, by_env, renames)
-    return table, problems
-
-
-def tgi_cell(field: str, by_env: dict, renames: dict[str, str]) -> str:
-    """The launcher option a serving field's variable (as the entrypoint renames it) sets."""
-    var = BACKEND["tgi"].variables[field]
-    var = renames.get(var, var)
-    hit = by_env.get(var)
-    if hit is None:
-        return f"**missing** {var}"
-    name, spec = hit
-    if field in ("dtype", "quantization"):
-        choices = spec.get("choices") or []
-        lacking = sorted(set(accepted_by_config("tgi", field)) - set(choices))
-        return f"`{name}` ({', '.join(choices)})" + lacks(lacking)
-    return f"`{name}` {spec['kind']}"
-
-
-def tgi_problems(version: str, by_env: dict, renames: dict[str, str]) -> list[str]:
-    """Variables of a serving case no launcher option reads, or with a refused value."""
-    problems = []
-    for label, sv in cases("tgi"):
-        for key, value in variables("tgi", sv, model=None).items():
-            hit = by_env.get(renames.get(key, key))
-            if hit is None:
-                problems.append(f"- tgi {version}, serving.{label}: {key} is read by no "
-                                f"launcher option of this version")
-            elif hit[1].get("choices") and value not in hit[1]["choices"]:
-                problems.append(f"- tgi {version}, serving.{label}: {key}={value} is not one "
-                                f"of {', '.join(hit[1]['choices'])}")
-    return problems
-
-
-def lmi_rows(opts: dict) -> tuple[list[str], list[str]]:
-    table, problems = [], []
-    for v, data in opts["lmi"].items():
-        if data is None:
-            table.append(f"| {v} | no djl-serving tag or DLC branch for this version in the "
-                         f"repository snapshot |" + " |" * (len(FIELDS) - 1))
-            continue
-        cells = []
-        for field in FIELDS:
-            cell, lacking = lmi_cell(field, data)
-            cells.append(cell)
-            if lacking:
-                name, spec = lmi_property(field, data["properties"])
-                problems.append(f"- lmi {v}: serving.{field} {', '.join(lacking)} "
-                                f"is refused (option.{name} accepts "
-                                f"{', '.join(spec['choices'])}; {data['source'].split(':')[0]})")
-        table.append(f"| {v} | " + " | ".join(cells) + " |")
-    return table, problems
-
-
-def lmi_property(field: str, props: dict) -> tuple[str, dict | None]:
-    """(property name, its spec or None) of the ``OPTION_<NAME>`` a serving field sets."""
-    name = BACKEND["lmi"].variables[field][len("OPTION_"):].lower()
-    return name, props.get(name) or next((s for s in props.values()
-                                          if s.get("alias") == name), None)
-
-
-def lmi_cell(field: str, data: dict) -> tuple[str, list[str]]:
-    """(cell, the config's values the property refuses) of one serving field."""
-    if field not in BACKEND["lmi"].variables:
-        return "n/a", []
-    name, spec = lmi_property(field, data["properties"])
-    if spec is None:
-        return (f"{name}: passed to vLLM" if "vLLM" in data["other_properties"]
-                else f"**missing** {name}"), []
-    if not spec.get("choices"):
-        return f"{name} ({spec['type_hint']})", []
-    lacking = sorted(set(accepted_by_config("lmi", field)) - set(spec["choices"]))
-    return f"{name} ({', '.join(map(str, spec['choices']))})" + lacks(lacking), lacking
+def option_rows(backend: Backend, fields: OptionMap, label: str = "") -> list[str]:
+    """One row per field and run of versions with the same cell (``0.23.0-0.27.1``)."""
+    versions = engine_versions(backend.engine_key)
+    rows = []
+    for name in fields:
+        runs: list[list] = []
+        for version in versions:
+            cell = option_cell(backend, version, name, fields)
+            if runs and runs[-1][2] == cell:
+                runs[-1][1] = version
+            else:
+                runs.append([version, version, cell])
+        rows += [f"| {backend.name} | {first if first == last else f'{first}-{last}'} | "
+                 f"{label}{name} | {cell[0]} | {cell[1]} |" for first, last, cell in runs]
+    return rows
 
 
 def options_section(opts: dict) -> list[str]:
-    header = "| version | " + " | ".join(FIELDS) + " |"
-    rule = "|---" * (len(FIELDS) + 1) + "|"
-    lines = ["## Options: what config/backends.py maps, per backend and version", ""]
-    all_problems = []
-    for engine in ("vllm", "sglang"):
-        table, problems = python_engine_rows(engine, opts, opts["entrypoints"][engine])
-        lines += [f"### {engine}", "", header, rule, *table, ""]
-        all_problems += problems
-    table, problems = tgi_rows(opts, opts["entrypoints"]["tgi"])
-    lines += ["### tgi (environment variable -> launcher option; tgi_settings variables read)",
-              "", header[:-1] + "| tgi_settings variables |", rule + "---|", *table, ""]
-    all_problems += problems
-    table, problems = lmi_rows(opts)
-    lines += ["### lmi (OPTION_<NAME> -> djl-serving property)", "", header, rule, *table, ""]
-    all_problems += problems
-    lines += ["## Mismatches: config/backends.py against the engine and entrypoint of each "
-              "version", "", f"{len(all_problems)} found, each field and accepted value driven "
-              "through config.backends.environment and the entrypoint's recorded rules:", "",
-              *all_problems, ""]
-    return lines
+    """The option table: what each field becomes at each version (from config.backends and
+    config/data/engine_options.json, the same code synth runs)."""
+    lines = ["## Options: what the config writes, per backend and version", "",
+             "Each field through config.backends at every version in "
+             "config/data/engine_options.json; a value not listed is a synth error naming "
+             "the field, the version and the offered versions that take it.", "",
+             "| backend | versions | field | variable -> option | accepted |",
+             "|---|---|---|---|---|"]
+    for backend in BACKENDS:
+        lines += option_rows(backend, backend.options, "serving.")
+        if backend is TGI:
+            lines += option_rows(backend, SETTINGS, "tgi_settings.")
+    assumed = [f"{b.name} {v} uses {e.assumed_from}'s data" for b in BACKENDS
+               for v in engine_versions(b.engine_key)
+               if (e := b.engine(v)) is not None and e.assumed_from]
+    note = [f"Assumed: {', '.join(assumed)} (no source of its own).", ""] if assumed else []
+    return [*lines, "", *note]
 
 
 # --- instance facts --------------------------------------------------------------------------
@@ -444,10 +292,17 @@ def lacking_row(itype: str, ours: tuple, info: dict | None, ec2: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sagemaker-core-wheel", type=Path, required=True)
+    ap.add_argument("--sagemaker-core-wheel", type=Path)
+    ap.add_argument("--options-table", action="store_true",
+                    help="print only the option table (Markdown) and stop")
     ap.add_argument("--karpenter-repo", type=Path,
                     default=Path("/work/.mirror/aws+karpenter-provider-aws/repo"))
     args = ap.parse_args(argv)
+    if args.options_table:
+        print("\n".join(options_section({})))
+        return 0
+    if args.sagemaker_core_wheel is None:
+        ap.error("--sagemaker-core-wheel is required for the whole report")
     karpenter = None
     if args.karpenter_repo.is_dir():
         import subprocess

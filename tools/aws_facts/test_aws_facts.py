@@ -132,25 +132,25 @@ def test_tags_are_built_like_the_sdk():
                     "cpu": "2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04"}
 
 
-def test_the_report_drives_the_config_records_through_the_recorded_entrypoint_rules():
-    from report import argv_for, check_argv, serving, variables
+def test_the_report_tables_what_the_config_writes_at_each_version():
+    from report import option_rows
 
-    env = variables("sglang", serving(trust_remote_code=True, dtype="bf16"), model="org/m")
-    assert env == {"SM_SGLANG_MODEL_PATH": "org/m", "SM_SGLANG_TP_SIZE": "1",
-                   "SM_SGLANG_DTYPE": "bfloat16", "SM_SGLANG_TRUST_REMOTE_CODE": "true"}
-    old_rules = {"true": ["--trust-remote-code", "true"], "false": ["--trust-remote-code",
-                                                                     "false"]}
-    argv = argv_for(env, "SM_SGLANG_", old_rules)
-    assert ("--trust-remote-code", "true") in argv
-    options = {"--trust-remote-code": {"kind": "flag"}, "--model-path": {"kind": "value"},
-               "--tp-size": {"kind": "value"},
-               "--dtype": {"kind": "value", "choices": ["auto", "float16"]}}
-    assert check_argv(argv, options) == [
-        "`--dtype bfloat16`: not one of its choices",
-        "`--trust-remote-code true`: --trust-remote-code takes no value (argparse: "
-        "unrecognized argument 'true')"]
-    new_rules = {"true": ["--trust-remote-code"], "false": []}
-    assert ("--trust-remote-code", None) in argv_for(env, "SM_SGLANG_", new_rules)
+    from config.backends import SGLANG, TGI
+    from config.backends.tgi import SETTINGS
+
+    rows = option_rows(SGLANG, {"trust_remote_code": ("--trust-remote-code",)})
+    assert rows[0].startswith("| SGLang | 0.5.5-0.5.8 | trust_remote_code | "
+                              "`SM_SGLANG_TRUST_REMOTE_CODE` -> `--trust-remote-code` | True as")
+    assert rows[0].endswith('True as `""` |') and rows[1].endswith('True as `"true"` |')
+    rows = option_rows(TGI, {"max_input_tokens": SETTINGS["max_input_tokens"]})
+    assert [r.split(" | ")[1:4] for r in rows] == [
+        ["0.6.0-1.4.5", "max_input_tokens", "`MAX_INPUT_LENGTH` -> `--max-input-length`"],
+        ["2.0.0-3.3.6", "max_input_tokens", "`MAX_INPUT_TOKENS` -> `--max-input-tokens`"]]
+
+
+def test_defaults_a_probe_replaced_are_not_taken_from_its_tokens():
+    baseline = ["--port", "8080", "--model-path", "/opt/ml/model"]
+    assert without(["--model-path", "x", "--port", "8080"], baseline) == ["--model-path", "x"]
 
 
 def test_the_inference_ami_data_says_what_its_sources_say():
