@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from config import parse_config
 from tests.helpers import ROOT, config_data, one, resources, synthesize, synthesize_data
 
 # -- the seeds' words ------------------------------------------------------------------------
@@ -179,6 +180,12 @@ def test_000_variant_instance_type_count_and_weight(dlc):
 def test_000_container_log_level(dlc):
     level = stated("000-environment", r"SAGEMAKER_CONTAINER_LOG_LEVEL=(\d+)")
     assert container(dlc)["Environment"]["SAGEMAKER_CONTAINER_LOG_LEVEL"] == level
+
+
+def test_000_config_takes_the_seeds_region_as_it_is():
+    region = stated("000-environment", r"SAGEMAKER_REGION=([a-z0-9-]+)")
+    config = parse_config(config_data("seed-containers") | {"deployment": {"region": region}})
+    assert config.deployment.region == region
 
 
 def test_000_image_is_still_offered_in_the_seeds_region_with_its_exact_tag():
