@@ -151,7 +151,7 @@ def test_bucket_is_kms_encrypted_private_versioned_logged_and_expires(seed):
     assert p["VersioningConfiguration"] == {"Status": "Enabled"}
     expiring = {r.get("Prefix"): r.get("ExpirationInDays") for r in
                 p["LifecycleConfiguration"]["Rules"] if "Prefix" in r}
-    assert expiring == {"async-llm-input/": 30, "async-llm-output/output/": 30,
+    assert expiring == {"async-llm-output/input/": 30, "async-llm-output/output/": 30,
                         "async-llm-output/failure/": 30}
     assert log_bucket["Properties"]["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
 
@@ -211,7 +211,7 @@ def test_role_writes_only_results_and_failures_and_reads_only_requests(seed):
     assert len(writes) == 1 and len(reads) == 1
     suffixes = sorted(r["Fn::Join"][1][-1] for r in as_list(writes[0]["Resource"]))
     assert suffixes == ["/async-llm-output/failure/*", "/async-llm-output/output/*"]
-    assert reads[0]["Resource"]["Fn::Join"][1][-1] == "/async-llm-input/*"
+    assert reads[0]["Resource"]["Fn::Join"][1][-1] == "/async-llm-output/input/*"
     assert {a for s in s3 for a in as_list(s["Action"])} == {
         "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
     publish = [s for s in statements(seed, "ExecutionRole") if s["Action"] == "sns:Publish"]
@@ -255,7 +255,8 @@ def test_async_invoke_principals_may_submit_and_read_results():
     assert "sagemaker:InvokeEndpointAsync" in actions
     assert "sagemaker:InvokeEndpoint" not in actions
     put = [s for s in stmts if "s3:PutObject" in as_list(s["Action"])]
-    assert [r["Fn::Join"][1][-1] for r in as_list(put[0]["Resource"])] == ["/async-llm-input/*"]
+    assert [r["Fn::Join"][1][-1] for r in as_list(put[0]["Resource"])] == [
+        "/async-llm-output/input/*"]
 
 
 # -- alarms, dashboard, outputs ----------------------------------------------------------
@@ -309,7 +310,7 @@ def test_async_outputs_tell_a_client_everything(seed):
                 "SuccessTopicArn", "ErrorTopicArn", "AsyncBucket", "AsyncKeyArn"):
         assert key in outputs, key
     assert outputs["Mode"]["Value"] == "async"
-    assert outputs["InputLocation"]["Value"]["Fn::Join"][1][-1] == "/async-llm-input/"
+    assert outputs["InputLocation"]["Value"]["Fn::Join"][1][-1] == "/async-llm-output/input/"
 
 
 def test_dev_has_a_realtime_and_an_async_endpoint(dev):

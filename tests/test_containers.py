@@ -33,13 +33,14 @@ def image_tail(template: dict) -> str:
 
 
 # -- pytorch: ---------------------------------------------------------------------------------
-def test_cpu_instance_gets_the_cpu_build_and_a_packed_handler():
+def test_gpu_instance_gets_the_gpu_build_and_a_packed_handler():
     synth = synthesize("seed-containers")
     t = synth.endpoint("dlc")
     assert image_tail(t) == \
-        "/huggingface-pytorch-inference:2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04"
+        "/huggingface-pytorch-inference:2.6.0-transformers4.51.3-gpu-py312-cu124-ubuntu22.04"
     c = container(t)
-    assert c["Environment"] == {"HF_MODEL_ID": "openai-community/gpt2"}
+    assert c["Environment"] == {"HF_MODEL_ID": "openai-community/gpt2",
+                                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20"}
     url = c["ModelDataUrl"]["Fn::Sub"]
     assert url.startswith("s3://cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}/")
     assert url.endswith(".tar.gz")  # SageMaker documents ModelDataUrl as a .tar.gz
@@ -63,17 +64,18 @@ def synth_name(synth, endpoint: str) -> str:
     return next(n for n in synth.templates if n.endswith(f"-endpoint-{endpoint}"))
 
 
-def test_gpu_instance_gets_the_gpu_build_and_is_sized():
-    t = synthesize_data(seeds_with(**{"endpoints.0.instance_type": "ml.g5.xlarge"}),
+def test_cpu_instance_gets_the_cpu_build_and_gpu_instances_are_sized():
+    t = synthesize_data(seeds_with(**{"endpoints.0.instance_type": "ml.m5.xlarge"}),
                         nag=False).endpoint("dlc")
     assert image_tail(t) == \
-        "/huggingface-pytorch-inference:2.6.0-transformers4.51.3-gpu-py312-cu124-ubuntu22.04"
+        "/huggingface-pytorch-inference:2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04"
     msg = problems(seeds_with(**{"endpoints.0.instance_type": "ml.g5.xlarge",
                                  "endpoints.0.model_size": {"parameters_billions": 13,
                                                             "dtype": "bf16"}}))
     assert "smallest instance that fits" in msg[f"{DLC}.instance_type"]
     # a CPU instance has no GPU memory to check
-    parse_config(seeds_with(**{"endpoints.0.model_size": {"parameters_billions": 13}}))
+    parse_config(seeds_with(**{"endpoints.0.instance_type": "ml.m5.xlarge",
+                               "endpoints.0.model_size": {"parameters_billions": 13}}))
 
 
 @pytest.mark.parametrize("source,key,value", [
@@ -88,7 +90,7 @@ def test_s3_sources_with_the_handler_already_inside(source, key, value):
     t = synth.endpoint("dlc")
     c = container(t)
     assert c[key] == value
-    assert c.get("Environment", {}) == {}  # the toolkit reads /opt/ml/model
+    assert "HF_MODEL_ID" not in c["Environment"]  # the toolkit reads /opt/ml/model
     reads = [s for s in statements(t, "ExecutionRole") if "s3:GetObject" in as_list(s["Action"])]
     tail = ":s3:::models-bucket/gpt2/" + ("model.tar.gz" if key == "ModelDataUrl" else "*")
     assert [r["Resource"] for r in reads] == [
@@ -109,7 +111,8 @@ def test_neither_source_nor_code():
 def test_code_alone_is_the_whole_model_archive():
     t = synthesize_data(seeds_with(**{"endpoints.0.source": DELETE}), nag=False).endpoint("dlc")
     c = container(t)
-    assert c["ModelDataUrl"]["Fn::Sub"].endswith(".tar.gz") and c.get("Environment", {}) == {}
+    assert c["ModelDataUrl"]["Fn::Sub"].endswith(".tar.gz")
+    assert "HF_MODEL_ID" not in c["Environment"]
 
 
 def test_gated_hub_model_token_reaches_the_toolkit_as_a_reference():
