@@ -43,7 +43,9 @@ def model_fn(model_dir: str, context: Any = None) -> dict[str, Any]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.float16 if device == "cuda" else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device).eval()
+    # torch_dtype, not dtype: the DLC's transformers 4.51.3 passes an unknown `dtype` on to
+    # the model's __init__ (TypeError); 5.x still accepts torch_dtype, with a warning.
+    model = AutoModelForCausalLM.from_pretrained(source, torch_dtype=dtype).to(device).eval()
     return {"model": model, "tokenizer": tokenizer, "device": device}
 
 
