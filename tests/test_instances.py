@@ -109,6 +109,12 @@ def test_karpenter_reference_is_read_per_type():
     assert labels["inf2.xlarge"]["memory"] == "16384"
 
 
+def test_a_type_in_no_source_needs_a_written_reason():
+    with pytest.raises(SystemExit, match=r"ml\.x9\.large: in no source"):
+        tool.entry("ml.x9.large", ("sdk", {}), ("ec2", {}))
+    assert tool.entry("ml.dl1.24xlarge", ("sdk", {}), ("ec2", {}))["kind"] == "accelerator"
+
+
 def test_sdk_memory_that_does_not_divide_by_the_gpus_is_refused():
     with pytest.raises(SystemExit, match="whole number"):
         tool.sdk_entry({"Count": 8, "TotalGpuMemoryInMiB": 183105}, "src")
