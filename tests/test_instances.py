@@ -184,6 +184,22 @@ def test_an_image_of_your_own_may_run_on_neuron():
     assert parse_config(data).endpoints[0].instance_type == "ml.inf2.xlarge"
 
 
+@pytest.mark.parametrize("itype", ["ml.c7g.xlarge", "ml.m6g.large"])
+def test_graviton_types_are_refused_for_our_images(itype):
+    data = config_data("seed-containers")
+    data["endpoints"] = data["endpoints"][:1]
+    data = changed(data, **{"endpoints.0.instance_type": itype})
+    name = data["endpoints"][0]["name"]
+    msg = problems(data)[f"endpoints[0] ({name}).instance_type"]
+    assert itype in msg and "arm64" in msg and "x86_64" in msg
+
+
+def test_arch_comes_from_ec2():
+    arches = {t: f.get("arch") for t, f in DATA["types"].items()}
+    assert arches["ml.c7g.xlarge"] == "arm64" and arches["ml.g5.xlarge"] == "amd64"
+    assert sum(a == "arm64" for a in arches.values()) == 94
+
+
 def test_gaudi_is_refused_for_our_images():
     msg = problems(dev_with(**{"endpoints.0.instance_type": "ml.dl1.24xlarge"}))
     assert "Habana Gaudi" in msg[f"{EP}.instance_type"]
