@@ -2,14 +2,12 @@
 
 * Valid real-time instance types come from botocore's SageMaker service model
   (the ``ProductionVariantInstanceType`` enum), so they follow the pinned botocore.
-* GPU counts are a hand-kept table. Source: "Amazon EC2 accelerated computing
-  instance specifications", https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html
-  (the ``ml.`` SageMaker types have the GPUs of the EC2 type of the same name).
-  A type missing here is not guessed: an endpoint on it must set ``sm_num_gpus``.
-* GPU memory per GPU, GiB, from the same EC2 specification pages ("GPU memory"); families
-  without a sourced figure are left out and skipped by the sizing check.
-* Host memory, GiB, from the same EC2 pages ("Memory (GiB)"), for the accelerated
-  families the sizing and inference-component checks use; others are skipped, not guessed.
+* GPUs, GPU memory, host memory and CPU architecture per type are generated data
+  (``data/instances.json``, written by ``tools/aws_facts/instances.py``): GPU figures from
+  sagemaker-core's ``instance_gpu_info.json``, else from EC2 ``DescribeInstanceTypes`` as
+  Karpenter's generated reference gives it; each entry names its source. Memory is in MiB
+  as EC2 reports it (an A10G: 22,888 MiB, 22.35 GiB). A type no source lists carries the
+  reason instead of figures, and is not guessed.
 * Families with local NVMe instance storage. Source: SageMaker "Host instance storage
   volumes", https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html:
   on these, the production variant accepts neither ``VolumeSizeInGB`` nor a
@@ -18,7 +16,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parent / "data" / "instances.json"
 
 
 @lru_cache(maxsize=1)
@@ -32,49 +35,23 @@ def realtime_instance_types() -> frozenset[str]:
     return frozenset(raw["shapes"]["ProductionVariantInstanceType"]["enum"])
 
 
-def _sizes(family: str, counts: dict[str, int]) -> dict[str, int]:
-    return {f"ml.{family}.{size}": n for size, n in counts.items()}
+@lru_cache(maxsize=1)
+def facts_table() -> dict[str, dict[str, Any]]:
+    """Instance type -> its generated facts (``kind``: gpu, neuron, cpu or accelerator)."""
+    return json.loads(DATA.read_text())["types"]
 
 
-_G5_LIKE = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1,
-            "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}
+def facts(instance_type: str) -> dict[str, Any]:
+    """The generated facts of a type; ``{}`` for a type the table does not have."""
+    return facts_table().get(instance_type, {})
 
-#: NVIDIA GPUs per instance type.
-GPU_COUNT: dict[str, int] = {
-    **_sizes("p2", {"xlarge": 1, "8xlarge": 8, "16xlarge": 16}),
-    **_sizes("p3", {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8}),
-    **_sizes("g4dn", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1,
-                      "12xlarge": 4}),
-    **_sizes("g5", _G5_LIKE),
-    **_sizes("g6", _G5_LIKE),
-    **_sizes("g6e", _G5_LIKE),
-    "ml.p4d.24xlarge": 8,
-    "ml.p4de.24xlarge": 8,
-    "ml.p5.4xlarge": 1,
-    "ml.p5.48xlarge": 8,
-    "ml.p5e.48xlarge": 8,
-    "ml.p5en.48xlarge": 8,
-    "ml.p6-b200.48xlarge": 8,
-}
 
-#: GiB of memory per GPU, by family (T4, A10G, L4, L40S, V100, A100 40/80, H100, H200).
-GPU_MEMORY_GIB: dict[str, int] = {
-    "g4dn": 16, "g5": 24, "g6": 24, "g6e": 48, "p3": 16,
-    "p4d": 40, "p4de": 80, "p5": 80, "p5e": 141, "p5en": 141,
-}
+def _gpu_counts() -> dict[str, int]:
+    return {t: f["gpus"] for t, f in facts_table().items() if f["kind"] == "gpu" and "gpus" in f}
 
-_G5_MEMORY = {"xlarge": 16, "2xlarge": 32, "4xlarge": 64, "8xlarge": 128, "16xlarge": 256,
-              "12xlarge": 192, "24xlarge": 384, "48xlarge": 768}
 
-#: GiB of host memory per instance type.
-MEMORY_GIB: dict[str, int] = {
-    **_sizes("g4dn", {k: v for k, v in _G5_MEMORY.items() if k not in ("24xlarge", "48xlarge")}),
-    **_sizes("g5", _G5_MEMORY),
-    **_sizes("g6", _G5_MEMORY),
-    **_sizes("g6e", {k: 2 * v for k, v in _G5_MEMORY.items()}),
-    "ml.p4d.24xlarge": 1152, "ml.p4de.24xlarge": 1152,
-    "ml.p5.48xlarge": 2048, "ml.p5e.48xlarge": 2048, "ml.p5en.48xlarge": 2048,
-}
+#: NVIDIA GPUs per GPU instance type with a sourced figure.
+GPU_COUNT: dict[str, int] = _gpu_counts()
 
 #: Instance families whose hosts have local NVMe instance storage.
 INSTANCE_STORE_FAMILIES: frozenset[str] = frozenset({
@@ -91,27 +68,41 @@ def family(instance_type: str) -> str:
 
 
 def gpu_count(instance_type: str) -> int | None:
-    """GPUs of an instance type; 0 for a CPU type; None when the table does not know it."""
-    if instance_type in GPU_COUNT:
-        return GPU_COUNT[instance_type]
-    fam = family(instance_type)
-    if fam.startswith(("g", "p")) and fam[1:2].isdigit():
-        return None  # an accelerated family we have no sourced figure for
-    return 0
+    """GPUs of an instance type; 0 for a CPU type; None when no source gives a figure
+    (a GPU type without one, Neuron and other accelerators, a type not in the table)."""
+    return facts(instance_type).get("gpus")
 
 
-def memory_gib(instance_type: str) -> int | None:
-    """GiB of host memory, or None when not in the table."""
-    return MEMORY_GIB.get(instance_type)
+def is_neuron(instance_type: str) -> bool:
+    """AWS Inferentia / Trainium: models must be compiled for Neuron and run on a Neuron
+    image."""
+    return facts(instance_type).get("kind") == "neuron"
+
+
+def unknown_reason(instance_type: str) -> str | None:
+    """Why the table has no figures for an accelerated type (no source lists it)."""
+    return facts(instance_type).get("unknown")
+
+
+def _gib(mib: int | None) -> float | None:
+    """MiB -> GiB; a whole number stays an int (16384 -> 16)."""
+    if mib is None:
+        return None
+    return mib // 1024 if mib % 1024 == 0 else mib / 1024
+
+
+def memory_gib(instance_type: str) -> float | None:
+    """GiB of host memory, or None when no source gives it."""
+    return _gib(facts(instance_type).get("memory_mib"))
 
 
 def has_instance_store(instance_type: str) -> bool:
     return family(instance_type) in INSTANCE_STORE_FAMILIES
 
 
-def gpu_memory_gib(instance_type: str) -> int | None:
-    """GiB per GPU, or None when not in the table."""
-    return GPU_MEMORY_GIB.get(family(instance_type))
+def gpu_memory_gib(instance_type: str) -> float | None:
+    """GiB per GPU, or None when no source gives it."""
+    return _gib(facts(instance_type).get("gpu_memory_mib"))
 
 
 #: Bytes per parameter of the weights' dtype.
@@ -133,15 +124,15 @@ SUGGESTED_FAMILIES = ("g5", "g6", "g6e", "p4d", "p4de", "p5", "p5e", "p5en")
 
 def smallest_fitting(need_gib: float, prefer_family: str | None = None) -> str | None:
     """The instance type with the least total GPU memory that holds ``need_gib`` (fewest
-    GPUs, then the smallest size, on a tie): in ``prefer_family`` if one fits there, else
-    among the current bf16-capable families."""
+    GPUs, then the least host memory, on a tie): in ``prefer_family`` if one fits there,
+    else among the current bf16-capable families."""
     def fits(families) -> list[tuple]:
         out = []
-        for rank, (itype, gpus) in enumerate(GPU_COUNT.items()):
+        for itype, gpus in GPU_COUNT.items():
             per_gpu = gpu_memory_gib(itype)
             if (family(itype) in families and per_gpu and gpus * per_gpu >= need_gib
                     and itype in realtime_instance_types()):
-                out.append((gpus * per_gpu, gpus, rank, itype))
+                out.append((gpus * per_gpu, gpus, memory_gib(itype) or 0, itype))
         return out
 
     candidates = (fits({prefer_family}) if prefer_family else []) or fits(SUGGESTED_FAMILIES)

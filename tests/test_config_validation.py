@@ -144,10 +144,12 @@ def test_cpu_instance_for_tgi():
 
 
 def test_gpu_type_missing_from_table_needs_explicit_count():
-    assert_problem(dev_with(**{"endpoints.0.instance_type": "ml.g7e.2xlarge"}),
+    # the one GPU type of the enum that no source lists (see llm_constructs/data/instances.json)
+    assert_problem(dev_with(**{"endpoints.0.instance_type": "ml.p6e-gb200.36xlarge"}),
                    f"{EP}.sm_num_gpus", "not in our table")
-    ok = dev_with(**{"endpoints.0.instance_type": "ml.g7e.2xlarge", "endpoints.0.sm_num_gpus": 1})
-    assert parse_config(ok).endpoints[0].num_gpus == 1
+    ok = dev_with(**{"endpoints.0.instance_type": "ml.p6e-gb200.36xlarge",
+                     "endpoints.0.sm_num_gpus": 4})
+    assert parse_config(ok).endpoints[0].num_gpus == 4
 
 
 def test_token_literal_in_environment_is_refused():

@@ -8,6 +8,7 @@ from config.shapes import AppConfig, Deployment, Endpoint, ModelSpec, Network
 from config.shapes.images import image_choices
 from llm_constructs import instances
 
+from .accelerators import accelerator_problems
 from .asynchronous import async_problems
 from .components import components_problems
 from .deployment import name_problems, network_problems, zone_problems
@@ -59,4 +60,7 @@ def model_problems(p: str, ep: ModelSpec, net: Network, dep: Deployment) -> list
     errors = source_problems(p, ep, net) + image_problems(p, ep, dep) + serving_problems(p, ep)
     if ep.backend or (ep.is_pytorch and ep.uses_gpu):
         errors += sizing_problems(p, ep)
-    return errors
+    accelerators = accelerator_problems(p, ep)
+    if accelerators:  # says why the type does not fit, instead of "has no GPU" beside it
+        errors = [e for e in errors if e[0] != f"{p}.instance_type"]
+    return errors + accelerators

@@ -23,5 +23,10 @@ def sizing_problems(p: str, ep: ModelSpec) -> list[Problem]:
         hint += f"; or load in bf16 (~{instances.required_gpu_memory_gib(params, 'bf16'):.0f} GiB)"
     return [(f"{p}.instance_type",
              f"{params:g}B parameters in {dtype} need ~{need:.0f} GiB of GPU memory (weights "
-             f"+20% for KV cache and activations); {ep.instance_type} gives {have} GiB "
-             f"({ep.num_gpus} GPU(s) x {per_gpu} GiB){hint}")]
+             f"+20% for KV cache and activations); {ep.instance_type} gives {_gib(have)} GiB "
+             f"({ep.num_gpus} GPU(s) x {_gib(per_gpu)} GiB){hint}")]
+
+
+def _gib(value: float) -> str:
+    """22.3515625 -> "22.4", 24.0 -> "24"."""
+    return f"{value:.1f}".removesuffix(".0")
