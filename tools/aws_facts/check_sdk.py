@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cross-check the generated image table against the SageMaker SDK's own URI builder.
 
-    python tools/aws_facts/check_sdk.py [tools/aws_facts/out/dlc_images.generated.json]
+    python tools/aws_facts/check_sdk.py [llm_constructs/data/dlc_images.json]
 
 Needs ``sagemaker-core`` installed (a venv of its own: it pulls many dependencies); calls
 ``sagemaker.core.image_uris.retrieve`` for every (backend, version, region) of the table, and
@@ -32,11 +32,12 @@ def sdk_uri(kind: str, version: str, entry: dict, region: str, device: str) -> s
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else Path(__file__).parent / "out" / "dlc_images.generated.json"
+    path = Path(argv[0]) if argv else (Path(__file__).resolve().parents[2] / "llm_constructs"
+                                       / "data" / "dlc_images.json")
     table = json.loads(path.read_text())
     compared, differ = 0, 0
     for kind, backend in table.items():
-        if kind.startswith("_"):
+        if kind.startswith("_"):  # _about, _source
             continue
         for version, entry in backend["versions"].items():
             tags = entry["tag"] if isinstance(entry["tag"], dict) else {"gpu": entry["tag"]}

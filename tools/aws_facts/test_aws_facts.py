@@ -13,10 +13,11 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/update_images.py
 
 from argparse_ast import Package, options
 from engine_options import clap_enum, kebab, run_entrypoint, without
-from images import backend_versions, format_tag, pytorch_versions
+from update_images import backend_versions, format_tag, pytorch_versions
 
 
 def write(root: Path, rel: str, text: str) -> Path:
