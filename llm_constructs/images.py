@@ -59,6 +59,12 @@ def latest(kind: str) -> str:
     return str(_table()[kind]["latest"])
 
 
+def all_regions() -> set[str]:
+    """Every region where AWS's table lists some DLC version."""
+    return {region for kind, t in _table().items() if not kind.startswith("_")
+            for e in t["versions"].values() for region in e["registries"]}
+
+
 def pytorch_versions() -> dict[str, str]:
     """Transformers version -> PyTorch version, of the Hugging Face PyTorch inference DLC."""
     return {v: e["pytorch_version"] for v, e in _table()["pytorch"]["versions"].items()}

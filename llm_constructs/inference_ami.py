@@ -29,6 +29,19 @@ def versions() -> tuple[str, ...]:
     return tuple(raw["shapes"]["ProductionVariantInferenceAmiVersion"]["enum"])
 
 
+@cache
+def accelerators() -> dict[str, str]:
+    """AMI -> the accelerator it is for (``gpu`` or ``neuron``), from the documentation of
+    ``ProductionVariant.InferenceAmiVersion`` in the pinned botocore ("Accelerator: GPU",
+    "Accelerator: Inferentia2 and Trainium")."""
+    from botocore.loaders import Loader
+
+    raw = Loader().load_service_model("sagemaker", "service-2")
+    doc = raw["shapes"]["ProductionVariant"]["members"]["InferenceAmiVersion"]["documentation"]
+    found = re.findall(r"<dt>([\w-]+)</dt>\s*<dd>.*?Accelerator: ([^<]+)<", doc, re.S)
+    return {ami: "gpu" if what.strip() == "GPU" else "neuron" for ami, what in found}
+
+
 def cuda_version(tag: str) -> tuple[int, int] | None:
     """``(12, 9)`` for a tag built on CUDA 12.9 (``...-cu129-...``); None for a CPU build."""
     match = re.search(r"(?:^|-)cu(\d+)(\d)(?:-|$)", tag)

@@ -34,3 +34,8 @@ def partition_of(region: str) -> Partition:
     if not matched:
         return Partition("aws", "amazonaws.com")
     return Partition(matched[0]["id"], matched[0]["outputs"]["dnsSuffix"])
+
+
+def listed_regions() -> set[str]:
+    """Every region botocore's partitions list."""
+    return {r for p in _partitions() for r in p["regions"]}

@@ -143,13 +143,18 @@ def test_cpu_instance_for_tgi():
                    f"{EP}.instance_type", "no GPU")
 
 
-def test_gpu_type_missing_from_table_needs_explicit_count():
-    # the one GPU type of the enum that no source lists (see llm_constructs/data/instances.json)
-    assert_problem(dev_with(**{"endpoints.0.instance_type": "ml.p6e-gb200.36xlarge"}),
-                   f"{EP}.sm_num_gpus", "not in our table")
-    ok = dev_with(**{"endpoints.0.instance_type": "ml.p6e-gb200.36xlarge",
-                     "endpoints.0.sm_num_gpus": 4})
-    assert parse_config(ok).endpoints[0].num_gpus == 4
+def test_a_gpu_type_no_source_describes_takes_only_your_own_image():
+    # the one GPU type of the enum that no source lists (see llm_constructs/data/instances.json);
+    # it runs on Grace (arm64) hosts, and nothing machine-readable says so either
+    assert_problem(dev_with(**{"endpoints.0.instance_type": "ml.p6e-gb200.36xlarge",
+                               "endpoints.0.sm_num_gpus": 4}),
+                   f"{EP}.instance_type", "no source gives the GPUs or the CPU architecture",
+                   "x86_64 builds", "uri: or build:")
+    own = dev_with(**{"endpoints.0.instance_type": "ml.p6e-gb200.36xlarge",
+                      "endpoints.0.image": {"uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
+                                                   "mine:arm64"},
+                      "endpoints.0.tgi_settings": _DELETE})
+    assert parse_config(own).endpoints[0].instance_type == "ml.p6e-gb200.36xlarge"
 
 
 def test_token_literal_in_environment_is_refused():
@@ -280,3 +285,11 @@ def test_every_async_field_names_itself_when_wrong(changes, path, fragment):
     from tests.helpers import seed_async_with
 
     assert_problem(seed_async_with(**changes), f"endpoints[0] (flan-t5-xxl).{path}", fragment)
+
+
+def test_a_region_only_aws_image_tables_know_is_accepted():
+    """CDK's RegionInfo and botocore 1.44.5 lack me-west-1; sagemaker-core's tables list it."""
+    from config import parse_config
+
+    assert parse_config(dev_with(**{"deployment.region": "me-west-1"})).deployment.region == \
+        "me-west-1"

@@ -94,3 +94,24 @@ def test_serverless_endpoints_take_no_ami():
                    **{"endpoints.2.inference_ami_version": "al2-ami-sagemaker-inference-gpu-3-1"})
     assert "run on SageMaker-managed hosts" in \
         problems(data)["endpoints[2] (serverless).inference_ami_version"]
+
+
+@pytest.mark.parametrize("instance_type,ami,fragment", [
+    ("ml.g5.2xlarge", "al2-ami-sagemaker-inference-neuron-2",
+     "is an AMI for Neuron hosts and ml.g5.2xlarge has GPUs"),
+    ("ml.m5.xlarge", "al2023-ami-sagemaker-inference-gpu-4-1",
+     "is an AMI for GPU hosts and ml.m5.xlarge has no accelerator; remove the key"),
+])
+def test_the_ami_is_for_the_instances_accelerator_as_botocore_documents(instance_type, ami,
+                                                                        fragment):
+    uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mine:1"
+    msg = problems(dev_with(**{
+        "endpoints.0.image": {"uri": uri}, "endpoints.0.tgi_settings": DELETE,
+        "endpoints.0.instance_type": instance_type,
+        "endpoints.0.inference_ami_version": ami}))[AMI]
+    assert fragment in msg
+
+
+def test_botocore_documents_an_accelerator_for_every_ami():
+    assert set(inference_ami.accelerators()) == set(inference_ami.versions())
+    assert inference_ami.accelerators()["al2-ami-sagemaker-inference-neuron-2"] == "neuron"

@@ -205,13 +205,11 @@ def test_gaudi_is_refused_for_our_images():
     assert "Habana Gaudi" in msg[f"{EP}.instance_type"]
 
 
-def test_unknown_gpu_type_needs_the_degree_for_an_engine():
-    path, data = backend_with(1, instance_type="ml.p6e-gb200.36xlarge")
+def test_a_type_of_unknown_gpus_and_architecture_is_refused_for_an_engine():
+    path, data = backend_with(1, instance_type="ml.p6e-gb200.36xlarge",
+                              **{"serving.tensor_parallel_degree": 4})
     msg = problems(data)[f"{path}.instance_type"]
-    assert "ml.p6e-gb200.36xlarge are unknown" in msg and "tensor_parallel_degree" in msg
-    _, data = backend_with(1, instance_type="ml.p6e-gb200.36xlarge",
-                           **{"serving.tensor_parallel_degree": 4})
-    assert parse_config(data).endpoints[0].num_gpus == 4
+    assert "no source gives the GPUs or the CPU architecture of ml.p6e-gb200.36xlarge" in msg
 
 
 def test_sizing_uses_the_source_figure():

@@ -23,6 +23,11 @@ def _unusable(itype: str) -> str | None:
     """Neuron and other non-NVIDIA accelerators; Graviton (arm64) CPUs, for which
     sagemaker-core's image tables list no build of these images."""
     facts = instances.facts(itype)
+    if "arch" not in facts and "unknown" in facts:
+        return (f"no source gives the GPUs or the CPU architecture of {itype} "
+                f"({facts['unknown']}); the images this project picks are x86_64 builds and "
+                "would not start on an arm64 host: use an image of your own (uri: or build:) "
+                f"or {_GPU_TYPE}")
     if facts.get("arch") == "arm64":
         return (f"{itype} has Graviton (arm64) CPUs; the images this project picks are built "
                 "for x86_64 only (sagemaker-core lists no arm64 build of them); pick an x86_64 "

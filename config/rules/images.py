@@ -5,7 +5,7 @@ from __future__ import annotations
 from config import facts
 from config.backends import Problem
 from config.shapes import Deployment, Endpoint, ModelPackageImage, ModelSpec, UriImage
-from llm_constructs import images
+from llm_constructs import images, inference_ami, instances
 
 
 def image_problems(p: str, ep: ModelSpec, dep: Deployment) -> list[Problem]:
@@ -67,8 +67,24 @@ def ami_problems(p: str, ep: Endpoint) -> list[Problem]:
         return [(f"{p}.components", "the components' images need different host AMIs ("
                  + "; ".join(f"{image}: {ami}" for ami, image in needed.items())
                  + "); put them on separate endpoints")]
+    if chosen and (problem := _host_problem(chosen, ep.instance_type)):
+        return [(f"{p}.inference_ami_version", problem)]
     wrong = [(ami, image) for ami, image in needed.items() if chosen and chosen != ami]
     return [(f"{p}.inference_ami_version",
              f"{chosen!r} does not run {image}: its CUDA version needs {ami} "
              "(llm_constructs/data/inference_ami.json); remove the key or set that")
             for ami, image in wrong]
+
+
+def _host_problem(ami: str, instance_type: str) -> str | None:
+    """An AMI for the accelerator the instance has (botocore documents each AMI's)."""
+    kind = instances.facts(instance_type).get("kind")
+    wants = inference_ami.accelerators().get(ami)
+    if wants is None or kind == wants:
+        return None
+    has = {"cpu": "no accelerator", "gpu": "GPUs", "neuron": "Neuron accelerators"}.get(
+        str(kind), str(kind))
+    fitting = [a for a, k in inference_ami.accelerators().items() if k == kind]
+    return (f"{ami!r} is an AMI for {'Neuron' if wants == 'neuron' else 'GPU'} hosts and "
+            f"{instance_type} has {has}; "
+            + (f"allowed: {', '.join(fitting)}" if fitting else "remove the key"))

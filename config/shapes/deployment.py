@@ -20,9 +20,15 @@ INTERFACE_ENDPOINTS: tuple[str, ...] = get_args(InterfaceEndpoint)
 
 
 def all_regions() -> list[str]:
+    """CDK's regions, botocore's, and those AWS's image tables list (CDK and botocore lag
+    behind new regions: me-west-1 is in the tables of sagemaker-core 2.27.0 only)."""
     from aws_cdk.region_info import RegionInfo
 
-    return [r.name for r in RegionInfo.regions]
+    from llm_constructs import images
+    from llm_constructs.partitions import listed_regions
+
+    return sorted({r.name for r in RegionInfo.regions} | listed_regions()
+                  | images.all_regions())
 
 
 class Deployment(Strict):
