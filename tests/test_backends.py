@@ -206,3 +206,33 @@ def test_quantized_weights_are_sized_smaller():
 def test_shipped_backends_config():
     synth = synthesize("backends")
     assert {n.rsplit("-", 1)[1] for n in synth.endpoints} == {"vllm", "sglang", "lmi"}
+
+
+# -- variables of your own in environment: ------------------------------------------------------
+def _own(kind: str, version: str, environment: dict[str, str]) -> dict:
+    return dev_with(**{"endpoints.0.image": {kind: version}, "endpoints.0.tgi_settings": DELETE,
+                       "endpoints.0.instance_type": "ml.g5.12xlarge",
+                       "endpoints.0.environment": environment})
+
+
+def test_own_engine_variables_that_the_version_has_pass():
+    from config import parse_config
+
+    cfg = parse_config(_own("vllm", "0.30.0", {"SM_VLLM_ENABLE_PREFIX_CACHING": "true",
+                                               "SM_VLLM_MAX_NUM_BATCHED_TOKENS": "8192"}))
+    assert cfg.endpoints[0].environment["SM_VLLM_ENABLE_PREFIX_CACHING"] == "true"
+
+
+@pytest.mark.parametrize("kind,variable,value,fragment", [
+    ("vllm", "SM_VLLM_ENABLE_PREFIX_CACHNG", "true",
+     "no option of this version is --enable-prefix-cachng (did you mean "
+     "--enable-prefix-caching"),
+    ("vllm", "SM_VLLM_MAX_NUM_BATCHED_TOKENS", "lots", "takes an integer (got 'lots')"),
+    ("sglang", "SM_SGLANG_ATTENTION_BACKEND", "bogus", "'bogus' is not one of triton, "),
+])
+def test_own_engine_variables_the_engine_would_refuse_are_named(kind, variable, value, fragment):
+    version = images.latest(kind)
+    msg = problems(_own(kind, version, {variable: value}))[
+        f"endpoints[0] (chat).environment.{variable}"]
+    assert "image passes it as --" in msg and fragment in msg
+    assert "the engine would stop at start-up" in msg

@@ -426,3 +426,4 @@ def test_a_version_whose_entrypoint_drops_the_model_is_refused_naming_those_that
         f"the model: TGI {dropping[0]}: HF_MODEL_ID={HUB!r}: no option of this version reads "
         f"HF_MODEL_ID{since(TGI, dropping[0], passes_model)}; versions that have it: "
         f"{having(TGI, passes_model)}")
+

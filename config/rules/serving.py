@@ -20,7 +20,7 @@ def serving_problems(p: str, ep: ModelSpec) -> list[Problem]:
         return [(f"{p}.serving", f"only for serving-backend images ({_BACKEND_KEYS}); set "
                                  "what your image reads in environment")]
     errors = [problem for rule in backend.rules for problem in rule(p, ep)]
-    errors += _model_problems(p, ep, backend)
+    errors += _model_problems(p, ep, backend) + _environment_problems(p, ep, backend)
     if serving is None:
         return errors
     if ep.tgi_settings is not None:
@@ -37,6 +37,27 @@ def _offered_version(ep: ModelSpec, backend: Backend) -> str | None:
     """The image's version, if offered (an unknown one is the image rules' error)."""
     version = ep.backend_version
     return version if version in backend.versions() else None
+
+
+def _environment_problems(p: str, ep: ModelSpec, backend: Backend) -> list[Problem]:
+    """Variables of your own that the image's entrypoint turns into engine flags (vLLM's and
+    SGLang's ``SM_<ENGINE>_<NAME>``): the flag must exist at that version and take the
+    value, else the engine's argument parser stops the container at start-up."""
+    version = _offered_version(ep, backend)
+    engine = backend.engine(version) if version else None
+    if engine is None or engine.style != "prefix":
+        return []
+    prefix, errors = engine.entrypoint["prefix"], []
+    flags = sorted(o for o in engine.options if o.startswith("--"))
+    for key, value in ep.environment.items():
+        problem = engine.refusal(key, value) if key.startswith(prefix) else None
+        if problem is not None:
+            flag = "--" + key[len(prefix):].lower().replace("_", "-")
+            near = close(flag, flags) if engine.option(flag) is None else ""
+            errors.append((f"{p}.environment.{key}",
+                           f"the {backend.name} {version} image passes it as {flag}: {problem}"
+                           f"{near}; the engine would stop at start-up"))
+    return errors
 
 
 def _model_problems(p: str, ep: ModelSpec, backend: Backend) -> list[Problem]:
