@@ -83,6 +83,14 @@ def environment_with_warnings(scope: Construct, spec: ModelSpec, label: str) -> 
             f"llm:environment-override:{key}",
             f"{label}: environment.{key}={given!r} overrides {derived!r}, which the "
             "config derives (serving, source); the raw value wins")
+    backend, version = spec.backend, spec.backend_version
+    engine = backend.engine(version) if backend is not None and version is not None else None
+    if backend is not None and engine is not None and engine.assumed_from is not None:
+        cdk.Annotations.of(scope).add_warning_v2(
+            "llm:engine-options-assumed",
+            f"{label}: no source gives the options of {backend.name} {engine.version}; "
+            f"its settings were checked against {engine.assumed_from}'s "
+            "(config/data/engine_options.json)")
     return container_environment(spec)
 
 

@@ -236,3 +236,14 @@ def test_own_engine_variables_the_engine_would_refuse_are_named(kind, variable, 
         f"endpoints[0] (chat).environment.{variable}"]
     assert "image passes it as --" in msg and fragment in msg
     assert "the engine would stop at start-up" in msg
+
+
+def test_a_version_whose_options_are_assumed_warns_at_synth():
+    """LMI 0.38.0 has no djl-serving source; the data checks it with 0.36.0's options."""
+    warnings = {w for f in synthesize("backends").outdir.glob("*.metadata.json")
+                for entries in json.loads(f.read_text()).values() for m in entries
+                if m["type"] == "aws:cdk:warning" for w in [m["data"]]}
+    assumed = [w for w in warnings if "no source gives the options" in w]
+    assert assumed == ["llm-backends-lmi: no source gives the options of LMI 0.38.0; its "
+                       "settings were checked against 0.36.0's (config/data/engine_options.json)"
+                       " [ack: llm:engine-options-assumed]"]
