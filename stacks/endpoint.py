@@ -37,6 +37,7 @@ class ModelEndpointStack(cdk.Stack):
         self.monitoring: EndpointMonitoring | None = None
         self.alarm_topic: sns.ITopic | None = None
 
+        translate.arn_rules(self, endpoint)
         subnets = self._placement()
         models = translate.models_of(endpoint)
         images = {prefix: translate.bind_image(self, m, prefix) for prefix, m in models}

@@ -8,6 +8,8 @@ output, scaling, guardrails, monitoring and the stack's outputs.
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
@@ -16,6 +18,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import backends, facts
+from config.rules.arns import arns_of
 from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
                            Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
                            Serverless, UriImage, project_path)
@@ -140,6 +143,25 @@ def _pinned_repository(stack: cdk.Stack, img: UriImage, prefix: str) -> str:
                                "images from the endpoint's own region")])
     return (f"arn:{partition}:ecr:{parts['region']}:{parts['account']}:"
             f"repository/{parts['repository']}")
+
+
+def arn_rules(stack: cdk.Stack, ep: Endpoint) -> None:
+    """An environment-agnostic stack fails its change set at once, with the reason, in a
+    region or partition other than its ARNs' (a fixed region is checked in config)."""
+    if not cdk.Token.is_unresolved(stack.region):
+        return
+    for field, arn in arns_of(ep):
+        where = arn.region or arn.partition
+        pseudo = cdk.Aws.REGION if arn.region else cdk.Aws.PARTITION
+        cdk.CfnRule(stack, f"ArnIn{_logical(field)}", assertions=[cdk.CfnRuleAssertion(
+            assert_=cdk.Fn.condition_equals(pseudo, where),
+            assert_description=f"{field} {arn} is in {where}; deploy this stack there or "
+                               "name a resource of the stack's own "
+                               f"{'region' if arn.region else 'partition'}")])
+
+
+def _logical(field: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", field))
 
 
 def model_data(scope: Construct, role: SageMakerExecutionRole, prefix: str,

@@ -9,6 +9,7 @@ from config.shapes.images import image_choices
 from llm_constructs import instances
 
 from .accelerators import accelerator_problems
+from .arns import arn_problems
 from .asynchronous import async_problems
 from .components import components_problems
 from .deployment import name_problems, network_problems, zone_problems
@@ -52,7 +53,8 @@ def endpoint_problems(p: str, ep: Endpoint, full: str, net: Network,
         errors.append((f"{p}.volume_size_gb",
                        f"{ep.instance_type} has local NVMe storage and SageMaker rejects "
                        "VolumeSizeInGB for it; remove volume_size_gb"))
-    return errors + scaling_problems(p, ep) + async_problems(p, ep)
+    return (errors + scaling_problems(p, ep) + async_problems(p, ep)
+            + arn_problems(p, ep, dep))
 
 
 def model_problems(p: str, ep: ModelSpec, net: Network, dep: Deployment) -> list[Problem]:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from config import facts
+from config.arns import parse_arn
 from llm_constructs import inference_ami
 
 from .base import ENDPOINT_NAME_RE, Strict
@@ -123,8 +124,7 @@ class Endpoint(ModelSpec):
     @classmethod
     def _principals(cls, v: list[str]) -> list[str]:
         for arn in v:
-            if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", arn):
-                raise ValueError(f"{arn!r} is not an IAM role ARN")
+            parse_arn(arn, service="iam", resource="role/", regional=False)
         return v
 
     @property

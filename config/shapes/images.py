@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Union
 
 from pydantic import Discriminator, Field, JsonValue, Tag, create_model, field_validator
 
+from config.arns import parse_arn
 from config.backends import BACKENDS, Backend
 from llm_constructs import images
 from llm_constructs.inference_code import handler_problems
@@ -152,7 +153,9 @@ class ModelPackageImage(Strict):
     @field_validator("model_package")
     @classmethod
     def _package(cls, v: str) -> str:
-        if not MODEL_PACKAGE_RE.match(v):
+        if v.startswith("arn:"):
+            parse_arn(v, service="sagemaker", resource="model-package/")
+        elif not MODEL_PACKAGE_RE.match(v):
             raise ValueError(f"{v!r} is not a model package ARN or name")
         return v
 

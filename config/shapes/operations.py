@@ -8,7 +8,9 @@ from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 
-from .base import S3_URI_RE, Strict
+from config.arns import check_bucket_name, parse_arn, parse_s3_uri
+
+from .base import Strict
 
 NotificationTopic = Literal["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]
 NOTIFICATION_TOPICS: tuple[str, ...] = get_args(NotificationTopic)
@@ -56,8 +58,7 @@ class AsyncInference(Strict):
         default=None, ge=1, le=1000,
         description="Concurrent requests per instance; unset lets SageMaker choose.")
     existing_bucket: str | None = Field(
-        default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-        description="Use this bucket of yours instead of one the stack creates.")
+        default=None, description="Use this bucket of yours instead of one the stack creates.")
     input_path: str = Field(default="input/", description="Prefix (or s3:// URI in "
                                                           "existing_bucket) of the requests.")
     output_path: str = Field(default="output/", description="Prefix (or s3:// URI) of the results.")
@@ -81,12 +82,16 @@ class AsyncInference(Strict):
     include_inference_response_in: list[NotificationTopic] = Field(
         default_factory=list, description="Topics whose messages carry the response.")
 
+    @field_validator("existing_bucket")
+    @classmethod
+    def _bucket(cls, v: str | None) -> str | None:
+        return None if v is None else check_bucket_name(v)
+
     @field_validator("input_path", "output_path", "failure_path", "failed_requests_path")
     @classmethod
     def _path(cls, v: str) -> str:
         if v.startswith("s3://"):
-            if not S3_URI_RE.match(v if v.endswith("/") else v + "/x"):
-                raise ValueError(f"{v!r} is not an S3 URI")
+            parse_s3_uri(v)
             return v if v.endswith("/") else v + "/"
         if not re.match(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/?$", v):
             raise ValueError(f"{v!r} is not an S3 prefix like 'output/'")
@@ -98,8 +103,7 @@ class Alarms(Strict):
 
     enabled: bool = Field(default=True, description="Alarms and a dashboard for the endpoint.")
     topic_arn: str | None = Field(
-        default=None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
-        description="SNS topic the alarms notify.")
+        default=None, description="SNS topic the alarms notify (in the endpoint's region).")
     max_age_of_oldest_request_seconds: int = Field(
         default=1800, ge=60, description="Async: alarm when the oldest request is this old.")
     invocation_failures: int = Field(
@@ -109,6 +113,13 @@ class Alarms(Strict):
     model_latency_p90_ms: int = Field(
         default=30000, ge=1, description="Alarm when the p90 model latency exceeds this.")
     period_seconds: int = Field(default=300, ge=60, description="Alarm period.")
+
+    @field_validator("topic_arn")
+    @classmethod
+    def _topic(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_arn(v, service="sns", resource="")
+        return v
 
 
 class Serverless(Strict):
