@@ -293,3 +293,14 @@ def test_a_region_only_aws_image_tables_know_is_accepted():
 
     assert parse_config(dev_with(**{"deployment.region": "me-west-1"})).deployment.region == \
         "me-west-1"
+
+
+def test_an_alarm_period_cloudwatch_refuses_is_a_config_error():
+    """CDK raised a RuntimeError at synth for 90; botocore documents the valid periods."""
+    from botocore.loaders import Loader
+
+    model = Loader().load_service_model("cloudwatch", "service-2")
+    doc = model["shapes"]["PutMetricAlarmInput"]["members"]["Period"]["documentation"]
+    assert "any multiple of 60" in doc
+    assert_problem(dev_with(**{"endpoints.0.alarms": {"period_seconds": 90}}),
+                   f"{EP}.alarms.period_seconds", "90 is not a multiple of 60", "nearest: 120")

@@ -112,7 +112,20 @@ class Alarms(Strict):
         default=5, ge=1, description="Alarm at this many 5XX errors per period.")
     model_latency_p90_ms: int = Field(
         default=30000, ge=1, description="Alarm when the p90 model latency exceeds this.")
-    period_seconds: int = Field(default=300, ge=60, description="Alarm period.")
+    period_seconds: int = Field(default=300, ge=60, le=86400,
+                                description="Alarm period: a multiple of 60 (SageMaker's "
+                                            "metrics have one-minute resolution).")
+
+    @field_validator("period_seconds")
+    @classmethod
+    def _period(cls, v: int) -> int:
+        # CloudWatch PutMetricAlarm: "Valid values are 10, 20, 30, and any multiple of 60"
+        # (botocore's documentation of Period); 10-30 need sub-minute metrics. The latency
+        # alarm evaluates 3 periods, and below an hour the total may not exceed a day.
+        if v % 60:
+            raise ValueError(f"{v} is not a multiple of 60; CloudWatch takes 60, 120, ... "
+                             f"(nearest: {max(60, round(v / 60) * 60)})")
+        return v
 
     @field_validator("topic_arn")
     @classmethod
