@@ -275,3 +275,18 @@ def test_component_cpu_cores_below_the_api_minimum():
     assert message.startswith("0.1 is below the minimum SageMaker's "
                               "InferenceComponentComputeResourceRequirements."
                               "NumberOfCpuCoresRequired takes, 0.25")
+
+
+def test_an_async_output_path_counts_the_bucket_it_lands_in():
+    prefix = "o" * 460 + "/"
+    path, message = only_problem(changed(config_data("seed-async"), **{
+        "endpoints.0.async_inference.output_path": prefix}))
+    assert path == "endpoints[0] (flan-t5-xxl).async_inference.output_path"
+    assert message.startswith("counting the bucket the stack creates at 63 characters: value "
+                              "is 530 characters; SageMaker's AsyncInferenceOutputConfig."
+                              "S3OutputPath takes at most 512")
+    in_yours = changed(config_data("seed-async"), **{  # s3://bbb/<prefix>: 470 characters
+        "endpoints.0.async_inference.output_path": prefix,
+        "endpoints.0.async_inference.existing_bucket": "bbb",
+        "endpoints.0.async_inference.runtime": False})
+    assert api_problems(parse_config(in_yours)) == []

@@ -8,7 +8,6 @@ make the value the API gets, check it against the parameter's shape."""
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -141,7 +140,11 @@ def field_paths(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str,
         children = model_types(info.annotation)
         if not children:
             yield path, model, name
-        list_like = typing.get_origin(info.annotation) in (list, types.UnionType, typing.Union) \
-            and "list[" in str(info.annotation)
         for child in children:
-            yield from field_paths(child, path + ("[]" if list_like else ""))
+            yield from field_paths(child, path + ("[]" if _is_list(info.annotation) else ""))
+
+
+def _is_list(annotation: Any) -> bool:
+    """Whether a field holds a list (``list[X] | None`` too)."""
+    return typing.get_origin(annotation) is list or any(
+        _is_list(arg) for arg in typing.get_args(annotation))

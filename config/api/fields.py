@@ -114,7 +114,7 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
     ("Endpoint", "volume_size_gb"): (
         sagemaker(CONFIG, f"{VARIANT}.VolumeSizeInGB", v.on_instances()),),
     ("Endpoint", "inference_ami_version"): (
-        sagemaker(CONFIG, f"{VARIANT}.InferenceAmiVersion", v.on_variant),),
+        sagemaker(CONFIG, f"{VARIANT}.InferenceAmiVersion", v.host_ami),),
     **timeouts("ContainerStartupHealthCheckTimeoutInSeconds"),
     **timeouts("ModelDataDownloadTimeoutInSeconds"),
     ("Serverless", "memory_size_mb"): (sagemaker(CONFIG, f"{SERVERLESS}.MemorySizeInMB"),),
@@ -132,9 +132,9 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
     ("AsyncInference", "existing_bucket"): (
         sagemaker(CONFIG, f"{OUTPUT}.S3OutputPath", part_of="AsyncInference.output_path"),),
     ("AsyncInference", "output_path"): (
-        sagemaker(CONFIG, f"{OUTPUT}.S3OutputPath", v.s3_location),),
+        sagemaker(CONFIG, f"{OUTPUT}.S3OutputPath", v.s3_location("output_path")),),
     ("AsyncInference", "failure_path"): (
-        sagemaker(CONFIG, f"{OUTPUT}.S3FailurePath", v.s3_location),),
+        sagemaker(CONFIG, f"{OUTPUT}.S3FailurePath", v.s3_location("failure_path")),),
     ("AsyncInference", "include_inference_response_in"): (
         sagemaker(CONFIG, f"{OUTPUT}.NotificationConfig.IncludeInferenceResponseIn",
                   v.async_output),),

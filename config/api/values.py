@@ -65,6 +65,11 @@ def on_variant(site: Site, value: Any) -> Any:
     return None if _endpoint(site).is_serverless else value
 
 
+def host_ami(site: Site, value: Any) -> Any:
+    """The variant's InferenceAmiVersion: the config's, else the one its DLCs need."""
+    return on_variant(site, _endpoint(site).host_ami)
+
+
 def when(condition: Callable[[Endpoint], bool], value_of: ValueOf = as_given) -> ValueOf:
     def value(site: Site, v: Any) -> Any:
         return value_of(site, v) if condition(_endpoint(site)) else None
@@ -211,24 +216,22 @@ def _subnets(site: Site, zones: int) -> list[str] | None:
 
 # -- async output ---------------------------------------------------------------------------
 
-def s3_location(site: Site, value: Any) -> Any:
-    """``s3://<bucket>/<prefix>``: the config's URI, or the prefix in ``existing_bucket``,
-    or in the bucket the stack creates (counted at 63 characters, the longest bucket name)."""
-    ep = _endpoint(site)
-    if not ep.is_async:
-        return None
-    if value.startswith("s3://"):
-        return value
-    bucket = ep.async_settings.existing_bucket
-    if bucket is None:
-        return At(f"s3://{'b' * 63}/{value}", site_field(value, ep),
-                  "counting the bucket the stack creates at 63 characters: ")
-    return f"s3://{bucket}/{value}"
-
-
-def site_field(value: str, ep: Endpoint) -> str:
-    a = ep.async_settings
-    return next(n for n in ("output_path", "failure_path") if getattr(a, n) == value)
+def s3_location(field: str) -> ValueOf:
+    """``s3://<bucket>/<prefix>`` of an async path: the config's URI, or the prefix in
+    ``existing_bucket``, or in the bucket the stack creates (counted at 63 characters, the
+    longest bucket name)."""
+    def value(site: Site, path: Any) -> Any:
+        ep = _endpoint(site)
+        if not ep.is_async:
+            return None
+        if path.startswith("s3://"):
+            return path
+        bucket = ep.async_settings.existing_bucket
+        if bucket is None:
+            return At(f"s3://{'b' * 63}/{path}", field,
+                      "counting the bucket the stack creates at 63 characters: ")
+        return f"s3://{bucket}/{path}"
+    return value
 
 
 def async_output(site: Site, value: Any) -> Any:
