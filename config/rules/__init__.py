@@ -3,6 +3,7 @@ returns ``(path, message)`` pairs naming the field, the bad value and what is al
 
 from __future__ import annotations
 
+from config.api import api_problems
 from config.backends import BACKENDS, Problem
 from config.shapes import AppConfig, Deployment, Endpoint, ModelSpec, Network
 from config.shapes.images import image_choices
@@ -33,7 +34,7 @@ def semantic_errors(cfg: AppConfig) -> list[Problem]:
         full = cfg.endpoint_name_of(ep)
         errors += name_problems(p, ep, full, seen)
         errors += endpoint_problems(p, ep, full, cfg.network, cfg.deployment)
-    return errors
+    return errors + api_problems(cfg, known=errors)
 
 
 def endpoint_problems(p: str, ep: Endpoint, full: str, net: Network,
