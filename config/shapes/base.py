@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 #: Relative paths in config (``code:``, ``build:``) are relative to the project folder.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +43,12 @@ def s3_parts(uri: str) -> tuple[str, str]:
     if match is None:
         raise ValueError(f"{uri!r} is not an S3 URI")
     return match["bucket"], match["key"]
+
+
+def raise_each(problems: list[str]) -> None:
+    """Raise one error per problem of a field (each its own line), not one joined line."""
+    if problems:
+        raise ValidationError.from_exception_data("config", [
+            InitErrorDetails(type=PydanticCustomError("value_error", "{problem}",
+                                                      {"problem": problem}),
+                             loc=(), input=None) for problem in problems])
