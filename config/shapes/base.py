@@ -32,9 +32,20 @@ def close(value: str, allowed: Iterable[str]) -> str:
 
 
 def project_path(value: str) -> Path:
-    """A path from config: absolute, or relative to the project folder (never the cwd)."""
+    """A path from config, resolved (symlinks too): absolute, or relative to the project
+    folder (never the cwd). Validators check it with ``outside_project`` first."""
     path = Path(value).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
+
+
+def outside_project(value: str) -> str | None:
+    """Why the config path ``value`` may not be used: it resolves outside the project
+    folder, and synth would copy it into cdk.out (None: it is inside)."""
+    resolved = project_path(value)
+    if resolved.is_relative_to(PROJECT_ROOT):
+        return None
+    return (f"{value!r} resolves to {resolved}, outside the project folder {PROJECT_ROOT}; "
+            "synth copies the folder into cdk.out and deploy uploads it: keep it inside")
 
 
 def s3_parts(uri: str) -> tuple[str, str]:
