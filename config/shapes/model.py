@@ -13,11 +13,9 @@ from llm_constructs import images, instances
 
 from .base import NAME_RE, Strict, close, raise_each
 from .images import BackendImage, Image, ModelPackageImage, PytorchImage
-from .secrets import HUB_TOKEN_KEYS, SecretRef, environment_problem, secret_name_problem
+from .secrets import SecretRef, environment_problem, secret_name_problem
 from .sources import Source
 
-#: Environment variables that carry the Hub token (kept for callers of the old name).
-SECRET_ENV_KEYS = HUB_TOKEN_KEYS
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 
 if TYPE_CHECKING:
