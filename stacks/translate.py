@@ -35,18 +35,31 @@ BoundImage = tuple[str | None, list[str]]
 
 
 # -- container environment ------------------------------------------------------------------
+def secret_reference(secret: str, json_key: str | None = None) -> str:
+    """A ``{{resolve:secretsmanager:...}}`` reference, resolved by CloudFormation at deploy
+    time: the template never holds the value, and the execution role needs no read of it."""
+    return cdk.SecretValue.secrets_manager(secret, json_field=json_key).unsafe_unwrap()
+
+
 def hub_token(source: HubSource) -> str | None:
     """A gated model's token: a deploy-time Secrets Manager reference, never a literal."""
     if not source.token_secret:
         return None
-    return cdk.SecretValue.secrets_manager(
-        source.token_secret, json_field=source.token_secret_key).unsafe_unwrap()
+    return secret_reference(source.token_secret, source.token_secret_key)
+
+
+def secret_environment(spec: ModelSpec) -> dict[str, str]:
+    """``secrets``: variable -> a reference to its Secrets Manager secret."""
+    return {key: secret_reference(ref) if isinstance(ref, str)
+            else secret_reference(ref.secret, ref.json_key)
+            for key, ref in sorted(spec.secrets.items())}
 
 
 def container_environment(spec: ModelSpec) -> dict[str, str]:
     """The container's environment: what the config derives (for a serving backend, from
-    its record), then the user's ``environment``, which wins."""
-    return {**derived_environment(spec), **spec.environment}
+    its record), then the user's ``environment`` and ``secrets``, which win (the config
+    keeps a variable out of one of the two)."""
+    return {**derived_environment(spec), **spec.environment, **secret_environment(spec)}
 
 
 def derived_environment(spec: ModelSpec) -> dict[str, str]:
@@ -71,10 +84,12 @@ def derived_environment(spec: ModelSpec) -> dict[str, str]:
 
 
 def environment_overrides(spec: ModelSpec) -> dict[str, tuple[str, str]]:
-    """``environment`` keys that replace a value derived from config: key -> (derived,
-    given). The raw map wins (backend-specific extras stay possible); the stack warns."""
+    """``environment`` and ``secrets`` keys that replace a value derived from config: key ->
+    (derived, given). The raw map wins (backend-specific extras stay possible); the stack
+    warns."""
     derived = derived_environment(spec)
-    return {k: (derived[k], v) for k, v in sorted(spec.environment.items())
+    given = {**spec.environment, **dict.fromkeys(spec.secrets, "a secret")}
+    return {k: (derived[k], v) for k, v in sorted(given.items())
             if k in derived and derived[k] != v}
 
 
@@ -84,7 +99,7 @@ def environment_with_warnings(scope: Construct, spec: ModelSpec, label: str) -> 
     for key, (derived, given) in environment_overrides(spec).items():
         cdk.Annotations.of(scope).add_warning_v2(
             f"llm:environment-override:{key}",
-            f"{label}: environment.{key}={given!r} overrides {derived!r}, which the "
+            f"{label}: {_given(spec, key, given)} overrides {derived!r}, which the "
             "config derives (serving, source); the raw value wins")
     backend, version = spec.backend, spec.backend_version
     engine = backend.engine(version) if backend is not None and version is not None else None
@@ -95,6 +110,10 @@ def environment_with_warnings(scope: Construct, spec: ModelSpec, label: str) -> 
             f"its settings were checked against {engine.assumed_from}'s "
             "(config/data/engine_options.json)")
     return container_environment(spec)
+
+
+def _given(spec: ModelSpec, key: str, value: str) -> str:
+    return f"secrets.{key}" if key in spec.secrets else f"environment.{key}={value!r}"
 
 
 # -- image and artifacts ---------------------------------------------------------------------

@@ -1,22 +1,39 @@
-"""Where the weights come from: a source the image needs, and a path to reach it."""
+"""Where the weights come from: a source the image needs, and a path to reach it; and the
+secrets a container reads, which must not compete with the Hub token's."""
 
 from __future__ import annotations
 
 from config.backends import Problem
 from config.shapes import HubSource, ModelSpec, Network, PytorchImage, S3Source
+from config.shapes.secrets import HUB_TOKEN_KEYS
 
 
 def source_problems(p: str, ep: ModelSpec, net: Network) -> list[Problem]:
+    errors = secret_problems(p, ep)
     if ep.is_model_package:
         if ep.source is not None:
-            return [(f"{p}.source", "a model package brings its own weights; remove source")]
-        return []
+            errors.append((f"{p}.source", "a model package brings its own weights; remove "
+                                          "source"))
+        return errors
     if ep.source is None:
-        return _missing_source(p, ep)
-    errors = _handler_with_s3(p, ep)
+        return errors + _missing_source(p, ep)
+    errors += _handler_with_s3(p, ep)
     if isinstance(ep.source, HubSource):
         errors += _hub_problems(p, ep, ep.source, net)
     return errors
+
+
+def secret_problems(p: str, ep: ModelSpec) -> list[Problem]:
+    """``secrets``: a model package takes no environment; a Hub source has its token in
+    ``source.token_secret``, which sets the variables each image reads."""
+    if ep.secrets and ep.is_model_package:
+        return [(f"{p}.secrets", "a model package takes no environment, so no secrets")]
+    if not isinstance(ep.source, HubSource):
+        return []
+    return [(f"{p}.secrets", f"{key}: the Hub token of a hub: source is source.token_secret "
+                             "(it sets HF_TOKEN and what else the image reads); move the "
+                             "secret there")
+            for key in ep.secrets if key in HUB_TOKEN_KEYS]
 
 
 def _missing_source(p: str, ep: ModelSpec) -> list[Problem]:

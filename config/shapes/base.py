@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 #: Relative paths in config (``code:``, ``build:``) are relative to the project folder.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -31,9 +32,20 @@ def close(value: str, allowed: Iterable[str]) -> str:
 
 
 def project_path(value: str) -> Path:
-    """A path from config: absolute, or relative to the project folder (never the cwd)."""
+    """A path from config, resolved (symlinks too): absolute, or relative to the project
+    folder (never the cwd). Validators check it with ``outside_project`` first."""
     path = Path(value).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
+
+
+def outside_project(value: str) -> str | None:
+    """Why the config path ``value`` may not be used: it resolves outside the project
+    folder, and synth would copy it into cdk.out (None: it is inside)."""
+    resolved = project_path(value)
+    if resolved.is_relative_to(PROJECT_ROOT):
+        return None
+    return (f"{value!r} resolves to {resolved}, outside the project folder {PROJECT_ROOT}; "
+            "synth copies the folder into cdk.out and deploy uploads it: keep it inside")
 
 
 def s3_parts(uri: str) -> tuple[str, str]:
@@ -42,3 +54,12 @@ def s3_parts(uri: str) -> tuple[str, str]:
     if match is None:
         raise ValueError(f"{uri!r} is not an S3 URI")
     return match["bucket"], match["key"]
+
+
+def raise_each(problems: list[str]) -> None:
+    """Raise one error per problem of a field (each its own line), not one joined line."""
+    if problems:
+        raise ValidationError.from_exception_data("config", [
+            InitErrorDetails(type=PydanticCustomError("value_error", "{problem}",
+                                                      {"problem": problem}),
+                             loc=(), input=None) for problem in problems])

@@ -14,7 +14,8 @@ from config.backends import BACKENDS, Backend
 from llm_constructs import images
 from llm_constructs.inference_code import handler_problems
 
-from .base import Strict, project_path
+from .base import Strict, outside_project, project_path
+from .dockerfile import entrypoint_problem
 
 ECR_URI_RE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
@@ -95,12 +96,11 @@ class PytorchImage(Strict):
         if v is None:
             return v
         path = project_path(v)
-        if not path.is_dir():
-            raise ValueError(f"{v!r} is not a folder (looked at {path}); give the folder "
-                             "that holds inference.py, relative to the project folder")
-        problems = handler_problems(path)
-        if problems:
-            raise ValueError("; ".join(problems))
+        problems = [outside_project(v)] + (handler_problems(path) if path.is_dir() else [
+            f"{v!r} is not a folder (looked at {path}); give the folder that holds "
+            "inference.py, relative to the project folder"])
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
         return v
 
 
@@ -114,10 +114,16 @@ class BuildImage(Strict):
     @field_validator("build")
     @classmethod
     def _build(cls, v: str) -> str:
+        outside = outside_project(v)
+        if outside:
+            raise ValueError(outside)
         path = project_path(v)
         if not (path / "Dockerfile").is_file():
             raise ValueError(f"{v!r} has no Dockerfile (looked at {path}); give the folder "
                              "to build, relative to the project folder")
+        problem = entrypoint_problem(path / "Dockerfile")
+        if problem:
+            raise ValueError(problem)
         return v
 
 

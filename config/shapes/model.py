@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from config import facts
 from config.backends import BACKENDS, TGI, Backend
 from llm_constructs import images, instances
 
-from .base import NAME_RE, Strict, close
+from .base import NAME_RE, Strict, close, raise_each
 from .images import BackendImage, Image, ModelPackageImage, PytorchImage
+from .secrets import SecretRef, environment_problem, secret_name_problem
 from .sources import Source
 
-#: Environment variables that carry secrets; a literal in config would land in the template.
-SECRET_ENV_KEYS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 
 if TYPE_CHECKING:
     ServingDtype = str
@@ -75,6 +75,10 @@ class ModelSize(Strict):
         default=None, description="Weight dtype (default bf16, or what the quantization gives).")
 
 
+def _variable_problem(key: str) -> str | None:
+    return None if ENV_NAME_RE.match(key) else "is not an environment variable name"
+
+
 class ModelSpec(Strict):
     """What runs in one container: image, weights, environment, TGI settings."""
 
@@ -99,8 +103,15 @@ class ModelSpec(Strict):
         default=None, ge=1, description="TGI's SM_NUM_GPUS (tensor-parallel shards); default: "
                                         "the instance's GPUs.")
     environment: dict[str, str] = Field(
-        default_factory=dict, description="Extra container variables; tokens are refused (they "
-                                          "would be stored in the template in plain text).")
+        default_factory=dict, description="Extra container variables, stored in the template "
+                                          "in plain text: credentials (by their format, or a "
+                                          "name like *_PASSWORD, *_TOKEN, *_API_KEY) are "
+                                          "refused; give those in secrets.")
+    secrets: dict[str, str | SecretRef] = Field(
+        default_factory=dict,
+        description="Container variables read from Secrets Manager at deploy time: name -> "
+                    "secret name or ARN, or {secret: <name or arn>, json_key: <key>} for a "
+                    "JSON secret; the template holds only a reference.")
     network_isolation: bool = Field(
         default=False, description="No network at all for the container (S3 sources only).")
     container_startup_health_check_timeout_seconds: int = Field(
@@ -129,13 +140,25 @@ class ModelSpec(Strict):
     @field_validator("environment")
     @classmethod
     def _environment(cls, v: dict[str, str]) -> dict[str, str]:
-        for key in v:
-            if key in SECRET_ENV_KEYS:
-                raise ValueError(f"{key} must not be a literal in config (it would be stored in "
-                                 "the template in plain text); keep tokens in Secrets Manager")
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$", key):
-                raise ValueError(f"{key!r} is not an environment variable name")
+        raise_each([f"{key}: {problem}" for key, value in v.items()
+                    if (problem := _variable_problem(key) or environment_problem(key, value, v))])
         return v
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, v: dict[str, str | SecretRef]) -> dict[str, str | SecretRef]:
+        raise_each([f"{key}: {problem}" for key, ref in v.items()
+                    if (problem := _variable_problem(key) or (
+                        secret_name_problem(ref) if isinstance(ref, str) else None))])
+        return v
+
+    @model_validator(mode="after")
+    def _environment_or_secret(self) -> Self:
+        both = sorted(set(self.environment) & set(self.secrets))
+        if both:
+            raise ValueError(f"{', '.join(both)}: in both environment and secrets; keep each "
+                             "variable in one of them (secrets for anything confidential)")
+        return self
 
     # -- derived facts (config/facts.py) ----------------------------------------------------
     @property

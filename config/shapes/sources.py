@@ -9,10 +9,9 @@ from pydantic import Discriminator, Field, Tag, field_validator
 
 from .base import S3_URI_RE, Strict
 from .images import kind_of
+from .secrets import secret_name_problem
 
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
-SECRET_RE = re.compile(
-    r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$")
 
 
 class HubSource(Strict):
@@ -33,8 +32,9 @@ class HubSource(Strict):
     @field_validator("token_secret")
     @classmethod
     def _secret(cls, v: str | None) -> str | None:
-        if v is not None and not SECRET_RE.match(v):
-            raise ValueError(f"{v!r} is not a Secrets Manager secret name or ARN")
+        problem = secret_name_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem)
         if v is not None and v.startswith("hf_"):
             raise ValueError("this looks like a token, not a secret name: store the token in "
                              "Secrets Manager and give the secret's name here")
