@@ -215,9 +215,15 @@ def test_an_infinite_scaling_target():
 
 
 def test_an_alarm_period_beyond_the_api_range():
-    path, message = only_problem(dev_with(**{"endpoints.0.alarms": {"period_seconds": 2**31}}))
-    assert path == "endpoints[0] (chat).alarms.period_seconds"
-    assert "CloudWatch's PutMetricAlarmInput.Period, a 32-bit integer" in message
+    """The config's own bound (a day, from the Period documentation) comes first; the API's
+    32-bit range is what remains without it."""
+    cfg = parse_config(config_data("dev"))
+    ep = cfg.endpoints[0]
+    wide = ep.model_copy(update={"alarms": ep.alarms.model_copy(
+        update={"period_seconds": 2**31})})
+    problems = api_problems(cfg.model_copy(update={"endpoints": [wide]}))
+    assert [p for p, _ in problems] == ["endpoints[0] (chat).alarms.period_seconds"]
+    assert "CloudWatch's PutMetricAlarmInput.Period, a 32-bit integer" in problems[0][1]
 
 
 def test_a_latency_threshold_a_double_cannot_hold():

@@ -196,6 +196,8 @@ NOT_SENT: dict[tuple[str, str], str] = {
     ("Deployment", "region"): "the stacks' environment; it picks the DLC image, whose URI is "
                               "checked under the image's version",
     ("Deployment", "termination_protection"): "a CloudFormation stack setting",
+    ("SecretRef", "*"): "a Secrets Manager reference CloudFormation resolves at deploy (its "
+                        "variable is counted and checked with the environment)",
     ("Network", "cidr"): "EC2 (the VPC), not these APIs",
     ("Network", "egress"): "EC2 (subnets and NAT gateways)",
     ("Network", "nat_gateways"): "EC2 (NAT gateways)",

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from pydantic import Discriminator, Field, Tag, field_validator
 
-from .base import S3_URI_RE, Strict
+from config.arns import parse_arn, parse_s3_uri
+
+from .base import Strict
 from .images import kind_of
 from .secrets import secret_name_problem
 
@@ -56,14 +58,23 @@ class S3Source(Strict):
                                 "(uncompressed, faster for big models); the role may read "
                                 "exactly that.")
     kms_key_arn: str | None = Field(
-        default=None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]{36}$",
-        description="The KMS key of SSE-KMS artifacts; the role may decrypt with exactly it.")
+        default=None,
+        description="The KMS key (ARN, in the endpoint's region) of SSE-KMS artifacts; the "
+                    "role may decrypt with exactly it.")
+
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_arn(v, service="kms", resource="key/")
+        return v
 
     @field_validator("s3")
     @classmethod
     def _s3(cls, v: str) -> str:
-        if not S3_URI_RE.match(v):
-            raise ValueError(f"{v!r} is not an S3 URI like s3://bucket/path/model.tar.gz "
+        _, key = parse_s3_uri(v)
+        if not key:
+            raise ValueError(f"{v!r} names no object: point at s3://bucket/path/model.tar.gz "
                              "or s3://bucket/prefix/")
         if not (v.endswith(".tar.gz") or v.endswith("/")):
             raise ValueError(f"{v!r}: point at a model.tar.gz or at a prefix ending in '/'")
