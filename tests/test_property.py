@@ -1,7 +1,7 @@
 """Issue 14: generated configs either get config errors that name a field, or synthesize
 templates that pass cfn-lint. Never a crash, never a hang.
 
-The configs are dev.yaml's real-time endpoint with one or two fields changed. The fields
+The configs are dev.yaml (its real-time endpoint only) with one or two fields changed. The fields
 and their bounds come from the published JSON schema (docs/config.schema.json, generated from
 the config models); the values are the schema's own (enum members, numbers in range) mixed
 with what users get wrong: numbers just outside the bounds, zero, negatives, infinities, wrong
@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config import ConfigError, parse_config
+from config.api.botocore_model import Parameter
 from tests.helpers import config_data, synthesize_data
 from tests.test_lint_and_nag import lint
 
@@ -59,7 +60,11 @@ def leaves(node: dict, path: tuple = ()) -> list[tuple[tuple, dict]]:
     return out
 
 
-ENDPOINT_LEAVES = leaves(SCHEMA["$defs"]["Endpoint"])
+#: Paths from the top of the config; the endpoint's are under ("endpoints", 0).
+LEAVES = [leaf for leaf in leaves(SCHEMA) if leaf[0][0] != "endpoints"] + [
+    (("endpoints", 0, *path), schema) for path, schema in leaves(SCHEMA["$defs"]["Endpoint"])]
+#: Keys a problem's path may start with: the schema's top-level properties.
+TOP_LEVEL = set(SCHEMA["properties"])
 
 ADVERSARIAL = st.sampled_from([
     None, 0, -1, 10**12, math.inf, -math.inf, 0.5, True, "", " ", "x" * 3000,
@@ -87,7 +92,7 @@ def valid_like(schema: dict) -> st.SearchStrategy[Any]:
 
 @st.composite
 def mutations(draw) -> dict[tuple, Any]:
-    chosen = draw(st.lists(st.sampled_from(ENDPOINT_LEAVES), min_size=1, max_size=2,
+    chosen = draw(st.lists(st.sampled_from(LEAVES), min_size=1, max_size=2,
                            unique_by=lambda leaf: leaf[0]))
     # Two in three values are of the field's own kind, so that some configs pass.
     return {path: draw(st.one_of(valid_like(schema), valid_like(schema), ADVERSARIAL))
@@ -95,11 +100,11 @@ def mutations(draw) -> dict[tuple, Any]:
 
 
 def apply(data: dict, changes: dict[tuple, Any]) -> dict:
-    """dev.yaml's first endpoint with ``changes`` (paths relative to the endpoint)."""
+    """dev.yaml with its first endpoint only, and ``changes``."""
     out = copy.deepcopy(data)
     out["endpoints"] = out["endpoints"][:1]
     for path, value in changes.items():
-        node = out["endpoints"][0]
+        node = out
         for part in path[:-1]:
             if isinstance(part, int):
                 if not isinstance(node, list) or not node:
@@ -124,15 +129,47 @@ OUTCOMES: dict[str, int] = {"cases": 0, "errors": 0, "accepted": 0, "synthesized
 
 
 def _named(path: str) -> bool:
-    """A field of the changed endpoint (the changes are all under it)."""
-    return path.startswith("endpoints[0]")
+    """A field of the config: the path starts with one of its top-level keys."""
+    return path.split(".")[0].split("[")[0] in TOP_LEVEL
+
+
+#: Template property -> the API parameter it becomes (botocore's constraints, issue 14 item 1).
+API = {("AWS::SageMaker::Model", "PrimaryContainer", "Environment"):
+       Parameter("sagemaker", "CreateModel", "PrimaryContainer.Environment"),
+       ("AWS::SageMaker::EndpointConfig", "ProductionVariants"):
+       Parameter("sagemaker", "CreateEndpointConfig", "ProductionVariants")}
+
+
+def _literal(value: Any) -> Any:
+    """``value`` without CloudFormation intrinsics (resolved only at deploy)."""
+    if isinstance(value, dict):
+        if any(k.startswith(("Fn::", "Ref")) for k in value):
+            return None
+        return {k: v for k, v in ((k, _literal(v)) for k, v in value.items()) if v is not None}
+    if isinstance(value, list):
+        return [v for v in map(_literal, value) if v is not None]
+    return value
+
+
+def _api_violations(template: dict) -> list[tuple[str, str]]:
+    found = []
+    for resource in template.get("Resources", {}).values():
+        for (kind, *path), parameter in API.items():
+            value = resource.get("Properties", {}) if resource["Type"] == kind else None
+            for step in path:
+                value = value.get(step) if isinstance(value, dict) else None
+            if value is not None:
+                found += list(parameter.violations(_literal(value)))
+    return found
 
 
 def _synthesize_and_lint(data: dict) -> None:
     synth = synthesize_data(data, nag=False, validation=False)
     for path in sorted(synth.outdir.glob("*.template.json")):
-        errors = [m for m in lint(path.read_text()) if m.rule.id.startswith("E")]
+        text = path.read_text()
+        errors = [m for m in lint(text) if m.rule.id.startswith("E")]
         assert not errors, f"{path.name}: " + "\n".join(map(str, errors))
+        assert _api_violations(json.loads(text)) == [], path.name
     OUTCOMES["synthesized"] += 1
 
 
