@@ -19,6 +19,7 @@ from constructs import Construct
 
 from config import backends, facts
 from config.rules.arns import arns_of
+from config.rules.serving import unknown_flags
 from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
                            Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
                            Serverless, UriImage, project_path)
@@ -101,6 +102,9 @@ def environment_with_warnings(scope: Construct, spec: ModelSpec, label: str) -> 
             f"llm:environment-override:{key}",
             f"{label}: {_given(spec, key, given)} overrides {derived!r}, which the "
             "config derives (serving, source); the raw value wins")
+    for key, why in unknown_flags(spec).items():
+        cdk.Annotations.of(scope).add_warning_v2(
+            f"llm:unknown-engine-flag:{key}", f"{label}: {key}: {why}; check the name")
     backend, version = spec.backend, spec.backend_version
     engine = backend.engine(version) if backend is not None and version is not None else None
     if backend is not None and engine is not None and engine.assumed_from is not None:

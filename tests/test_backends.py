@@ -224,9 +224,6 @@ def test_own_engine_variables_that_the_version_has_pass():
 
 
 @pytest.mark.parametrize("kind,variable,value,fragment", [
-    ("vllm", "SM_VLLM_ENABLE_PREFIX_CACHNG", "true",
-     "no option of this version is --enable-prefix-cachng (did you mean "
-     "--enable-prefix-caching"),
     ("vllm", "SM_VLLM_MAX_NUM_BATCHED_TOKENS", "lots", "takes an integer (got 'lots')"),
     ("sglang", "SM_SGLANG_ATTENTION_BACKEND", "bogus", "'bogus' is not one of triton, "),
 ])
@@ -247,3 +244,24 @@ def test_a_version_whose_options_are_assumed_warns_at_synth():
     assert assumed == ["llm-backends-lmi: no source gives the options of LMI 0.38.0; its "
                        "settings were checked against 0.36.0's (config/data/engine_options.json)"
                        " [ack: llm:engine-options-assumed]"]
+
+
+def test_a_flag_the_engine_data_lacks_is_a_warning_with_the_nearest_names():
+    """An extraction can miss options: a name it does not know warns; it never refuses."""
+    from config import parse_config
+    from config.rules.serving import unknown_flags
+
+    data = _own("vllm", images.latest("vllm"), {"SM_VLLM_ENABLE_PREFIX_CACHNG": "true"})
+    data["endpoints"][0]["secrets"] = {"SM_VLLM_MAX_NUM_SEQ": "llm/x",
+                                       "SM_VLLM_MAX_MODEL_LEN": "llm/y"}
+    spec = parse_config(data).endpoints[0]
+    found = unknown_flags(spec)
+    assert sorted(found) == ["SM_VLLM_ENABLE_PREFIX_CACHNG", "SM_VLLM_MAX_NUM_SEQ"]
+    assert "passes it as --enable-prefix-cachng, which is not among that version's options " \
+           "(did you mean --enable-prefix-caching" in found["SM_VLLM_ENABLE_PREFIX_CACHNG"]
+    synth = synthesize_data(data, nag=False, validation=False)
+    warnings = [m["data"] for f in synth.outdir.glob("*.metadata.json")
+                for entries in json.loads(f.read_text()).values() for m in entries
+                if m["type"] == "aws:cdk:warning"]
+    assert any("SM_VLLM_MAX_NUM_SEQ: the vLLM" in w and "check the name" in w
+               for w in warnings)

@@ -6,6 +6,7 @@ option exists at that version and takes the value, from the engines' own data)."
 from __future__ import annotations
 
 from config.backends import BACKENDS, Backend, Problem
+from config.backends.options import Engine
 from config.backends.record import SERVING_FIELDS, version_problem
 from config.shapes import ModelSpec, Serving, close
 
@@ -41,23 +42,45 @@ def _offered_version(ep: ModelSpec, backend: Backend) -> str | None:
 
 def _environment_problems(p: str, ep: ModelSpec, backend: Backend) -> list[Problem]:
     """Variables of your own that the image's entrypoint turns into engine flags (vLLM's and
-    SGLang's ``SM_<ENGINE>_<NAME>``): the flag must exist at that version and take the
-    value, else the engine's argument parser stops the container at start-up."""
+    SGLang's ``SM_<ENGINE>_<NAME>``): a value the version's option refuses stops the
+    container at start-up. A flag the data does not list is a synth warning instead
+    (``unknown_flags``): an extraction can miss options, and a valid config must pass."""
+    engine = _prefix_engine(ep, backend)
+    if engine is None:
+        return []
+    errors = []
+    for key, value in ep.environment.items():
+        flag = _flag(engine, key)
+        problem = engine.refusal(key, value) if flag and engine.option(flag) else None
+        if problem is not None:
+            errors.append((f"{p}.environment.{key}",
+                           f"the {backend.name} {engine.version} image passes it as {flag}: "
+                           f"{problem}; the engine would stop at start-up"))
+    return errors
+
+
+def unknown_flags(ep: ModelSpec) -> dict[str, str]:
+    """``environment``/``secrets`` variable -> why the engine data does not know its flag."""
+    backend = ep.backend
+    engine = _prefix_engine(ep, backend) if backend is not None else None
+    if backend is None or engine is None:
+        return {}
+    flags = sorted(o for o in engine.options if o.startswith("--"))
+    return {key: (f"the {backend.name} {engine.version} image passes it as {flag}, which is "
+                  f"not among that version's options{close(flag, flags)}")
+            for key in [*ep.environment, *ep.secrets]
+            if (flag := _flag(engine, key)) and engine.option(flag) is None}
+
+
+def _prefix_engine(ep: ModelSpec, backend: Backend) -> Engine | None:
     version = _offered_version(ep, backend)
     engine = backend.engine(version) if version else None
-    if engine is None or engine.style != "prefix":
-        return []
-    prefix, errors = engine.entrypoint["prefix"], []
-    flags = sorted(o for o in engine.options if o.startswith("--"))
-    for key, value in ep.environment.items():
-        problem = engine.refusal(key, value) if key.startswith(prefix) else None
-        if problem is not None:
-            flag = "--" + key[len(prefix):].lower().replace("_", "-")
-            near = close(flag, flags) if engine.option(flag) is None else ""
-            errors.append((f"{p}.environment.{key}",
-                           f"the {backend.name} {version} image passes it as {flag}: {problem}"
-                           f"{near}; the engine would stop at start-up"))
-    return errors
+    return engine if engine is not None and engine.style == "prefix" else None
+
+
+def _flag(engine: Engine, key: str) -> str | None:
+    prefix = engine.entrypoint["prefix"]
+    return "--" + key[len(prefix):].lower().replace("_", "-") if key.startswith(prefix) else None
 
 
 def _model_problems(p: str, ep: ModelSpec, backend: Backend) -> list[Problem]:
