@@ -16,7 +16,8 @@ DEV = (CONFIG_DIR / "dev.yaml").read_text()
 
 #: The "billion laughs": nine lines whose last one expands to 9**9 (387 million) strings.
 ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n"
+    for a, b in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 def file_error(tmp_path: Path, text: str | bytes, name: str = "x.yaml") -> str:
@@ -81,8 +82,8 @@ def test_each_unreadable_file_is_one_line_naming_file_line_and_column(tmp_path, 
 def test_an_integer_python_cannot_hold_is_a_shortened_line(tmp_path):
     message = file_error(tmp_path, "a: " + "9" * 5000 + "\n")
     assert message == (f"{tmp_path}/x.yaml:1:4: {'9' * 80!r}… (5,000 characters) cannot be "
-                       "read: Exceeds the limit (4300 digits) for integer string conversion: value has "
-                       "5000 digits")
+                       "read: Exceeds the limit (4300 digits) for integer string conversion: "
+                       "value has 5000 digits")
 
 
 def test_a_file_over_the_size_limit_names_its_size_and_the_limit(tmp_path):
