@@ -151,16 +151,26 @@ def _refuse(problem: str, mark: Any) -> yaml.MarkedYAMLError:
     return yaml.composer.ComposerError(None, None, problem, mark)
 
 
+_TOO_MANY = f"more than {MAX_VALUES:,} values: a config holds about a hundred; is this the " \
+            "right file?"
+
+
+def _check_flow_depth(text: str) -> None:
+    """The whole file through ``_FlowDepthScanner``, in Python: bounded by refusing more
+    tokens than ``MAX_VALUES`` values take (four each at most: key, value, entry, scalar),
+    about 0.3 s; a file that got further would be refused by the value count anyway."""
+    for count, token in enumerate(yaml.scan(text, Loader=_FlowDepthScanner)):
+        if count > 4 * MAX_VALUES:
+            raise _refuse(_TOO_MANY, token.start_mark)
+
+
 def _check_events(text: str) -> None:
     """Refuse, before anything is built, what makes loading unbounded or the file not a
     config: anchors and aliases (a few lines of them expand to billions of values), nesting
     deeper than ``MAX_DEPTH``, more than ``MAX_VALUES`` values, and a top level that is not
     a mapping."""
     if text.count("[") + text.count("{") > MAX_DEPTH:
-        # as far as libyaml will go below: a value takes at most four tokens
-        for _ in zip(range(4 * MAX_VALUES), yaml.scan(text, Loader=_FlowDepthScanner),
-                     strict=False):
-            pass
+        _check_flow_depth(text)
     depth, top, values = 0, None, 0
     for event in yaml.parse(text, Loader=_UniqueKeyLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
@@ -176,8 +186,7 @@ def _check_events(text: str) -> None:
         if isinstance(event, yaml.NodeEvent):
             top, values = top or event, values + 1
             if values > MAX_VALUES:
-                raise _refuse(f"more than {MAX_VALUES:,} values: a config holds about a "
-                              "hundred; is this the right file?", event.start_mark)
+                raise _refuse(_TOO_MANY, event.start_mark)
     _check_top(top)
 
 
@@ -355,5 +364,5 @@ def load_config_file(path: Path, source: str | None = None) -> AppConfig:
     the path as given)."""
     source = source or str(path)
     if not path.is_file():
-        raise ConfigFileError(source, "no such file")
+        raise ConfigFileError(source, "not a file" if path.exists() else "no such file")
     return parse_config(read_yaml(path, source), source=source)

@@ -14,10 +14,12 @@ from tests.helpers import CONFIG_DIR
 
 DEV = (CONFIG_DIR / "dev.yaml").read_text()
 
-#: The "billion laughs": nine lines whose last one expands to 9**9 (387 million) strings.
+#: The "billion laughs": nine lines whose last one expands to 9**9 (387 million) strings,
+#: given as the project name. Before the loader refused aliases, the message for the bad
+#: project rendered the whole expansion: no answer within a minute.
 ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n"
-    for a, b in zip("abcdefgh", "bcdefghi", strict=True))
+    for a, b in zip("abcdefgh", "bcdefghi", strict=True)) + "project: *i\nendpoints: []\n"
 
 
 def file_error(tmp_path: Path, text: str | bytes, name: str = "x.yaml") -> str:
@@ -122,10 +124,18 @@ def test_more_values_than_a_config_could_hold_are_refused_early(tmp_path):
                             "hundred; is this the right file?")
 
 
+def test_tokens_without_values_cannot_carry_deep_nesting_past_the_depth_check(tmp_path):
+    """Document-end markers are tokens but no values: the depth check must not stop at a
+    token count and leave the brackets after them to libyaml."""
+    message = file_error(tmp_path, "...\n" * 50_000 + "a: " + "[" * 100_000 + "\n")
+    assert message.endswith(":40001:1: more than 10,000 values: a config holds about a "
+                            "hundred; is this the right file?")
+
+
 def test_a_missing_file_and_a_folder_are_one_line(tmp_path):
     with pytest.raises(ConfigFileError, match=r"nope\.yaml: no such file$"):
         load_config_file(tmp_path / "nope.yaml")
-    with pytest.raises(ConfigFileError, match=r"^cfg: no such file$"):
+    with pytest.raises(ConfigFileError, match=r"^cfg: not a file$"):
         load_config_file(tmp_path, source="cfg")
 
 
