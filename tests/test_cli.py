@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
 
 from tests.helpers import ROOT
 
@@ -65,3 +69,82 @@ def test_unknown_config_name(tmp_path):
     shipped = ", ".join(sorted(f.stem for f in config_dir.glob("*.yaml")))
     assert f"no config/nope.yaml; available: {shipped}" in proc.stderr
     assert "backends" in shipped and "dev" in shipped
+
+
+# Adversarial configs (issue 14): whatever the file, `cdk synth` ends with exit code 1 and one
+# line per problem, never a traceback. One run goes through the real CLI (about 3.5 s of CPU);
+# the others call app.main() in this process with the same context (-c config=<path>), which
+# is what the CLI's subprocess runs, at a tenth of the cost.
+
+ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n"
+    for a, b in zip("abcdefgh", "bcdefghi", strict=True)) + "project: *i\nendpoints: []\n"
+DEV = (ROOT / "config" / "dev.yaml").read_text()
+
+
+def test_cdk_synth_of_an_alias_bomb_is_one_line_and_exit_code_1(tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB)
+    proc = subprocess.run(
+        ["npx", "--no-install", "cdk", "synth", "--no-notices", "--quiet", "-c",
+         f"config={bomb}", "-o", str(tmp_path / "cdk.out")],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {bomb}:1:4: anchors and aliases (&name, *name, <<: *name) are "
+                      "not supported: write each value out"]
+
+
+def synth_in_process(monkeypatch, capsys, path) -> list[str]:
+    """``cdk synth -c config=<path>`` as the CLI's subprocess runs it: app.main()."""
+    import app
+
+    flags = app.feature_flags()
+    monkeypatch.setattr(app, "feature_flags", lambda: flags | {"config": str(path)})
+    assert app.main() == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return err.splitlines()
+
+
+@pytest.mark.parametrize("text,expected", [
+    (ALIAS_BOMB, ["error: {path}:1:4: anchors and aliases (&name, *name, <<: *name) are not "
+                  "supported: write each value out"]),
+    (DEV.replace("max_azs: 2", "max_azs: [2"),
+     ["error: {path}:10:9: did not find expected ',' or ']' (while parsing a flow sequence at "
+      "line 9, column 12)"]),
+    (DEV + "#" * 2_000_000, ["error: {path}: the file is {size:,} bytes, over the "
+                             "1,000,000-byte limit for a config (the shipped ones are 1-3 KB)"]),
+    (DEV.replace("project:", "projekt:"),
+     ["error: {path}: 2 problem(s):",
+      "  - project: required key is missing",
+      "  - projekt: unknown key (check the spelling; see README 'Configuration')"]),
+])
+def test_adversarial_configs_end_in_one_line_per_problem(tmp_path, monkeypatch, capsys, text,
+                                                         expected):
+    path = tmp_path / "adversarial.yaml"
+    path.write_text(text)
+    size = len(text.encode())
+    assert synth_in_process(monkeypatch, capsys, path) == [
+        line.format(path=path, size=size) for line in expected]
+
+
+@pytest.mark.parametrize("failure,expected", [
+    # a construct's own check, through jsii (seen with alarms.period_seconds: 61 before the
+    # config checked it): a config the checks accept, refused while building
+    (lambda: cloudwatch.Metric(namespace="n", metric_name="m", period=cdk.Duration.seconds(61)),
+     "RuntimeError: 'period' must be 1, 5, 10, 30, or a multiple of 60 seconds, received 61"),
+    # a programming error is not hidden: its type and message, on one line
+    (lambda: {}["missing"], "KeyError: 'missing'"),
+])
+def test_a_failure_after_the_config_checks_is_one_line_naming_the_config(
+        tmp_path, monkeypatch, capsys, failure, expected):
+    import app
+
+    path = tmp_path / "ok.yaml"
+    path.write_text(DEV)
+    monkeypatch.setattr(app, "build_stacks", lambda _app, _config: failure())
+    assert synth_in_process(monkeypatch, capsys, path) == [
+        f"error: {path}: synth failed on an error the config checks did not catch (please "
+        f"report it): {expected}"]
