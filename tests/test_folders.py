@@ -97,9 +97,11 @@ def test_a_build_folder_outside_the_project_is_refused(project, tmp_path):
     (outside / "Dockerfile").write_text(EXEC)
     for given in (str(outside), "../elsewhere"):
         msg = problems(built(given))[f"{EP}.image.build"]
-        assert msg == (f"{given!r} resolves to {outside}, outside the project folder "
-                       f"{project}; synth copies the folder into cdk.out and deploy uploads "
-                       "it: keep it inside")
+        # long paths are cut in messages (config.show), so compare the parts
+        assert msg.startswith(repr(given)[:40]) and " resolves to " in msg
+        assert ", outside the project folder " in msg
+        assert msg.endswith("; synth copies the folder into cdk.out and deploy uploads it: "
+                            "keep it inside")
 
 
 def test_a_symlink_is_followed_before_the_check(project, tmp_path):

@@ -145,6 +145,9 @@ def test_no_variable_the_project_derives_documents_or_ships_is_refused():
             for _, spec in models_of(ep):
                 given |= derived_environment(spec) | spec.environment
     readme = (ROOT / "README.md").read_text()
+    # The secrets section names refused variables as examples of what is refused.
+    start = readme.index("## Gated models and other secrets")
+    readme = readme[:start] + readme[readme.index("\n## ", start + 1):]
     given |= {m[1]: m[2] for m in re.finditer(r"`([A-Z][A-Z0-9_]{2,})=([^`]*)`", readme)}
     given |= {n: "some-value" for n in re.findall(r"`([A-Z][A-Z0-9_]{2,})`", readme)
               if n not in given}
