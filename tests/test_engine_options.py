@@ -427,3 +427,28 @@ def test_a_version_whose_entrypoint_drops_the_model_is_refused_naming_those_that
         f"HF_MODEL_ID{since(TGI, dropping[0], passes_model)}; versions that have it: "
         f"{having(TGI, passes_model)}")
 
+
+
+#: Options every version of the server has, each with (kind, type): written here from the
+#: engines' documentation, so that a parser the extraction stops following (vLLM >= 0.17
+#: inherits its frontend's ``add_cli_args``) fails here instead of refusing valid serving.
+SERVER_OPTIONS = {
+    "vllm": {"--host": ("value", "str"), "--port": ("value", "int"),
+             "--api-key": ("value", "str"), "--chat-template": ("value", "str"),
+             "--enable-auto-tool-choice": ("flag", None), "--tool-call-parser": ("value", "str"),
+             "--served-model-name": ("value", "str"), "--trust-remote-code": ("flag", None)},
+    "sglang": {"--host": ("value", "str"), "--port": ("value", "int"),
+               "--api-key": ("value", "str"), "--chat-template": ("value", "str"),
+               "--enable-metrics": ("flag", None), "--tool-call-parser": ("value", "str"),
+               "--served-model-name": ("value", "str"), "--trust-remote-code": ("flag", None)},
+}
+
+
+@pytest.mark.parametrize("case", [c for c in offered() if c[0] in (VLLM, SGLANG)],
+                         ids=offered_id)
+def test_every_offered_version_has_the_frontend_options_of_its_server(case):
+    backend, version = case
+    options = backend.engine(version).options
+    found = {name: (options[name].kind, options[name].type) if name in options else None
+             for name in SERVER_OPTIONS[backend.engine_key]}
+    assert found == SERVER_OPTIONS[backend.engine_key]

@@ -15,6 +15,9 @@ option are understood, which between them cover vLLM and SGLang:
   ``"None"`` when optional; else a value); ``for k, v in kwargs.items(): add_argument(
   f"--{k...}", **v)`` adds every field.
 
+A function that hands the parser on, ``FrontendArgs.add_cli_args(parser)``, is followed:
+the method where Python finds it (an inherited classmethod too, with ``cls`` bound to the
+class it was called on); ``ParserReader.read`` lists each function read.
 Options added in a group from ``add_mutually_exclusive_group()`` record that group.
 What cannot be evaluated statically is kept as its source text (``"<expr ...>"``).
 """
@@ -24,6 +27,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,12 +76,26 @@ class Package:
                 out.update({alias.asname or alias.name: path for alias in node.names})
         return out
 
-    def find_class(self, name: str) -> ast.ClassDef | None:
+    def locate_class(self, name: str) -> tuple[Path, ast.ClassDef] | None:
+        """(the file, the definition) of the class ``name``."""
         for path in self._candidates(name):
             for node in self.tree(path).body:
                 if isinstance(node, ast.ClassDef) and node.name == name:
-                    return node
+                    return path, node
         return None
+
+    def find_class(self, name: str) -> ast.ClassDef | None:
+        located = self.locate_class(name)
+        return located[1] if located else None
+
+    @contextmanager
+    def at(self, path: Path) -> Iterator[None]:
+        """Resolve names as ``path`` sees them (its own definitions and imports first)."""
+        saved, self.home = self.home, path
+        try:
+            yield
+        finally:
+            self.home = saved
 
     def find_assignment(self, name: str) -> ast.expr | None:
         """The value of a module-level ``name = ...`` (or ``name: T = ...``, ``type name =``)."""
@@ -352,13 +371,24 @@ def composed_classes(cls: ast.ClassDef, pkg: Package) -> list[ast.ClassDef]:
     return parts
 
 
-def find_function(tree: ast.Module, dotted: str) -> ast.FunctionDef:
-    scope: list = tree.body
-    for part in dotted.split("."):
-        node = next(n for n in scope if isinstance(n, (ast.ClassDef, ast.FunctionDef))
-                    and n.name == part)
-        scope = node.body
-    return node
+def find_method(pkg: Package, class_name: str, method: str,
+                depth: int = 0) -> tuple[Path, ast.ClassDef, ast.FunctionDef] | None:
+    """(file, defining class, definition) of ``class_name.method`` as Python finds it: in
+    the class, else in its bases, depth first (vLLM >= 0.17 inherits
+    ``FrontendArgs.add_cli_args`` from ``BaseFrontendArgs``)."""
+    located = pkg.locate_class(class_name) if depth < 8 else None
+    if located is None:
+        return None
+    path, cls = located
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef) and node.name == method:
+            return path, cls, node
+    with pkg.at(path):
+        for base in cls.bases:
+            found = find_method(pkg, ast.unparse(base).split(".")[-1], method, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 @dataclass
@@ -371,10 +401,13 @@ class Scope:
     loop_vars: dict[str, str] = dataclasses.field(default_factory=dict)
     #: ``add_mutually_exclusive_group()`` variable -> its options
     exclusive: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: ``cls`` of a classmethod -> the class it was called on
+    bound: dict[str, ast.ClassDef] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def of(cls, func: ast.FunctionDef, pkg: Package) -> Scope:
-        scope = cls()
+    def of(cls, func: ast.FunctionDef, pkg: Package,
+           bound: dict[str, ast.ClassDef] | None = None) -> Scope:
+        scope = cls(bound=bound or {})
         for node in ast.walk(func):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 scope.note_call(ast.unparse(node.targets[0]), node.value, pkg)
@@ -386,7 +419,8 @@ class Scope:
     def note_call(self, target: str, call: ast.Call, pkg: Package) -> None:
         callee = ast.unparse(call.func)
         if callee.endswith("get_kwargs") and call.args:
-            config = pkg.find_class(ast.unparse(call.args[0]).split(".")[-1])
+            name = ast.unparse(call.args[0])
+            config = self.bound.get(name) or pkg.find_class(name.split(".")[-1])
             if config is not None:
                 self.kwargs_of[target] = config
         elif callee.endswith("add_mutually_exclusive_group"):
@@ -399,20 +433,74 @@ class Scope:
         return self.kwargs_of.get(self.loop_vars[spread.id])
 
 
+class ParserReader:
+    """Reads parser functions into one parser: each function's ``add_argument`` calls, and
+    the functions it hands the parser to, ``SomeArgs.add_cli_args(parser)`` (vLLM's
+    ``make_arg_parser`` adds the frontend's and the engine's options that way)."""
+
+    def __init__(self, pkg: Package):
+        self.pkg = pkg
+        self.options: dict[str, dict] = {}
+        self.exclusive: list[list[str]] = []
+        #: ``file:Class.method`` of each function read, in the order read
+        self.read: list[str] = []
+
+    def read_function(self, path: Path, function: str) -> bool:
+        """Read ``function`` (``name`` or ``Class.method``, inherited or not) of ``path``;
+        False when the file does not define it."""
+        with self.pkg.at(path):
+            if "." not in function:
+                func = next((n for n in self.pkg.tree(path).body if isinstance(n, ast.FunctionDef)
+                             and n.name == function), None)
+                if func is not None:
+                    self._walk(path, function, func, {})
+                return func is not None
+            class_name, method = function.split(".")
+            return self.read_method(class_name, method)
+
+    def read_method(self, class_name: str, method: str) -> bool:
+        """Read ``class_name.method`` where Python finds it, ``cls`` bound to the class."""
+        found = find_method(self.pkg, class_name, method)
+        if found is None:
+            return False
+        path, owner, func = found
+        label = f"{owner.name}.{method}" + (f" (of {class_name})" if owner.name != class_name
+                                            else "")
+        cls = self.pkg.find_class(class_name)
+        self._walk(path, label, func, {"cls": cls} if cls is not None else {})
+        return True
+
+    def _walk(self, path: Path, label: str, func: ast.FunctionDef,
+              bound: dict[str, ast.ClassDef]) -> None:
+        where = f"{path.relative_to(self.pkg.root)}:{label}"
+        if where in self.read:  # read already (a second parser file, or a cycle)
+            return
+        self.read.append(where)
+        with self.pkg.at(path):
+            scope = Scope.of(func, self.pkg, bound)
+            for node in ast.walk(func):
+                if isinstance(node, ast.Call):
+                    self._call(node, scope)
+        self.exclusive += [g for g in scope.exclusive.values() if g]
+
+    def _call(self, call: ast.Call, scope: Scope) -> None:
+        func = call.func
+        if ast.unparse(func) == "add_cli_args_from_dataclass" and len(call.args) > 1:
+            self.options.update(dataclass_options(call, self.pkg))
+        elif isinstance(func, ast.Attribute) and func.attr == "add_argument":
+            self.options.update(argument_options(call, scope, self.pkg))
+        elif (isinstance(func, ast.Attribute) and func.attr == "add_cli_args"
+              and isinstance(func.value, ast.Name) and func.value.id not in scope.bound):
+            self.read_method(func.value.id, "add_cli_args")
+
+
 def options(path: Path, function: str, pkg: Package) -> tuple[dict, list[list[str]]]:
-    """(option -> spec, mutually exclusive groups) of ``function`` in ``path``."""
-    pkg.home = path
-    func = find_function(pkg.tree(path), function)
-    scope = Scope.of(func, pkg)
-    out: dict[str, dict] = {}
-    for node in ast.walk(func):
-        if not isinstance(node, ast.Call):
-            continue
-        if ast.unparse(node.func) == "add_cli_args_from_dataclass" and len(node.args) > 1:
-            out.update(dataclass_options(node, pkg))
-        elif isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
-            out.update(argument_options(node, scope, pkg))
-    return out, [g for g in scope.exclusive.values() if g]
+    """(option -> spec, mutually exclusive groups) of ``function`` in ``path`` and of the
+    ``add_cli_args`` it calls."""
+    reader = ParserReader(pkg)
+    if not reader.read_function(path, function):
+        raise LookupError(f"{function} is not in {path}")
+    return reader.options, reader.exclusive
 
 
 def dataclass_options(call: ast.Call, pkg: Package) -> dict[str, dict]:

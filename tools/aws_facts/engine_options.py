@@ -45,7 +45,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from argparse_ast import Package, hint_parts, options, type_hints, value_of
+from argparse_ast import Package, ParserReader, hint_parts, type_hints, value_of
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
@@ -87,34 +87,27 @@ def unpacked(package: str, version: str, cache: Path) -> Path:
     return target
 
 
-#: Where each engine's server parser is declared: (file, function), in the order added.
+#: Where each engine's server parser is built: (file, function). The reader follows the
+#: ``SomeArgs.add_cli_args(parser)`` calls it makes, so vLLM's ``make_arg_parser`` (what
+#: ``vllm serve`` calls, ``vllm/entrypoints/cli/serve.py``) brings the frontend's options
+#: (``FrontendArgs``, inherited from ``BaseFrontendArgs`` from 0.17) and the engine's.
+#: vLLM moved the file from ``openai/`` to ``launchers/`` in 0.29.
 PARSERS = {
-    "vllm": [("vllm/entrypoints/openai/cli_args.py", "FrontendArgs.add_cli_args"),
-             ("vllm/entrypoints/openai/cli_args.py", "make_arg_parser"),
-             ("vllm/entrypoints/launchers/cli_args.py", "FrontendArgs.add_cli_args"),
-             ("vllm/entrypoints/launchers/cli_args.py", "make_arg_parser"),
-             ("vllm/engine/arg_utils.py", "EngineArgs.add_cli_args"),
-             ("vllm/engine/arg_utils.py", "AsyncEngineArgs.add_cli_args")],
+    "vllm": [("vllm/entrypoints/openai/cli_args.py", "make_arg_parser"),
+             ("vllm/entrypoints/launchers/cli_args.py", "make_arg_parser")],
     "sglang": [("sglang/srt/server_args.py", "ServerArgs.add_cli_args")],
 }
 
 
 def python_engine(engine: str, version: str, cache: Path) -> dict:
     root = unpacked(engine, version, cache)
-    pkg = Package(root)
-    found, groups, read = {}, [], []
+    reader = ParserReader(Package(root))
     for rel, function in PARSERS[engine]:
-        if not (root / rel).exists():
-            continue
-        try:
-            opts, excl = options(root / rel, function, pkg)
-        except StopIteration:  # the function is not in this version
-            continue
-        found.update(opts)
-        groups += excl
-        read.append(f"{rel}:{function}")
-    return {"source": f"{engine}=={version} (PyPI wheel): " + ", ".join(read),
-            "options": dict(sorted(found.items())), "mutually_exclusive": groups}
+        if (root / rel).exists():
+            reader.read_function(root / rel, function)
+    return {"source": f"{engine}=={version} (PyPI wheel): " + ", ".join(reader.read),
+            "options": dict(sorted(reader.options.items())),
+            "mutually_exclusive": reader.exclusive}
 
 
 # --- TGI: the launcher's clap arguments ---------------------------------------------------

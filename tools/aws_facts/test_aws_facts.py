@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/update_images.py
 
-from argparse_ast import Package, options
+from argparse_ast import Package, ParserReader, options
 from engine_options import clap_enum, kebab, run_entrypoint, without
 from update_images import backend_versions, format_tag, pytorch_versions
 
@@ -60,6 +60,55 @@ def test_vllm_style_dataclass_kwargs(tmp_path):
     assert opts["--quantization"]["aliases"] == ["-q"]
     assert opts["--max-model-len"]["default"] == 7
     assert groups == []
+
+
+def test_a_parser_builder_brings_the_options_of_each_add_cli_args_it_calls(tmp_path):
+    """vLLM >= 0.17: ``make_arg_parser`` calls ``FrontendArgs.add_cli_args``, a classmethod
+    inherited from ``BaseFrontendArgs`` that reads ``get_kwargs(cls)``; and
+    ``AsyncEngineArgs.add_cli_args``, which calls ``EngineArgs.add_cli_args``."""
+    write(tmp_path, "pkg/engine.py", """
+        @dataclass
+        class EngineArgs:
+            model: str = "m"
+            def add_cli_args(parser):
+                parser.add_argument("--model", type=str)
+        class AsyncEngineArgs(EngineArgs):
+            def add_cli_args(parser):
+                parser = EngineArgs.add_cli_args(parser)
+                parser.add_argument("--enable-log-requests", action="store_true")
+    """)
+    cli = write(tmp_path, "pkg/cli_args.py", """
+        from pkg.engine import AsyncEngineArgs
+        @config
+        class BaseFrontendArgs:
+            api_key: list[str] | None = None
+            enable_auto_tool_choice: bool = False
+            @classmethod
+            def add_cli_args(cls, parser):
+                frontend_kwargs = get_kwargs(cls)
+                frontend_kwargs = cls._customize_cli_kwargs(frontend_kwargs)
+                for key, value in frontend_kwargs.items():
+                    parser.add_argument(f"--{key.replace('_', '-')}", **value)
+        @config
+        class FrontendArgs(BaseFrontendArgs):
+            port: int = 8000
+        def make_arg_parser(parser):
+            parser.add_argument("--headless", action="store_true")
+            parser = FrontendArgs.add_cli_args(parser)
+            parser = AsyncEngineArgs.add_cli_args(parser)
+    """)
+    reader = ParserReader(Package(tmp_path))
+    assert reader.read_function(cli, "make_arg_parser")
+    assert sorted(reader.options) == ["--api-key", "--enable-auto-tool-choice",
+                                      "--enable-log-requests", "--headless", "--model", "--port"]
+    assert reader.options["--port"]["source_field"] == "FrontendArgs.port"
+    assert reader.options["--api-key"]["nargs"] == "+"
+    assert reader.options["--enable-auto-tool-choice"]["kind"] == "flag"
+    assert reader.read == ["pkg/cli_args.py:make_arg_parser",
+                           "pkg/cli_args.py:BaseFrontendArgs.add_cli_args (of FrontendArgs)",
+                           "pkg/engine.py:AsyncEngineArgs.add_cli_args",
+                           "pkg/engine.py:EngineArgs.add_cli_args"]
+    assert not reader.read_function(cli, "no_such_function")
 
 
 def test_sglang_style_explicit_and_annotated_options(tmp_path):
