@@ -10,9 +10,9 @@ data file ``config/data/engine_options.json`` is folded from it (``write_data``:
 the config's checks read, each option once per engine with the versions where it changes),
 and a test fails when the two disagree.
 
-Versions: every version the image table (llm_constructs/data/dlc_images.json) offers. The
-committed out/engine_options.json also holds the versions offered before that table was
-generated (vLLM 0.13/0.14, SGLang 0.5.5-0.5.8); a new run drops them.
+Versions: every version the image table (llm_constructs/data/dlc_images.json) offers, and
+every version the committed out/engine_options.json already holds (the ones offered before
+the table was generated: vLLM 0.13/0.14, SGLang 0.5.5-0.5.8, and a few between).
 
 * vLLM, SGLang: ``pip download --no-deps <engine>==<version>`` (the wheel is unpacked into
   the cache, Python files only, and deleted); the parser is read by ``argparse_ast`` without
@@ -61,9 +61,12 @@ def image_table() -> dict:
 
 
 def versions_offered() -> dict[str, list[str]]:
-    """Engine -> the versions the image table offers, oldest first."""
+    """Engine -> the versions the image table offers and those the last extraction held
+    (versions offered before keep their data: tests read the old SGLang entrypoint, and a
+    user upgrading sees what changed), oldest first."""
     table = image_table()
-    return {engine: sorted(table[engine]["versions"],
+    held = json.loads(OUT.read_text())["versions"] if OUT.exists() else {}
+    return {engine: sorted(set(table[engine]["versions"]) | set(held.get(engine, [])),
                            key=lambda v: tuple(int(p) for p in v.split(".")))
             for engine in ("vllm", "sglang", "tgi", "lmi")}
 
