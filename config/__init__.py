@@ -351,9 +351,9 @@ def available(config_dir: Path = CONFIG_DIR) -> list[str]:
 
 
 def load_config(name: str, config_dir: Path = CONFIG_DIR) -> AppConfig:
-    """``config/<name>.yaml`` (``-c env=<name>``)."""
+    """``config/<name>.yaml`` (``-c env=<name>``); a file elsewhere is ``-c config=<path>``."""
     path = config_dir / f"{name}.yaml"
-    if not path.is_file():
+    if name not in available(config_dir) or not path.is_file():
         raise ConfigError(f"-c env={name}", [("env", f"no config/{name}.yaml; available: "
                                                        f"{', '.join(available(config_dir))}")])
     return load_config_file(path, source=f"config/{path.name}")

@@ -185,3 +185,15 @@ def test_at_most_a_hundred_problems_are_listed(tmp_path):
     lines = str(problems(tmp_path, text)).splitlines()
     assert lines[0] == "config/x.yaml: 150 problem(s):"
     assert len(lines) == 102 and lines[-1] == "  - ... and 50 more"
+
+
+def test_env_names_only_a_config_of_the_config_folder(tmp_path):
+    """`-c env=../x` must not read outside config/ (that is what -c config=<path> is for)."""
+    from config import load_config
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "dev.yaml").write_text("project: x\n")
+    (tmp_path / "outside.yaml").write_text("project: y\n")
+    with pytest.raises(ConfigError) as info:
+        load_config("../outside", config_dir=tmp_path / "config")
+    assert info.value.problems == [("env", "no config/../outside.yaml; available: dev")]
