@@ -1,12 +1,16 @@
-"""llm-client (or python -m llm_client) --stack <endpoint stack> <command> ...
+"""llm-client (or python -m llm_client) [--region R] [--profile P] --stack <endpoint stack>
+<command> ...
 
-  submit FILE | --prompt TEXT [--wait] [--out PATH] [--timeout S]
-  wait ID [--out PATH] [--timeout S]
+  submit FILE | --prompt TEXT [--wait] [--out PATH] [--timeout SECONDS]
+  wait ID [--out PATH] [--timeout SECONDS]
   status ID
   replay ID [--wait]
   invoke --prompt TEXT [--stream] [--max-new-tokens N]     (real-time endpoints)
 
-Region and credentials come from the usual AWS environment (profile, variables).
+Region and credentials: --region/--profile, else the usual AWS environment.
+
+Exit codes: 0 done; 1 a problem before or around the job (usage, AWS, a file, no such job);
+2 the job failed; 3 the wait timed out; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,69 +19,126 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from .client import (AsyncEndpoint, Job, JobFailed, JobTimeout, RealtimeEndpoint,
+import boto3
+from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError,
+                                 NoRegionError, ProfileNotFound)
+
+from .client import (AsyncEndpoint, JobFailed, JobTimeout, RealtimeEndpoint,
                      print_progress, stack_outputs)
+
+DONE, PROBLEM, JOB_FAILED, TIMED_OUT, INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llm-client", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stack", required=True,
+                   help="the endpoint's stack name (e.g. llm-dev-endpoint-batch)")
+    p.add_argument("--region", help="AWS region of the stack (default: your AWS config)")
+    p.add_argument("--profile", help="AWS profile to use (default: your AWS config)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    s = sub.add_parser("submit", help="upload a request; the runtime submits it")
+    s.add_argument("file", nargs="?", help="a request file to upload as it is")
+    s.add_argument("--prompt", help="a prompt, sent as {inputs, parameters} JSON")
+    s.add_argument("--max-new-tokens", type=int, default=256,
+                   help="tokens to generate, with --prompt (default: 256)")
+    s.add_argument("--content-type", default="application/json",
+                   help="content type of the upload (default: application/json)")
+    w = sub.add_parser("wait", help="wait for a job's result")
+    w.add_argument("id", help="the job id submit printed")
+    r = sub.add_parser("replay", help="submit a failed job's request again")
+    r.add_argument("id", help="the id of the failed job")
+    for command in (s, w, r):
+        if command is not w:
+            command.add_argument("--wait", action="store_true", help="wait for the result")
+        command.add_argument("--out", help="write the result to this file instead of stdout")
+        command.add_argument("--timeout", type=float, default=None,
+                             help="seconds to wait at most (default: no limit)")
+    sub.add_parser("status", help="a job's ledger entry, as JSON").add_argument(
+        "id", help="the job id")
+    i = sub.add_parser("invoke", help="call a real-time endpoint")
+    i.add_argument("--prompt", required=True, help="the prompt")
+    i.add_argument("--stream", action="store_true", help="print tokens as they come")
+    i.add_argument("--max-new-tokens", type=int, default=256,
+                   help="tokens to generate (default: 256)")
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="llm-client", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--stack", required=True, help="the endpoint's stack name")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("submit")
-    s.add_argument("file", nargs="?")
-    s.add_argument("--prompt")
-    s.add_argument("--max-new-tokens", type=int, default=256)
-    s.add_argument("--content-type", default="application/json")
-    for parser in (s, sub.add_parser("wait"), sub.add_parser("replay")):
-        if parser is not s:
-            parser.add_argument("id")
-        if parser.prog.endswith(("submit", "replay")):
-            parser.add_argument("--wait", action="store_true")
-        parser.add_argument("--out", help="write the result here instead of stdout")
-        parser.add_argument("--timeout", type=float, default=None)
-    sub.add_parser("status").add_argument("id")
-    i = sub.add_parser("invoke")
-    i.add_argument("--prompt", required=True)
-    i.add_argument("--stream", action="store_true")
-    i.add_argument("--max-new-tokens", type=int, default=256)
+    p = parser()
     args = p.parse_args(argv)
-
+    if args.command == "submit" and (args.file is None) == (args.prompt is None):
+        p.error("submit takes a FILE or --prompt")
     try:
-        if args.command == "invoke":
-            return _invoke(args)
-        endpoint = AsyncEndpoint.from_stack(args.stack)
-        if args.command == "status":
-            print(json.dumps(endpoint.status(args.id), indent=2, sort_keys=True))
-            return 0
-        if args.command == "submit":
-            if (args.file is None) == (args.prompt is None):
-                p.error("submit takes a FILE or --prompt")
-            job = endpoint.submit(args.file, prompt=args.prompt,
-                                  parameters={"max_new_tokens": args.max_new_tokens},
-                                  content_type=args.content_type)
-        elif args.command == "replay":
-            job = endpoint.replay(args.id)
-        else:
-            job = Job(endpoint, inference_id=args.id, input_location="")
+        return _run(args, _session(args))
+    except KeyboardInterrupt:
+        return _fail("interrupted", INTERRUPTED)
+    except JobFailed as exc:
+        return _fail(f"failed: {exc}", JOB_FAILED)
+    except JobTimeout as exc:
+        return _fail(str(exc), TIMED_OUT)
+    except (KeyError, ValueError, OSError) as exc:
+        return _fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc), PROBLEM)
+    except (BotoCoreError, ClientError) as exc:
+        return _fail(_aws_problem(exc, args), PROBLEM)
+
+
+def _session(args: argparse.Namespace) -> Any:
+    if args.region is None and args.profile is None:
+        return None  # boto3's default session: the usual environment
+    return boto3.Session(region_name=args.region, profile_name=args.profile)
+
+
+def _run(args: argparse.Namespace, session: Any) -> int:
+    if args.command == "invoke":
+        return _invoke(args, session)
+    endpoint = AsyncEndpoint.from_stack(args.stack, session=session)
+    if args.command == "status":
+        print(json.dumps(endpoint.status(args.id), indent=2, sort_keys=True))
+        return DONE
+    if args.command == "submit":
+        job = endpoint.submit(args.file, prompt=args.prompt,
+                              parameters={"max_new_tokens": args.max_new_tokens},
+                              content_type=args.content_type)
+    elif args.command == "replay":
+        job = endpoint.replay(args.id)
+    else:
+        job = endpoint.job(args.id)  # an unknown id fails here, at once
+    try:
         if args.command == "wait" or args.wait:
             print(f"job {job.inference_id}", file=sys.stderr)
             return _emit(job.result(timeout=args.timeout, progress=print_progress), args.out)
+    finally:
         if job._watch is not None:
-            job._watch.close()
-        print(job.inference_id)  # the id, alone on stdout, for scripts
-        return 0
-    except JobFailed as exc:
-        print(f"\nfailed: {exc}", file=sys.stderr)
-        return 2
-    except (JobTimeout, KeyError, ValueError) as exc:
-        print(f"\n{exc}", file=sys.stderr)
-        return 1
+            job._watch.close()  # no queue or subscription left behind, on any path
+    print(job.inference_id)  # the id, alone on stdout, for scripts
+    return DONE
 
 
-def _invoke(args: argparse.Namespace) -> int:
-    endpoint = RealtimeEndpoint(stack_outputs(args.stack)["EndpointName"])
+def _aws_problem(exc: Exception, args: argparse.Namespace) -> str:
+    """One line with the fix, for the AWS failures a user meets."""
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: pass --region or set AWS_REGION (or a region in your profile)"
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials: pass --profile, or configure them (aws configure, SSO)"
+    if isinstance(exc, ProfileNotFound):
+        return f"{exc}: pass a profile of your AWS config"
+    if isinstance(exc, ClientError) and "does not exist" in str(exc):
+        where = f" in {args.region}" if args.region else ""
+        return (f"no stack {args.stack!r}{where}: check --stack and --region "
+                "(npx cdk list shows the stack names)")
+    return f"AWS: {exc}"
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"\n{message}", file=sys.stderr)
+    return code
+
+
+def _invoke(args: argparse.Namespace, session: Any) -> int:
+    endpoint = RealtimeEndpoint(stack_outputs(args.stack, session)["EndpointName"], session)
     params = {"max_new_tokens": args.max_new_tokens}
     if args.stream:
         for token in endpoint.stream(args.prompt, params):
@@ -85,7 +146,7 @@ def _invoke(args: argparse.Namespace) -> int:
         print()
     else:
         print(json.dumps(endpoint.invoke(args.prompt, params), indent=2))
-    return 0
+    return DONE
 
 
 def _emit(data: bytes, out: str | None) -> int:
@@ -95,7 +156,7 @@ def _emit(data: bytes, out: str | None) -> int:
         print(f"saved {len(data)} bytes to {out}", file=sys.stderr)
     else:
         sys.stdout.write(data.decode("utf-8", errors="replace") + "\n")
-    return 0
+    return DONE
 
 
 if __name__ == "__main__":

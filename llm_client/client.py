@@ -95,7 +95,7 @@ class AsyncEndpoint:
         try:
             put = self._boto.client("s3").put_object(Bucket=bucket, Key=key, Body=body,
                                                      ContentType=content_type)
-        except Exception:
+        except BaseException:
             job._watch.close()
             raise
         job.inference_id = inference_id(key, put.get("VersionId") or put.get("ETag", ""))
@@ -109,7 +109,8 @@ class AsyncEndpoint:
         table = self._boto.resource("dynamodb").Table(self.table_name)
         item = table.get_item(Key={"inference_id": job_id}, ConsistentRead=True).get("Item")
         if item is None:
-            raise KeyError(f"no job {job_id} in the ledger {self.table_name}")
+            raise KeyError(f"no job {job_id} in the ledger {self.table_name} (a job just "
+                           "uploaded is recorded within seconds, when the runtime submits it)")
         return {k: (str(v) if not isinstance(v, (str, bool)) else v) for k, v in item.items()}
 
     def replay(self, job_id: str) -> Job:
@@ -124,8 +125,12 @@ class AsyncEndpoint:
         job = Job(self, inference_id="", input_location=f"s3://{bucket}/{key}")
         job._watch = _Watch.open(self, {"requestParameters":
                                         {"inputLocation": [job.input_location]}})
-        copy = self._boto.client("s3").copy_object(
-            Bucket=bucket, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key})
+        try:
+            copy = self._boto.client("s3").copy_object(
+                Bucket=bucket, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key})
+        except BaseException:
+            job._watch.close()  # no queue or subscription left behind
+            raise
         job.inference_id = inference_id(key, copy.get("VersionId")
                                         or copy["CopyObjectResult"]["ETag"])
         return job

@@ -474,7 +474,8 @@ def test_runtime_can_be_turned_off():
 def test_cli_submit_status_wait_and_replay(aws, monkeypatch, capsys, tmp_path):
     import llm_client.__main__ as cli
 
-    monkeypatch.setattr(cli.AsyncEndpoint, "from_stack", classmethod(lambda cls, name: aws.client))
+    monkeypatch.setattr(cli.AsyncEndpoint, "from_stack",
+                        classmethod(lambda cls, name, session=None: aws.client))
     assert cli.main(["--stack", "s", "submit", "--prompt", "hi"]) == 0
     job = capsys.readouterr().out.strip()
     assert len(job) == 48
