@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
-from llm_constructs.partitions import partition_of
+from llm_constructs.partitions import partition_ids, partition_of
 
 #: cfn-lint 1.58.0 ``S3BucketName`` (E1161): 3-63 of a-z, 0-9, '.', '-'; no '.' or '-' at
 #: either end; no '..', '-.' or '.-'.
@@ -38,13 +37,6 @@ class Arn:
                          self.resource))
 
 
-@cache
-def partitions() -> tuple[str, ...]:
-    from llm_constructs.partitions import _partitions
-
-    return tuple(p["id"] for p in _partitions())
-
-
 def parse_arn(text: str, *, service: str, resource: str, regional: bool = True) -> Arn:
     """``text`` as an ARN of ``service`` whose resource starts with ``resource``
     (``role/``, ``key/``...); ValueError naming what is wrong."""
@@ -53,9 +45,9 @@ def parse_arn(text: str, *, service: str, resource: str, regional: bool = True) 
         raise ValueError(f"{_short(text)} is not an ARN "
                          f"(arn:<partition>:{service}:<region>:<account>:{resource}...)")
     arn = Arn(**match.groupdict())
-    if arn.partition not in partitions():
+    if arn.partition not in partition_ids():
         raise ValueError(f"{_short(text)}: partition {arn.partition!r} is not one of "
-                         f"{', '.join(partitions())}")
+                         f"{', '.join(partition_ids())}")
     if arn.service != service or not arn.resource.startswith(resource):
         raise ValueError(f"{_short(text)} is not an ARN of {service} {resource}...")
     if not re.fullmatch(r"\d{12}", arn.account):

@@ -11,6 +11,7 @@ import json
 import re
 from functools import cache
 
+from .botocore_data import service_model
 from .images import DATA_DIR
 
 
@@ -23,10 +24,8 @@ def _rules() -> list[dict]:
 @cache
 def versions() -> tuple[str, ...]:
     """Every ``InferenceAmiVersion`` a production variant accepts (the pinned botocore)."""
-    from botocore.loaders import Loader
-
-    raw = Loader().load_service_model("sagemaker", "service-2")
-    return tuple(raw["shapes"]["ProductionVariantInferenceAmiVersion"]["enum"])
+    shapes = service_model("sagemaker")["shapes"]
+    return tuple(shapes["ProductionVariantInferenceAmiVersion"]["enum"])
 
 
 @cache
@@ -34,10 +33,8 @@ def accelerators() -> dict[str, str]:
     """AMI -> the accelerator it is for (``gpu`` or ``neuron``), from the documentation of
     ``ProductionVariant.InferenceAmiVersion`` in the pinned botocore ("Accelerator: GPU",
     "Accelerator: Inferentia2 and Trainium")."""
-    from botocore.loaders import Loader
-
-    raw = Loader().load_service_model("sagemaker", "service-2")
-    doc = raw["shapes"]["ProductionVariant"]["members"]["InferenceAmiVersion"]["documentation"]
+    variant = service_model("sagemaker")["shapes"]["ProductionVariant"]
+    doc = variant["members"]["InferenceAmiVersion"]["documentation"]
     found = re.findall(r"<dt>([\w-]+)</dt>\s*<dd>.*?Accelerator: ([^<]+)<", doc, re.S)
     return {ami: "gpu" if what.strip() == "GPU" else "neuron" for ami, what in found}
 

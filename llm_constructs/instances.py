@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .botocore_data import service_model
+
 DATA = Path(__file__).resolve().parent / "data" / "instances.json"
 
 
@@ -29,10 +31,8 @@ def realtime_instance_types() -> frozenset[str]:
     """Every instance type a SageMaker production variant accepts (botocore's enum).
     Read from the raw service model: building botocore's ServiceModel took 4x longer
     (0.22 s against 0.05 s here), on every synth."""
-    from botocore.loaders import Loader
-
-    raw = Loader().load_service_model("sagemaker", "service-2")
-    return frozenset(raw["shapes"]["ProductionVariantInstanceType"]["enum"])
+    shapes = service_model("sagemaker")["shapes"]
+    return frozenset(shapes["ProductionVariantInstanceType"]["enum"])
 
 
 @lru_cache(maxsize=1)

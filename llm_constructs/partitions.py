@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from botocore.loaders import Loader
+from .botocore_data import partitions
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,11 @@ class Partition:
 
 
 @cache
-def _partitions() -> list[dict]:
-    return list(Loader().load_data("partitions")["partitions"])
-
-
-@cache
 def partition_of(region: str) -> Partition:
     """The partition of ``region``: one that lists it, else the one whose region pattern it
     matches (how botocore resolves a region it does not list); ``aws`` for neither."""
-    listed = [p for p in _partitions() if region in p["regions"]]
-    matched = listed or [p for p in _partitions() if re.match(p["regionRegex"], region)]
+    listed = [p for p in partitions() if region in p["regions"]]
+    matched = listed or [p for p in partitions() if re.match(p["regionRegex"], region)]
     if not matched:
         return Partition("aws", "amazonaws.com")
     return Partition(matched[0]["id"], matched[0]["outputs"]["dnsSuffix"])
@@ -38,4 +33,9 @@ def partition_of(region: str) -> Partition:
 
 def listed_regions() -> set[str]:
     """Every region botocore's partitions list."""
-    return {r for p in _partitions() for r in p["regions"]}
+    return {r for p in partitions() for r in p["regions"]}
+
+
+def partition_ids() -> tuple[str, ...]:
+    """``aws``, ``aws-cn``, ``aws-us-gov``...: every partition botocore knows."""
+    return tuple(p["id"] for p in partitions())

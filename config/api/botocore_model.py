@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore
-from botocore.loaders import Loader
+
+from llm_constructs.botocore_data import service_model
 
 #: The services whose parameters the config reaches, as their errors name them.
 SERVICE_NAMES = {"sagemaker": "SageMaker", "application-autoscaling": "Application Auto Scaling",
@@ -40,11 +41,6 @@ _JAVA_TO_PYTHON = (
 def source(service: str, operation: str) -> str:
     """``botocore 1.44.5 sagemaker CreateModel``: where a constraint was read."""
     return f"botocore {botocore.__version__} {service} {operation}"
-
-
-@functools.cache
-def service_model(service: str) -> dict[str, Any]:
-    return Loader().load_service_model(service, "service-2")
 
 
 def shape(service: str, name: str) -> dict[str, Any]:
