@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from .rules import semantic_errors
+from .text import MAX_VALUE_CHARS, shorten, show
 from .shapes import AppConfig, Endpoint
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -36,23 +37,8 @@ MAX_DEPTH = 64
 MAX_VALUES = 10_000
 #: The most problems listed: all a real config has, not a screenful per generated key.
 MAX_PROBLEMS = 100
-#: How much of a value a message shows: enough to recognise it, not a pasted file.
-MAX_VALUE_CHARS = 80
 #: The longest line of a message once its values are shortened.
 MAX_MESSAGE_CHARS = 1000
-
-
-def shorten(text: str, limit: int = MAX_VALUE_CHARS) -> str:
-    """``text`` if short, else its first ``limit`` characters, an ellipsis and its length."""
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
-
-
-def show(value: Any) -> str:
-    """``repr(value)`` for a message, shortened: a string keeps its quotes and says its
-    own length, not its repr's."""
-    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-        return f"{value[:MAX_VALUE_CHARS]!r}… ({len(value):,} characters)"
-    return shorten(repr(value))
 
 
 #: A string's repr inside a message (validators render ``{v!r}``; reprs hold no newline),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from config.text import show
 from llm_constructs.partitions import partition_ids, partition_of
 
 #: cfn-lint 1.58.0 ``S3BucketName`` (E1161): 3-63 of a-z, 0-9, '.', '-'; no '.' or '-' at
@@ -42,21 +43,21 @@ def parse_arn(text: str, *, service: str, resource: str, regional: bool = True) 
     (``role/``, ``key/``...); ValueError naming what is wrong."""
     match = _ARN_RE.match(text)
     if match is None:
-        raise ValueError(f"{_short(text)} is not an ARN "
+        raise ValueError(f"{show(text)} is not an ARN "
                          f"(arn:<partition>:{service}:<region>:<account>:{resource}...)")
     arn = Arn(**match.groupdict())
     if arn.partition not in partition_ids():
-        raise ValueError(f"{_short(text)}: partition {arn.partition!r} is not one of "
+        raise ValueError(f"{show(text)}: partition {arn.partition!r} is not one of "
                          f"{', '.join(partition_ids())}")
     if arn.service != service or not arn.resource.startswith(resource):
-        raise ValueError(f"{_short(text)} is not an ARN of {service} {resource}...")
+        raise ValueError(f"{show(text)} is not an ARN of {service} {resource}...")
     if not re.fullmatch(r"\d{12}", arn.account):
-        raise ValueError(f"{_short(text)}: the account must be 12 digits")
+        raise ValueError(f"{show(text)}: the account must be 12 digits")
     if regional != bool(arn.region):
-        raise ValueError(f"{_short(text)}: an ARN of {service} "
+        raise ValueError(f"{show(text)}: an ARN of {service} "
                          f"{'names a region' if regional else 'has no region (it is global)'}")
     if regional and partition_of(arn.region).name != arn.partition:
-        raise ValueError(f"{_short(text)}: region {arn.region} is in partition "
+        raise ValueError(f"{show(text)}: region {arn.region} is in partition "
                          f"{partition_of(arn.region).name}, not {arn.partition}")
     return arn
 
@@ -64,7 +65,7 @@ def parse_arn(text: str, *, service: str, resource: str, regional: bool = True) 
 def parse_s3_uri(text: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> ``(bucket, key)``; ValueError naming what is wrong."""
     if not text.startswith("s3://"):
-        raise ValueError(f"{_short(text)} is not an S3 URI (s3://bucket/key)")
+        raise ValueError(f"{show(text)} is not an S3 URI (s3://bucket/key)")
     bucket, _, key = text[len("s3://"):].partition("/")
     check_bucket_name(bucket)
     return bucket, key
@@ -72,12 +73,7 @@ def parse_s3_uri(text: str) -> tuple[str, str]:
 
 def check_bucket_name(bucket: str) -> str:
     if not BUCKET_NAME_RE.match(bucket):
-        raise ValueError(f"{_short(bucket)} cannot be an S3 bucket name: 3-63 lower-case "
+        raise ValueError(f"{show(bucket)} cannot be an S3 bucket name: 3-63 lower-case "
                          "letters, digits, '.' and '-', starting and ending with a letter or "
                          "digit, no '..', '.-' or '-.'")
     return bucket
-
-
-def _short(text: str, limit: int = 80) -> str:
-    """``text`` for a message: quoted, cut to ``limit`` characters."""
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} chars)"

@@ -19,6 +19,7 @@ from typing import Any
 
 import botocore
 
+from config.text import shorten
 from llm_constructs.botocore_data import service_model
 
 #: The services whose parameters the config reaches, as their errors name them.
@@ -191,5 +192,5 @@ def _finite(value: Any) -> bool:
 
 def _shown(value: str, limit: int = 60, quote: bool = True) -> str:
     """``value`` for a message, cut at ``limit`` characters."""
-    cut = value if len(value) <= limit else f"{value[:limit]}... ({len(value)} characters)"
+    cut = shorten(value, limit)
     return repr(cut) if quote else cut
