@@ -139,7 +139,7 @@ class DlcImage:
     def _mapping(self, stack: cdk.Stack) -> cdk.CfnMapping:
         """One mapping (and region rule) per image in a stack: versions of one repository
         are published in different regions."""
-        mapping_id = f"DlcRegistry{_logical_suffix(self.repository)}{_logical_suffix(self.tag)}"
+        mapping_id = f"DlcRegistry{logical_id_part(self.repository)}{logical_id_part(self.tag)}"
         mapping = stack.node.try_find_child(mapping_id)
         if isinstance(mapping, cdk.CfnMapping):
             return mapping
@@ -184,7 +184,7 @@ def nearest_regions(region: str, available: Iterable[str], n: int = 3) -> list[s
     return ranked[:n]
 
 
-def _logical_suffix(name: str) -> str:
+def logical_id_part(name: str) -> str:
     """``huggingface-pytorch-tgi-inference`` -> ``HuggingfacePytorchTgiInference``; a tag's
     dots go too (``0.30.0-gpu`` -> ``0300Gpu``): logical ids are alphanumeric."""
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name))

@@ -8,7 +8,6 @@ output, scaling, guardrails, monitoring and the stack's outputs.
 
 from __future__ import annotations
 
-import re
 
 import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -27,6 +26,7 @@ from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             BlueGreenDeployment, ComponentEndpoint, EndpointMonitoring,
                             InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole,
                             ServerlessCompute)
+from llm_constructs.images import logical_id_part
 from llm_constructs.inference_components import InferenceComponent
 from llm_constructs.partitions import partition_of
 
@@ -176,15 +176,11 @@ def arn_rules(stack: cdk.Stack, ep: Endpoint) -> None:
     for field, arn in arns_of(ep):
         where = arn.region or arn.partition
         pseudo = cdk.Aws.REGION if arn.region else cdk.Aws.PARTITION
-        cdk.CfnRule(stack, f"ArnIn{_logical(field)}", assertions=[cdk.CfnRuleAssertion(
+        cdk.CfnRule(stack, f"ArnIn{logical_id_part(field)}", assertions=[cdk.CfnRuleAssertion(
             assert_=cdk.Fn.condition_equals(pseudo, where),
             assert_description=f"{field} {arn} is in {where}; deploy this stack there or "
                                "name a resource of the stack's own "
                                f"{'region' if arn.region else 'partition'}")])
-
-
-def _logical(field: str) -> str:
-    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", field))
 
 
 def model_data(scope: Construct, role: SageMakerExecutionRole, prefix: str,
