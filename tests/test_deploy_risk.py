@@ -160,3 +160,83 @@ def test_command_line_accepts_a_rule_and_writes_markdown(tmp_path):
     assert "endpoint-replaced" in md.read_text()
     assert risk.main([str(base), str(head), "--accept", "endpoint-replaced"]) == 0
     assert risk.main([str(base), str(head), "--accept", "nonsense"]) == 2
+
+
+# -- issue 18: the guard fails closed ---------------------------------------------------------
+def write_assembly(folder, templates: dict) -> None:
+    """A cloud assembly on disk as ``cdk synth`` writes one: manifest.json + templates."""
+    folder.mkdir(parents=True)
+    artifacts = {}
+    for name, template in templates.items():
+        (folder / f"{name}.template.json").write_text(json.dumps(template))
+        artifacts[name] = {"type": "aws:cloudformation:stack",
+                           "properties": {"templateFile": f"{name}.template.json"}}
+    (folder / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+
+
+def rename_endpoint(res):
+    for r in of_type(res, "AWS::SageMaker::Endpoint"):
+        r["Properties"]["EndpointName"] = "llm-dev-chat-v2"
+
+
+def test_two_configs_with_the_same_stack_names_are_compared_each_with_its_own(dev, tmp_path):
+    """One config per account, same ``project``: the second no longer overwrites the first."""
+    renamed = edit(dev, "-endpoint-chat", rename_endpoint)
+    write_assembly(tmp_path / "base" / "dev-eu", dev)
+    write_assembly(tmp_path / "base" / "dev-us", dev)
+    write_assembly(tmp_path / "head" / "dev-eu", renamed)   # the rename is in this one only
+    write_assembly(tmp_path / "head" / "dev-us", dev)
+    base, head = risk.templates(tmp_path / "base"), risk.templates(tmp_path / "head")
+    assert "dev-eu/llm-dev-endpoint-chat" in base and "dev-us/llm-dev-endpoint-chat" in base
+    findings = risk.compare(base, head)
+    assert [(f.rule, f.stack) for f in findings] == [
+        ("endpoint-replaced", "dev-eu/llm-dev-endpoint-chat")]
+    assert risk.main([str(tmp_path / "base"), str(tmp_path / "head")]) == 1
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "half-written"])
+def test_a_missing_or_broken_input_is_an_error_not_a_pass(dev, tmp_path, layout, capsys):
+    write_assembly(tmp_path / "head" / "dev", dev)
+    base = tmp_path / "base"
+    if layout != "missing":
+        base.mkdir()
+    if layout == "half-written":
+        (base / "dev").mkdir()  # a synth that died before writing its manifest
+    md = tmp_path / "risk.md"
+    assert risk.main([str(base), str(tmp_path / "head"), "--markdown", str(md)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("deploy-risk guard: cannot judge this change: ")
+    assert {"missing": "no such directory", "empty": "no cloud assembly",
+            "half-written": "no manifest.json"}[layout] in err
+    assert "could not judge" in md.read_text()
+
+
+def test_without_cfn_lint_the_guard_fails_instead_of_passing(dev, tmp_path, monkeypatch, capsys):
+    write_assembly(tmp_path / "base" / "dev", dev)
+    write_assembly(tmp_path / "head" / "dev", edit(dev, "-endpoint-chat", rename_endpoint))
+    monkeypatch.setitem(__import__("sys").modules, "cfnlint.schema", None)  # not importable
+    assert risk.main([str(tmp_path / "base"), str(tmp_path / "head")]) == 2
+    assert "cfn-lint is needed" in capsys.readouterr().err
+    # and even for a change that needs no replacement check
+    write_assembly(tmp_path / "same" / "dev", dev)
+    assert risk.main([str(tmp_path / "base"), str(tmp_path / "same")]) == 2
+
+
+def test_an_aws_type_cfn_lint_does_not_know_cannot_be_judged():
+    with pytest.raises(risk.GuardError, match="no schema for AWS::SageMaker::Nonexistent"):
+        risk._create_only("AWS::SageMaker::Nonexistent")
+    assert risk._create_only("Custom::ScalingRelease") == set()
+    assert risk._create_only("AWS::SageMaker::Endpoint") == {"EndpointName"}
+
+
+def test_a_mistyped_accept_label_names_the_known_rules(dev, tmp_path, capsys):
+    write_assembly(tmp_path / "base" / "dev", dev)
+    write_assembly(tmp_path / "head" / "dev", dev)
+    md = tmp_path / "risk.md"
+    assert risk.main([str(tmp_path / "base"), str(tmp_path / "head"), "--accept",
+                      "endpoint-replace", "--markdown", str(md)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown rule(s) to accept: endpoint-replace; known rules: endpoint-replaced, " in err
+    assert "endpoint-replace;" in md.read_text()
+    assert risk.accepted_rules("endpoint-replaced bucket-deleted,") == {
+        "endpoint-replaced", "bucket-deleted"}

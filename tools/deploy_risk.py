@@ -4,8 +4,11 @@
     python tools/deploy_risk.py BASE_DIR HEAD_DIR [--accept RULE,...] [--markdown FILE]
 
 BASE_DIR and HEAD_DIR hold one cloud assembly each (``cdk.out``), or one per config in
-sub-folders (``make risk`` writes ``<dir>/<config>/``). Stacks are matched by name and
-resources by logical ID. Each finding says what CloudFormation would do, why it hurts and
+sub-folders (``make risk`` writes ``<dir>/<config>/``). Stacks are matched by config and
+name (two configs may use the same stack names, e.g. one per account), resources by
+logical ID. The guard fails closed: a missing or empty assembly, a config folder without a
+manifest, or cfn-lint missing or unable to say what a change replaces is an error (exit
+2), never "0 findings". Each finding says what CloudFormation would do, why it hurts and
 what to do instead. Rules (accept one deliberately with ``--accept <rule>``):
 
 * ``endpoint-replaced``    an AWS::SageMaker::Endpoint would be replaced or deleted;
@@ -21,7 +24,8 @@ what to do instead. Rules (accept one deliberately with ``--accept <rule>``):
 * ``iam-broadened``        an IAM statement gains a wildcard resource or action it did not
                            have, or a model loses network isolation.
 
-Exit status: 0 no unaccepted finding, 1 findings, 2 usage error.
+Exit status: 0 no unaccepted finding, 1 findings, 2 the guard could not judge (a usage
+error, a missing input or tool, an unknown rule); ``--markdown`` is written in every case.
 """
 
 from __future__ import annotations
@@ -50,29 +54,65 @@ class Finding:
 
 
 # -- reading assemblies -----------------------------------------------------------------------
+class GuardError(Exception):
+    """The guard cannot judge the change: a missing input or tool. Never a pass."""
+
+
 def templates(directory: Path) -> dict[str, dict]:
-    """Stack name -> template, from one assembly or from one per sub-folder."""
+    """``<config>/<stack name>`` (or the stack name, for a lone assembly) -> template.
+
+    Raises ``GuardError`` when there is nothing to compare or a config folder holds no
+    manifest (a synth that failed half-way must not read as "no stacks")."""
+    if (directory / "manifest.json").is_file():
+        return _assembly(directory, prefix="")
+    if not directory.is_dir():
+        raise GuardError(f"{directory}: no such directory (synthesize it first: "
+                         "tools/synth_all.py --out DIR)")
+    folders = sorted(p for p in directory.iterdir() if p.is_dir())
+    if not folders:
+        raise GuardError(f"{directory}: no cloud assembly in it (an empty synth output)")
     out: dict[str, dict] = {}
-    manifests = [directory / "manifest.json"] if (directory / "manifest.json").is_file() \
-        else sorted(directory.glob("*/manifest.json"))
-    for manifest in manifests:
-        data = json.loads(manifest.read_text())
-        for art in data.get("artifacts", {}).values():
-            if art.get("type") != "aws:cloudformation:stack":
-                continue
-            props = art["properties"]
-            name = props.get("stackName") or props["templateFile"].removesuffix(".template.json")
-            out[name] = json.loads((manifest.parent / props["templateFile"]).read_text())
+    for folder in folders:
+        if not (folder / "manifest.json").is_file():
+            raise GuardError(f"{folder}: no manifest.json (the synth of config "
+                             f"{folder.name!r} did not finish)")
+        out.update(_assembly(folder, prefix=f"{folder.name}/"))
     return out
 
 
-def _create_only(type_: str) -> set[str]:
-    """Top-level properties whose change replaces a resource (cfn-lint's provider schemas)."""
+def _assembly(folder: Path, *, prefix: str) -> dict[str, dict]:
+    data = json.loads((folder / "manifest.json").read_text())
+    out = {}
+    for art in data.get("artifacts", {}).values():
+        if art.get("type") != "aws:cloudformation:stack":
+            continue
+        props = art["properties"]
+        name = props.get("stackName") or props["templateFile"].removesuffix(".template.json")
+        out[prefix + name] = json.loads((folder / props["templateFile"]).read_text())
+    return out
+
+
+def _schemas() -> Any:
     try:
         from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_).schema
-    except Exception:  # an unknown type: no replacement known
+    except ImportError as exc:
+        raise GuardError(f"cfn-lint is needed to tell which changes replace a resource "
+                         f"({exc}); install requirements-dev.txt") from exc
+    return PROVIDER_SCHEMA_MANAGER
+
+
+def _create_only(type_: str) -> set[str]:
+    """Top-level properties whose change replaces a resource (cfn-lint's provider schemas).
+    Custom resources have none; an AWS type cfn-lint does not know is an error."""
+    if not type_.startswith("AWS::"):
         return set()
+    manager = _schemas()
+    try:
+        schema = manager.get_resource_schema("us-east-1", type_).schema
+    except Exception as exc:  # ResourceNotFoundError and anything else: cannot judge
+        raise GuardError(f"cfn-lint has no schema for {type_} ({exc}); without it the guard "
+                         "cannot tell whether a change replaces the resource: upgrade "
+                         "cfn-lint (requirements-dev.txt)") from exc
     return {p.split("/")[2] for p in schema.get("createOnlyProperties", [])}
 
 
@@ -315,27 +355,47 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accept", default="", help="comma-separated rules accepted on purpose")
     ap.add_argument("--markdown", type=Path, help="also write the report as Markdown here")
     args = ap.parse_args(argv)
-    accepted = {r for r in args.accept.split(",") if r}
-    unknown = accepted - set(RULES)
+    try:
+        summary, lines, blocking = _judge(args.base, args.head, args.accept)
+    except GuardError as exc:
+        print(f"deploy-risk guard: cannot judge this change: {exc}", file=sys.stderr)
+        _markdown(args.markdown, f"**The guard could not judge this change** (it fails "
+                  f"closed): {exc}", [])
+        return 2
+    print(summary)
+    for line in lines:
+        print("  " + line)
+    _markdown(args.markdown, summary, lines)
+    return 1 if blocking else 0
+
+
+def accepted_rules(accept: str) -> set[str]:
+    """The rules named in ``--accept`` (comma- or space-separated); an unknown name is an
+    error that lists the known ones (a mistyped label must not pass silently)."""
+    names = {r.strip() for r in accept.replace(" ", ",").split(",") if r.strip()}
+    unknown = names - set(RULES)
     if unknown:
-        print(f"unknown rule(s) {sorted(unknown)}; rules: {', '.join(RULES)}", file=sys.stderr)
-        return 2
-    base, head = templates(args.base), templates(args.head)
-    if not head:
-        print(f"no cloud assembly in {args.head}", file=sys.stderr)
-        return 2
+        raise GuardError(f"unknown rule(s) to accept: {', '.join(sorted(unknown))}; "
+                         f"known rules: {', '.join(RULES)}")
+    return names
+
+
+def _judge(base_dir: Path, head_dir: Path, accept: str) -> tuple[str, list[str], list[Finding]]:
+    accepted = accepted_rules(accept)
+    _schemas()  # the tool is checked even when no change needs it: a broken job fails now
+    base, head = templates(base_dir), templates(head_dir)
     findings = compare(base, head)
     blocking = [f for f in findings if f.rule not in accepted]
     lines = [f.line() + ("  (accepted)" if f.rule in accepted else "") for f in findings]
     summary = (f"deploy-risk guard: {len(base)} stack(s) before, {len(head)} after; "
                f"{len(findings)} finding(s), {len(blocking)} blocking")
-    print(summary)
-    for line in lines:
-        print("  " + line)
-    if args.markdown:
+    return summary, lines, blocking
+
+
+def _markdown(path: Path | None, summary: str, lines: list[str]) -> None:
+    if path is not None:
         md = ["### Deploy-risk guard", "", summary, ""] + [f"- `{ln}`" for ln in lines]
-        args.markdown.write_text("\n".join(md) + "\n")
-    return 1 if blocking else 0
+        path.write_text("\n".join(md) + "\n")
 
 
 if __name__ == "__main__":
