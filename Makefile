@@ -11,13 +11,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CDK := npx --no-install cdk
 
-.PHONY: setup synth test risk bench update-images clean
+.PHONY: setup synth-setup risk-setup synth test risk bench update-images clean
 .DEFAULT_GOAL := synth
 
-# Two stamps: synth needs only requirements.txt (the CDK app and the constructs); the tests
-# and the deploy-risk guard also need requirements-dev.txt (pytest, moto, cfn-lint, torch...).
-# A venv that has both is never reinstalled by `make synth`.
+# Three stamps: synth needs only requirements.txt (the CDK app and the constructs); the
+# deploy-risk guard adds requirements-risk.txt (cfn-lint); the tests need
+# requirements-dev.txt (pytest, moto, linters, torch...), which includes both. A venv that
+# has more is never reinstalled by a target that needs less.
 SYNTH_DEPS := $(VENV)/.synth-deps
+RISK_DEPS := $(VENV)/.risk-deps
 TEST_DEPS := $(VENV)/.test-deps
 
 $(SYNTH_DEPS): requirements.txt
@@ -25,7 +27,11 @@ $(SYNTH_DEPS): requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
 
-$(TEST_DEPS): $(SYNTH_DEPS) requirements-dev.txt
+$(RISK_DEPS): $(SYNTH_DEPS) requirements-risk.txt
+	$(VENV)/bin/pip install --quiet -r requirements-risk.txt
+	touch $@
+
+$(TEST_DEPS): $(RISK_DEPS) requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -35,6 +41,12 @@ node_modules/.installed: package.json package-lock.json
 
 ## Everything: synth and test dependencies, and the pinned CDK CLI.
 setup: $(TEST_DEPS) node_modules/.installed
+
+## Only what synth and `cdk diff`/`cdk drift` need (CI's jobs against AWS).
+synth-setup: $(SYNTH_DEPS) node_modules/.installed
+
+## Only what the deploy-risk check needs (CI's deploy-risk job): synth, cfn-lint, the CLI.
+risk-setup: $(RISK_DEPS) node_modules/.installed
 
 ## Synthesize config/$(ENV).yaml (default: dev) into cdk.out/. No AWS credentials needed.
 synth: $(SYNTH_DEPS) node_modules/.installed
@@ -50,7 +62,7 @@ test: $(TEST_DEPS) node_modules/.installed
 ## `make risk BASE=origin/main [ACCEPT=endpoint-replaced,...]`; report in .risk/report.md.
 BASE ?= origin/main
 ACCEPT ?=
-risk: $(TEST_DEPS) node_modules/.installed
+risk: $(RISK_DEPS) node_modules/.installed
 	rm -rf .risk && git worktree prune && mkdir -p .risk
 	git worktree add --detach .risk/base-src $(BASE)
 	$(VENV)/bin/python tools/synth_all.py --root .risk/base-src --out .risk/base
