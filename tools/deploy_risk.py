@@ -97,7 +97,7 @@ def _schemas() -> Any:
         from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
     except ImportError as exc:
         raise GuardError(f"cfn-lint is needed to tell which changes replace a resource "
-                         f"({exc}); install requirements-dev.txt") from exc
+                         f"({exc}); install requirements-risk.txt (make risk-setup)") from exc
     return PROVIDER_SCHEMA_MANAGER
 
 
