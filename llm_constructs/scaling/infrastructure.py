@@ -1,10 +1,11 @@
 """Update-safe Application Auto Scaling for SageMaker endpoint variants.
 
-``VariantAutoScaling`` registers the variant through the scaling-guard custom resource
-(its code in ``runtime/``) instead of ``AWS::ApplicationAutoScaling::*`` resources, so a
+``VariantAutoScaling`` registers the variant through the scaling-guard custom resources
+(their code in ``runtime/``) instead of ``AWS::ApplicationAutoScaling::*`` resources, so a
 change of the variant's instance type deploys in one ``cdk deploy``: the guard
-deregisters the target before CloudFormation updates the endpoint and registers it again,
-with the same capacities and policies, after.
+deregisters the target before CloudFormation updates the endpoint and registers it again
+after; the release before the endpoint also registers the declared scaling whenever the
+endpoint already runs the declared type, which is what a rollback restores.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from ..nag import acknowledge
@@ -26,7 +28,8 @@ RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 
 
 class ScalingGuardFunction(Construct):
-    """The guard's Lambda function: one per stack (``ScalingGuardFunction.of(scope)``)."""
+    """The guard's Lambda function and the Provider that serves it to CloudFormation:
+    one per stack (``ScalingGuardFunction.of(scope)``); ``service_token`` for resources."""
 
     ID = "ScalingGuard"
 
@@ -79,12 +82,40 @@ class ScalingGuardFunction(Construct):
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
             role=self.role,
-            timeout=cdk.Duration.minutes(5),
+            # waits out an endpoint that is Updating or SystemUpdating before deciding;
+            # under the framework's 15 minutes, so the framework hears our own error
+            timeout=cdk.Duration.minutes(10),
             memory_size=256,
             log_group=self.log_group,
             description="CloudFormation custom resource: update-safe endpoint autoscaling",
         )
         self.function.node.add_dependency(self.policy)
+        self.provider = self._provider()
+        self.service_token = self.provider.service_token
+
+    def _provider(self) -> cr.Provider:
+        """CDK's framework answers CloudFormation for the guard, also when the guard raises,
+        crashes or times out, so no stack waits an hour on a guard that died."""
+        log_group = logs.LogGroup(self, "ProviderLogs", retention=logs.RetentionDays.THREE_MONTHS,
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        # our own role: the default one carries the AWSLambdaBasicExecutionRole managed policy
+        role = iam.Role(self, "ProviderRole",
+                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description="Scaling guard's provider framework: invokes the guard")
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group.log_group_arn}:*"]))
+        acknowledge(role, "AwsSolutions-IAM5",
+                    "the framework function's own log group's streams, created by Lambda at "
+                    "run time", resource=f"{log_group.log_group_arn}:*")
+        acknowledge(role, "AwsSolutions-IAM5",
+                    "the Provider's grant to invoke the guard function (CDK's grantInvoke "
+                    "adds the function's versions and aliases, ':*'); nothing else",
+                    resource=f"{self.function.function_arn}:*")
+        return cr.Provider(self, "Provider", on_event_handler=self.function,
+                           framework_on_event_role=role,
+                           log_group=log_group,
+                           framework_lambda_logging_level=lambda_.ApplicationLogLevel.ERROR)
 
     def allow_endpoint(self, endpoint_name: str) -> None:
         """Let the guard (and Application Auto Scaling on its behalf) manage this endpoint."""
@@ -135,19 +166,21 @@ class VariantAutoScaling(Construct):
         key = {"ServiceNamespace": "sagemaker", "ResourceId": self.resource_id,
                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
 
-        #: Runs before the endpoint update: deregisters when the instance type changes.
+        declaration = {**key, "Fingerprint": instance_type,
+                       "MinCapacity": min_capacity, "MaxCapacity": max_capacity,
+                       "Policies": cdk.Lazy.string(_JsonOf(stack, self._policies))}
+        # The ids are new with the Provider: CloudFormation refuses to change the
+        # ServiceToken of an existing custom resource (the handler retires the old ones).
+        #: Runs before the endpoint update: deregisters when the endpoint runs another
+        #: instance type than declared, registers the declared scaling when it runs this one.
         self.release = cdk.CustomResource(
-            self, "Release", service_token=guard.function.function_arn,
-            resource_type="Custom::ScalingRelease",
-            properties={**key, "Fingerprint": instance_type})
+            self, "ScalingRelease", service_token=guard.service_token,
+            resource_type="Custom::ScalingRelease", properties=declaration)
         endpoint.node.add_dependency(self.release)
         #: Runs after the endpoint: owns the registration and the policies.
         self.target = cdk.CustomResource(
-            self, "Target", service_token=guard.function.function_arn,
-            resource_type="Custom::ScalableVariant",
-            properties={**key, "Fingerprint": instance_type,
-                        "MinCapacity": min_capacity, "MaxCapacity": max_capacity,
-                        "Policies": cdk.Lazy.string(_JsonOf(stack, self._policies))})
+            self, "ScalableVariant", service_token=guard.service_token,
+            resource_type="Custom::ScalableVariant", properties=declaration)
         self.target.node.add_dependency(endpoint)
         self.target.node.add_dependency(guard.policy)
         self.release.node.add_dependency(guard.policy)
