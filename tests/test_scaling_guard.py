@@ -34,6 +34,8 @@ KEY = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/e1/variant/AllTr
        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
 PROVIDER = "arn:aws:lambda:us-east-1:111111111111:function:stack-ScalingGuardProviderframework"
 GUARD = "arn:aws:lambda:us-east-1:111111111111:function:stack-ScalingGuardFunction"
+STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/llm-endpoint/6a7e8feb"
+RULE = "llm-endpoint-Llm-Scaling-A4C1B1C0"
 BACKLOG = {"PolicyName": "BacklogPerInstance", "PolicyType": "TargetTrackingScaling",
            "TargetTrackingScalingPolicyConfiguration": {
                "TargetValue": 5, "ScaleInCooldown": 600, "ScaleOutCooldown": 100,
@@ -101,10 +103,31 @@ class FakeSageMaker:
                                         "InitialInstanceCount": 1}]}
 
 
+class FakeCloudFormation:
+    """DescribeStacks for the one stack, whose status the test sets."""
+
+    def __init__(self):
+        self.status = "UPDATE_ROLLBACK_COMPLETE"
+
+    def describe_stacks(self, StackName):
+        assert StackName == STACK_ID
+        return {"Stacks": [{"StackId": StackName, "StackStatus": self.status}]}
+
+
 @pytest.fixture
 def aas():
     with mock_aws():
         yield boto3.client("application-autoscaling", region_name="us-east-1")
+
+
+@pytest.fixture
+def rules(aas):
+    return boto3.client("events", region_name="us-east-1")
+
+
+@pytest.fixture
+def stack():
+    return FakeCloudFormation()
 
 
 @pytest.fixture
@@ -118,9 +141,14 @@ def slept():
 
 
 @pytest.fixture
-def send(aas, endpoint, slept):
+def aws(aas, endpoint, slept, rules, stack):
+    return guard.Aws(aas, endpoint, remaining_ms=lambda: 600_000, sleep=slept.append,
+                     events=rules, cloudformation=stack)
+
+
+@pytest.fixture
+def send(aws):
     """Deliver one event to the handler as the Provider framework does."""
-    aws = guard.Aws(aas, endpoint, remaining_ms=lambda: 600_000, sleep=slept.append)
     context = SimpleNamespace(invoked_function_arn=GUARD)
 
     def deliver(kind, request, new, old=None):
@@ -235,6 +263,45 @@ def test_retried_events_change_nothing(deployed, send, endpoint, aas):
     assert registration(aas) == declared(OLD)
 
 
+def settle(rules, template_props):
+    """The after-rollback rule as CloudFormation leaves it (its target's input holds the
+    current template's declaration), and the event it sends once the rollback completed."""
+    declaration = {k: v for k, v in template_props.items() if k != "ServiceToken"}
+    body = json.dumps({"SettledStack": {**declaration, "Rule": RULE, "StackId": STACK_ID}})
+    rules.put_rule(Name=RULE, EventPattern=json.dumps({"source": ["aws.cloudformation"]}))
+    rules.put_targets(Rule=RULE, Targets=[{"Id": "Target0", "Arn": GUARD, "Input": body}])
+    return json.loads(body)
+
+
+def test_later_failure_during_the_endpoint_update_is_repaired_once_rolled_back(
+        deployed, send, endpoint, aas, rules, aws):
+    send(RELEASE, "Update", NEW, OLD)
+    endpoint.runs(G24)
+    # another resource failed while the endpoint updated: the Target's turn never came
+    send(RELEASE, "Update", OLD, NEW)       # the way back changes type: deregister
+    endpoint.runs(G12)                      # the endpoint's rollback; the Target: no event
+    assert registration(aas) is None
+    guard.handler(settle(rules, OLD), aws=aws)  # UPDATE_ROLLBACK_COMPLETE
+    assert registration(aas) == declared(OLD)
+
+
+def test_after_rollback_reads_the_rule_as_it_is_now(deployed, aas, rules, aws, stack):
+    stale = settle(rules, OLD)              # a retried event from an earlier rollback...
+    settle(rules, NEW)                      # ...after a deployment declared g5.24xlarge
+    aas.deregister_scalable_target(**KEY)   # (whose release deregistered; g5.12xlarge runs)
+    guard.handler(stale, aws=aws)
+    assert registration(aas) is None        # NEW's type does not run: leave it alone
+    stack.status = "UPDATE_IN_PROGRESS"
+    settle(rules, OLD)
+    guard.handler(stale, aws=aws)
+    assert registration(aas) is None        # an operation is under way: not now
+    rules.remove_targets(Rule=RULE, Ids=["Target0"])
+    rules.delete_rule(Name=RULE)            # autoscaling removed since
+    stack.status = "UPDATE_COMPLETE"
+    guard.handler(stale, aws=aws)
+    assert registration(aas) is None
+
+
 # -- the endpoint's state -----------------------------------------------------------------
 def test_release_waits_out_an_endpoint_mid_update(deployed, send, endpoint, aas, slept):
     aas.deregister_scalable_target(**KEY)
@@ -344,3 +411,23 @@ def test_framework_findings_are_acknowledged_with_reasons(seed):
         "AwsSolutions-IAM5[Resource::<ScalingGuardProviderLogs75EEB1F0.Arn>:*]",
         "AwsSolutions-IAM5[Resource::<ScalingGuardFunctionA7106B56.Arn>:*]"}
     assert all(reason for reason in reasons.values())
+
+
+def test_after_rollback_rule_holds_the_declaration_and_the_guard_reads_only_it(seed):
+    template = seed.endpoint("flan-t5-xxl")
+    _, rule = one(template, "AWS::Events::Rule")
+    _, release = one(template, RELEASE)
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail"] == {"stack-id": [{"Ref": "AWS::StackId"}],
+                                 "status-details": {"status": ["UPDATE_ROLLBACK_COMPLETE"]}}
+    assert pattern["detail-type"] == ["CloudFormation Stack Status Change"]
+    (target,) = rule["Properties"]["Targets"]
+    parts = target["Input"]["Fn::Join"][1]
+    settled = json.loads("".join(p if isinstance(p, str) else STACK_ID for p in parts))
+    declaration = {k: v for k, v in release["Properties"].items() if k != "ServiceToken"}
+    name = rule["Properties"]["Name"]
+    assert settled["SettledStack"] == {**declaration, "Rule": name, "StackId": STACK_ID}
+    by_action = {s["Action"]: s["Resource"] for s in statements(template, "ScalingGuardPolicy")
+                 if isinstance(s["Action"], str)}
+    assert by_action["cloudformation:DescribeStacks"] == {"Ref": "AWS::StackId"}
+    assert by_action["events:ListTargetsByRule"]["Fn::Join"][1][-1] == f":rule/{name}"

@@ -15,6 +15,8 @@ from typing import Any
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -59,6 +61,9 @@ class ScalingGuardFunction(Construct):
                          # read-only; target tracking checks the caller may see alarms
                          "cloudwatch:DescribeAlarms"],
                 resources=["*"]),
+            # after a rollback: is the stack settled (no operation under way)?
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"],
+                                resources=[stack.stack_id]),
             iam.PolicyStatement(
                 actions=["iam:CreateServiceLinkedRole"],
                 resources=[f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
@@ -116,6 +121,15 @@ class ScalingGuardFunction(Construct):
                            framework_on_event_role=role,
                            log_group=log_group,
                            framework_lambda_logging_level=lambda_.ApplicationLogLevel.ERROR)
+
+    def allow_rule(self, rule_name: str) -> None:
+        """Let the guard read the targets of this after-rollback rule (their input holds
+        the variant's declaration as the stack's current template has it)."""
+        stack = cdk.Stack.of(self)
+        self.policy.add_statements(iam.PolicyStatement(
+            actions=["events:ListTargetsByRule"],
+            resources=[f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/"
+                       f"{rule_name}"]))
 
     def allow_endpoint(self, endpoint_name: str) -> None:
         """Let the guard (and Application Auto Scaling on its behalf) manage this endpoint."""
@@ -184,6 +198,31 @@ class VariantAutoScaling(Construct):
         self.target.node.add_dependency(endpoint)
         self.target.node.add_dependency(guard.policy)
         self.release.node.add_dependency(guard.policy)
+        #: Once a rollback completes: registers the declared scaling when the endpoint
+        #: runs the declared type (the Target gets no rollback event if its turn never came).
+        self.after_rollback = self._after_rollback(guard, declaration)
+
+    def _after_rollback(self, guard: ScalingGuardFunction,
+                        declaration: dict[str, Any]) -> events.Rule:
+        stack = cdk.Stack.of(self)
+        # a literal name: the guard reads the rule's current target input (the
+        # declaration of the template the stack rolled back to), and the rule's ARN scopes
+        # the guard's permission without a reference from its policy back to the rule
+        name = cdk.Names.unique_resource_name(self, max_length=64, separator="-")
+        rule = events.Rule(
+            self, "AfterRollback", rule_name=name,
+            description=f"Scaling guard: registers {self.resource_id} as declared once a "
+                        "rollback of this stack completes",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation Stack Status Change"],
+                detail={"stack-id": [stack.stack_id],
+                        "status-details": {"status": ["UPDATE_ROLLBACK_COMPLETE"]}}))
+        rule.add_target(targets.LambdaFunction(
+            guard.function, event=events.RuleTargetInput.from_object(
+                {"SettledStack": {**declaration, "Rule": name, "StackId": stack.stack_id}})))
+        guard.allow_rule(name)
+        return rule
 
     def scale_on_target_tracking(self, name: str, *, target_value: float,
                                  predefined_metric_type: str | None = None,

@@ -21,6 +21,13 @@ scaling declaration (``Fingerprint`` = the declared instance type, ``MinCapacity
     policies of the target that are no longer listed; Delete deregisters. Returns
     ``<PolicyName>Arn`` attributes.
 
+After a rollback (an EventBridge rule on the stack's ``UPDATE_ROLLBACK_COMPLETE``)
+    If a resource after the endpoint failed while the endpoint was being updated, the
+    rollback deregisters before changing the endpoint back, and the ScalableVariant, whose
+    turn never came, gets no event. Once the stack is settled, the declaration the rule's
+    target holds now (the template rolled back to) is registered if the endpoint runs its
+    instance type.
+
 CDK's custom-resource Provider framework invokes this function and answers
 CloudFormation with what it returns, or with FAILED when it raises, crashes or times out.
 Every call is idempotent, so a retried event does the same thing twice safely. Standard
@@ -54,15 +61,18 @@ SPARE_MS = 60_000
 class Aws:
     """The clients and the clock the handler works with (tests give their own)."""
 
-    def __init__(self, autoscaling: Any, sagemaker: Any, *,
-                 remaining_ms: Callable[[], int], sleep: Callable[[float], Any] = time.sleep):
+    def __init__(self, autoscaling: Any, sagemaker: Any, *, remaining_ms: Callable[[], int],
+                 sleep: Callable[[float], Any] = time.sleep, events: Any = None,
+                 cloudformation: Any = None):
         self.autoscaling, self.sagemaker = autoscaling, sagemaker
+        self.events, self.cloudformation = events, cloudformation
         self.remaining_ms, self.sleep = remaining_ms, sleep
 
     @classmethod
     def from_context(cls, context: Any) -> Aws:
         return cls(boto3.client("application-autoscaling"), boto3.client("sagemaker"),
-                   remaining_ms=context.get_remaining_time_in_millis)
+                   remaining_ms=context.get_remaining_time_in_millis,
+                   events=boto3.client("events"), cloudformation=boto3.client("cloudformation"))
 
 
 def _target_key(props: dict[str, Any]) -> dict[str, str]:
@@ -188,6 +198,39 @@ def on_scalable_variant(event: Event, aws: Aws) -> dict[str, str]:
     return data
 
 
+def _current_declaration(aws: Aws, rule: str) -> dict[str, Any] | None:
+    """The declaration the after-rollback rule's target holds now: the event that started
+    us may be a retry from before a later deployment."""
+    try:
+        found = aws.events.list_targets_by_rule(Rule=rule)["Targets"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        return None  # autoscaling removed since
+    inputs = [json.loads(t["Input"]).get("SettledStack") for t in found if "Input" in t]
+    return next((i for i in inputs if i), None)
+
+
+def _stack_settled(aws: Aws, stack_id: str) -> bool:
+    """No operation under way: nothing of the stack deregisters or updates the endpoint."""
+    (stack,) = aws.cloudformation.describe_stacks(StackName=stack_id)["Stacks"]
+    status: str = stack["StackStatus"]
+    return status.endswith("_COMPLETE") and "IN_PROGRESS" not in status
+
+
+def after_rollback(event: Event, aws: Aws) -> dict[str, str]:
+    declaration = _current_declaration(aws, event["SettledStack"]["Rule"])
+    action = "none"
+    if declaration and _stack_settled(aws, declaration["StackId"]):
+        deployed = deployed_instance_type(aws, declaration["ResourceId"])
+        if deployed == declaration["Fingerprint"]:
+            apply(aws.autoscaling, declaration)
+            action = "apply"
+    LOG.info(json.dumps({"resource": "after-rollback", "rule": event["SettledStack"]["Rule"],
+                         "action": action}))
+    return {}
+
+
 HANDLERS: dict[str, Callable[[Event, Aws], dict[str, str]]] = {
     "Custom::ScalingRelease": on_release,
     "Custom::ScalableVariant": on_scalable_variant,
@@ -203,10 +246,13 @@ def _physical_id(event: Event) -> str:
 
 
 def handler(event: Event, context: Any = None, *, aws: Aws | None = None) -> dict[str, Any]:
-    """Lambda entry point, called by the Provider framework: returns the resource's
-    physical id and attributes; raising makes the framework answer FAILED."""
+    """Lambda entry point. Called by the Provider framework: returns the resource's
+    physical id and attributes; raising makes the framework answer FAILED. Called by an
+    after-rollback rule: registers what the settled stack declares."""
     LOG.info(json.dumps({k: event.get(k) for k in ("RequestType", "ResourceType",
                                                     "LogicalResourceId")}))
+    if "SettledStack" in event:  # the after-rollback rule, not CloudFormation
+        return after_rollback(event, aws or Aws.from_context(context))
     if _from_cloudformation(event, context):
         return _retire(event)
     kind = event["ResourceType"]
