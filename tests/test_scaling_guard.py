@@ -309,6 +309,10 @@ def test_release_waits_out_an_endpoint_mid_update(deployed, send, endpoint, aas,
     send(RELEASE, "Update", OLD, NEW)
     assert slept == [guard.POLL_SECONDS] * 2
     assert registration(aas) == declared(OLD)
+    endpoint.statuses = ["SystemUpdating"]  # maintenance: "cannot be re-scaled" until done
+    send(VARIANT, "Update", SCALING_ONLY, OLD)
+    assert slept == [guard.POLL_SECONDS] * 3
+    assert registration(aas) == declared(SCALING_ONLY)
 
 
 def test_release_gives_up_in_time_and_fails(deployed, endpoint, aas):

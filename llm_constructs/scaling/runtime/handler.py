@@ -152,11 +152,16 @@ def _settled_endpoint(aws: Aws, name: str) -> dict[str, Any] | None:
         aws.sleep(POLL_SECONDS)
 
 
+def _endpoint_name(resource_id: str) -> str:
+    """``endpoint/<name>/variant/<variant>`` -> ``<name>``."""
+    return resource_id.split("/")[1]
+
+
 def deployed_instance_type(aws: Aws, resource_id: str) -> str | None:
     """The instance type the variant of ``endpoint/<name>/variant/<variant>`` runs now;
     None when no InService endpoint runs it (none yet, Failed, OutOfService, ...)."""
-    _, name, _, variant = resource_id.split("/", 3)
-    endpoint = _settled_endpoint(aws, name)
+    variant = resource_id.split("/", 3)[3]
+    endpoint = _settled_endpoint(aws, _endpoint_name(resource_id))
     if endpoint is None or endpoint["EndpointStatus"] != "InService":
         return None
     try:
@@ -192,6 +197,9 @@ def on_scalable_variant(event: Event, aws: Aws) -> dict[str, str]:
     if event["RequestType"] == "Delete":
         deregister(aws.autoscaling, _target_key(props))
         return {}
+    # right after the endpoint it is InService; SageMaker's maintenance (SystemUpdating)
+    # "cannot be re-scaled" until done, so wait that out too
+    _settled_endpoint(aws, _endpoint_name(props["ResourceId"]))
     data = apply(aws.autoscaling, props)
     LOG.info(json.dumps({"resource": "variant", "target": props["ResourceId"],
                          "action": "apply", "policies": sorted(data)}))
