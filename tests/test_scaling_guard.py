@@ -114,15 +114,31 @@ class FakeCloudFormation:
         return {"Stacks": [{"StackId": StackName, "StackStatus": self.status}]}
 
 
-@pytest.fixture
-def aas():
-    with mock_aws():
-        yield boto3.client("application-autoscaling", region_name="us-east-1")
+@pytest.fixture(scope="module")
+def moto_clients():
+    with mock_aws():  # started once per module (about 0.4 s each time)
+        yield (boto3.client("application-autoscaling", region_name="us-east-1"),
+               boto3.client("events", region_name="us-east-1"))
 
 
 @pytest.fixture
-def rules(aas):
-    return boto3.client("events", region_name="us-east-1")
+def aas(moto_clients):
+    aas, rules = moto_clients
+    yield aas
+    # moto keeps a target's policies when it is deregistered (AWS deletes them; the guard
+    # puts every declared policy on each registration, so no outcome depends on that)
+    for policy in aas.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]:
+        aas.delete_scaling_policy(**{k: policy[k] for k in ("PolicyName", *KEY)})
+    for target in aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]:
+        aas.deregister_scalable_target(**{k: target[k] for k in KEY})
+    for rule in rules.list_rules()["Rules"]:
+        rules.remove_targets(Rule=rule["Name"], Ids=["Target0"])
+        rules.delete_rule(Name=rule["Name"])
+
+
+@pytest.fixture
+def rules(moto_clients, aas):
+    return moto_clients[1]
 
 
 @pytest.fixture
