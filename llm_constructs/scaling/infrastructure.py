@@ -5,7 +5,9 @@
 change of the variant's instance type deploys in one ``cdk deploy``: the guard
 deregisters the target before CloudFormation updates the endpoint and registers it again
 after; the release before the endpoint also registers the declared scaling whenever the
-endpoint already runs the declared type, which is what a rollback restores.
+endpoint already runs the declared type, which is what a rollback restores, and a rule on
+the stack's completed rollbacks covers the one rollback no resource hears of. After any
+outcome the variant is registered with exactly what the deployed template declares.
 """
 
 from __future__ import annotations
@@ -159,7 +161,8 @@ class VariantAutoScaling(Construct):
 
     ``endpoint`` is the ``CfnEndpoint``; ``endpoint_name`` must be a literal (it names the
     scaling resource and the guard's permissions). Add policies with
-    ``scale_on_target_tracking`` and ``scale_on_step``.
+    ``scale_on_target_tracking`` and ``scale_on_step``. Resources: ``release`` (before the
+    endpoint), ``target`` (after it, with the policies' ARNs), ``after_rollback`` (the rule).
     """
 
     def __init__(self, scope: Construct, id: str, *, endpoint: cdk.CfnResource,
