@@ -1,10 +1,13 @@
 """Update-safe Application Auto Scaling for SageMaker endpoint variants.
 
-``VariantAutoScaling`` registers the variant through the scaling-guard custom resource
-(its code in ``runtime/``) instead of ``AWS::ApplicationAutoScaling::*`` resources, so a
+``VariantAutoScaling`` registers the variant through the scaling-guard custom resources
+(their code in ``runtime/``) instead of ``AWS::ApplicationAutoScaling::*`` resources, so a
 change of the variant's instance type deploys in one ``cdk deploy``: the guard
-deregisters the target before CloudFormation updates the endpoint and registers it again,
-with the same capacities and policies, after.
+deregisters the target before CloudFormation updates the endpoint and registers it again
+after; the release before the endpoint also registers the declared scaling whenever the
+endpoint already runs the declared type, which is what a rollback restores, and a rule on
+the stack's completed rollbacks covers the one rollback no resource hears of. After any
+outcome the variant is registered with exactly what the deployed template declares.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from typing import Any
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from ..nag import acknowledge
@@ -26,7 +32,8 @@ RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 
 
 class ScalingGuardFunction(Construct):
-    """The guard's Lambda function: one per stack (``ScalingGuardFunction.of(scope)``)."""
+    """The guard's Lambda function and the Provider that serves it to CloudFormation:
+    one per stack (``ScalingGuardFunction.of(scope)``); ``service_token`` for resources."""
 
     ID = "ScalingGuard"
 
@@ -56,6 +63,9 @@ class ScalingGuardFunction(Construct):
                          # read-only; target tracking checks the caller may see alarms
                          "cloudwatch:DescribeAlarms"],
                 resources=["*"]),
+            # after a rollback: is the stack settled (no operation under way)?
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"],
+                                resources=[stack.stack_id]),
             iam.PolicyStatement(
                 actions=["iam:CreateServiceLinkedRole"],
                 resources=[f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
@@ -79,12 +89,49 @@ class ScalingGuardFunction(Construct):
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
             role=self.role,
-            timeout=cdk.Duration.minutes(5),
+            # waits out an endpoint that is Updating or SystemUpdating before deciding;
+            # under the framework's 15 minutes, so the framework hears our own error
+            timeout=cdk.Duration.minutes(10),
             memory_size=256,
             log_group=self.log_group,
             description="CloudFormation custom resource: update-safe endpoint autoscaling",
         )
         self.function.node.add_dependency(self.policy)
+        self.provider = self._provider()
+        self.service_token = self.provider.service_token
+
+    def _provider(self) -> cr.Provider:
+        """CDK's framework answers CloudFormation for the guard, also when the guard raises,
+        crashes or times out, so no stack waits an hour on a guard that died."""
+        log_group = logs.LogGroup(self, "ProviderLogs", retention=logs.RetentionDays.THREE_MONTHS,
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        # our own role: the default one carries the AWSLambdaBasicExecutionRole managed policy
+        role = iam.Role(self, "ProviderRole",
+                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description="Scaling guard's provider framework: invokes the guard")
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group.log_group_arn}:*"]))
+        acknowledge(role, "AwsSolutions-IAM5",
+                    "the framework function's own log group's streams, created by Lambda at "
+                    "run time", resource=f"{log_group.log_group_arn}:*")
+        acknowledge(role, "AwsSolutions-IAM5",
+                    "the Provider's grant to invoke the guard function (CDK's grantInvoke "
+                    "adds the function's versions and aliases, ':*'); nothing else",
+                    resource=f"{self.function.function_arn}:*")
+        return cr.Provider(self, "Provider", on_event_handler=self.function,
+                           framework_on_event_role=role,
+                           log_group=log_group,
+                           framework_lambda_logging_level=lambda_.ApplicationLogLevel.ERROR)
+
+    def allow_rule(self, rule_name: str) -> None:
+        """Let the guard read the targets of this after-rollback rule (their input holds
+        the variant's declaration as the stack's current template has it)."""
+        stack = cdk.Stack.of(self)
+        self.policy.add_statements(iam.PolicyStatement(
+            actions=["events:ListTargetsByRule"],
+            resources=[f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/"
+                       f"{rule_name}"]))
 
     def allow_endpoint(self, endpoint_name: str) -> None:
         """Let the guard (and Application Auto Scaling on its behalf) manage this endpoint."""
@@ -114,7 +161,8 @@ class VariantAutoScaling(Construct):
 
     ``endpoint`` is the ``CfnEndpoint``; ``endpoint_name`` must be a literal (it names the
     scaling resource and the guard's permissions). Add policies with
-    ``scale_on_target_tracking`` and ``scale_on_step``.
+    ``scale_on_target_tracking`` and ``scale_on_step``. Resources: ``release`` (before the
+    endpoint), ``target`` (after it, with the policies' ARNs), ``after_rollback`` (the rule).
     """
 
     def __init__(self, scope: Construct, id: str, *, endpoint: cdk.CfnResource,
@@ -135,22 +183,49 @@ class VariantAutoScaling(Construct):
         key = {"ServiceNamespace": "sagemaker", "ResourceId": self.resource_id,
                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
 
-        #: Runs before the endpoint update: deregisters when the instance type changes.
+        declaration = {**key, "Fingerprint": instance_type,
+                       "MinCapacity": min_capacity, "MaxCapacity": max_capacity,
+                       "Policies": cdk.Lazy.string(_JsonOf(stack, self._policies))}
+        # The ids are new with the Provider: CloudFormation refuses to change the
+        # ServiceToken of an existing custom resource (the handler retires the old ones).
+        #: Runs before the endpoint update: deregisters when the endpoint runs another
+        #: instance type than declared, registers the declared scaling when it runs this one.
         self.release = cdk.CustomResource(
-            self, "Release", service_token=guard.function.function_arn,
-            resource_type="Custom::ScalingRelease",
-            properties={**key, "Fingerprint": instance_type})
+            self, "ScalingRelease", service_token=guard.service_token,
+            resource_type="Custom::ScalingRelease", properties=declaration)
         endpoint.node.add_dependency(self.release)
         #: Runs after the endpoint: owns the registration and the policies.
         self.target = cdk.CustomResource(
-            self, "Target", service_token=guard.function.function_arn,
-            resource_type="Custom::ScalableVariant",
-            properties={**key, "Fingerprint": instance_type,
-                        "MinCapacity": min_capacity, "MaxCapacity": max_capacity,
-                        "Policies": cdk.Lazy.string(_JsonOf(stack, self._policies))})
+            self, "ScalableVariant", service_token=guard.service_token,
+            resource_type="Custom::ScalableVariant", properties=declaration)
         self.target.node.add_dependency(endpoint)
         self.target.node.add_dependency(guard.policy)
         self.release.node.add_dependency(guard.policy)
+        #: Once a rollback completes: registers the declared scaling when the endpoint
+        #: runs the declared type (the Target gets no rollback event if its turn never came).
+        self.after_rollback = self._after_rollback(guard, declaration)
+
+    def _after_rollback(self, guard: ScalingGuardFunction,
+                        declaration: dict[str, Any]) -> events.Rule:
+        stack = cdk.Stack.of(self)
+        # a literal name: the guard reads the rule's current target input (the
+        # declaration of the template the stack rolled back to), and the rule's ARN scopes
+        # the guard's permission without a reference from its policy back to the rule
+        name = cdk.Names.unique_resource_name(self, max_length=64, separator="-")
+        rule = events.Rule(
+            self, "AfterRollback", rule_name=name,
+            description=f"Scaling guard: registers {self.resource_id} as declared once a "
+                        "rollback of this stack completes",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation Stack Status Change"],
+                detail={"stack-id": [stack.stack_id],
+                        "status-details": {"status": ["UPDATE_ROLLBACK_COMPLETE"]}}))
+        rule.add_target(targets.LambdaFunction(
+            guard.function, event=events.RuleTargetInput.from_object(
+                {"SettledStack": {**declaration, "Rule": name, "StackId": stack.stack_id}})))
+        guard.allow_rule(name)
+        return rule
 
     def scale_on_target_tracking(self, name: str, *, target_value: float,
                                  predefined_metric_type: str | None = None,
