@@ -123,7 +123,7 @@ def test_guard_function_permissions_are_scoped(seed):
     assert by_action["iam:CreateServiceLinkedRole"]["Condition"] == {"StringLike": {
         "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}}
     (fn,) = [f for k, f in resources(seed, "AWS::Lambda::Function").items()
-             if k.startswith("ScalingGuard")]
+             if k.startswith("ScalingGuard") and f["Properties"]["Handler"] == "handler.handler"]
     assert fn["Properties"]["Architectures"] == ["arm64"]
     assert fn["Properties"]["Runtime"].startswith("python3.1")
 

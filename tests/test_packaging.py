@@ -131,8 +131,9 @@ def test_readme_snippet_synthesizes_from_the_installed_wheel(installed, outside)
     (model,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]
     image = model["Properties"]["PrimaryContainer"]["Image"]["Fn::Join"][1]
     assert image[-1] == IMAGE_TAIL
-    (function,) = [r for r in template["Resources"].values()
-                   if r["Type"] == "AWS::Lambda::Function"]
+    (function,) = [r for r in template["Resources"].values()  # the guard, not CDK's Provider
+                   if r["Type"] == "AWS::Lambda::Function"
+                   and r["Properties"]["Handler"] == "handler.handler"]
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     # pip byte-compiled the installed handler; the asset still holds exactly its one file
     assert sorted(p.name for p in (out / f"asset.{asset_hash}").iterdir()) == ["handler.py"]

@@ -72,7 +72,7 @@ def _imported_cdk_modules() -> dict[str, str]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aws_cdk"):
                 names = [f"{node.module}.{a.name}" for a in node.names
-                         if node.module == "aws_cdk" and a.name.startswith("aws_")]
+                         if node.module == "aws_cdk" and a.name[:1].islower()]  # modules
                 for module in names or [node.module or ""]:
                     found.setdefault(module, str(path.relative_to(ROOT)))
             elif isinstance(node, ast.Import):
