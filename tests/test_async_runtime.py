@@ -76,7 +76,7 @@ def aws(monkeypatch):
     for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(var, value)
-    monkeypatch.setattr(invoker_mod, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(invoker_mod, "_sleep", lambda seconds: None, raising=False)
     with mock_aws():
         world = World(synth, monkeypatch)
         yield world
@@ -109,28 +109,30 @@ class World:
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", session(REGION))
         self.context = Context(account=ACCOUNT, region=REGION,
                                bucket_keys=bucket_keys(self.stack))
-        self.functions = {role: self._deploy(functions, module, monkeypatch)
-                          for role, module in (("invoker", invoker_mod),
-                                               ("recorder", results_mod))}
+        self.functions = {
+            role: self._deploy(functions, module, code, cached, monkeypatch)
+            for role, module, code, cached in (("invoker", invoker_mod, INVOKER_CODE, "_INVOKER"),
+                                               ("recorder", results_mod, RECORDER_CODE,
+                                                "_RECORDER"))}
         self.s3, self.sqs, self.sns = boto3.client("s3"), boto3.client("sqs"), boto3.client("sns")
         self.requests = self.functions["invoker"].function.queue_url
         self.results = self.functions["recorder"].function.queue_url
         outputs = self.stack.outputs()
         self.topics = {"success": outputs["SuccessTopicArn"], "error": outputs["ErrorTopicArn"]}
-        self.invoker = self.functions["invoker"].module._INVOKER
-        self.recorder = self.functions["recorder"].module._RECORDER
+        self.invoker = invoker_mod._INVOKER
+        self.recorder = results_mod._RECORDER
         self.client = AsyncEndpoint.from_stack(STACK)  # reads the stack's outputs
         self.table = boto3.resource("dynamodb").Table(outputs["JobTableName"])
         assert (outputs["EndpointName"], self.client.input_location) == \
             (ENDPOINT, f"s3://{BUCKET}/{INPUT}")
 
-    def _deploy(self, functions, module, monkeypatch) -> Deployed:
-        """The template's function whose code asset is ``module``'s folder, file for file;
-        its entry point is called once with no records to build its handler object."""
-        source = folder_digest(INVOKER_CODE if module is invoker_mod else RECORDER_CODE)
-        (function,) = [f for f in functions.values() if folder_digest(f.code) == source]
-        for cached in ("_INVOKER", "_RECORDER"):
-            monkeypatch.setattr(module, cached, None, raising=False)
+    def _deploy(self, functions, module, code, cached: str, monkeypatch) -> Deployed:
+        """The template's function whose code asset is ``code``, file for file, run as
+        ``module`` (the same files, loaded once so tests can patch it); its entry point is
+        called once with no records to build the handler object it keeps in ``cached``."""
+        (function,) = [f for f in functions.values()
+                       if folder_digest(f.code) == folder_digest(code)]
+        monkeypatch.setattr(module, cached, None)
         deployed = Deployed(function, module, region=REGION,
                             arn=self.stack.attributes(function.logical_id)["Arn"],
                             statements=self.stack.role_statements(function.role))
