@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 
 from tests.iam_check import Call, Context, denied, recorder
-from tests.stack_in_moto import Function, session
+from tests.stack_in_moto import Function, shared_session
 
 
 class LambdaContext:
@@ -54,8 +54,9 @@ class Deployed:
         self.function, self.module, self.region, self.arn = function, module, region, arn
         self.statements = statements  # its role's policies
         self.calls: list[Call] = []
-        self.session = session(region, aws_access_key_id="testing",
-                               aws_secret_access_key="testing", aws_session_token="testing")
+        self.session = shared_session(region, aws_access_key_id="testing",
+                                      aws_secret_access_key="testing",
+                                      aws_session_token="testing")
         self.session.events.register("provide-client-params", recorder(self.calls))
         self._sqs = self.session.client("sqs")  # the event source mapping uses the role
 

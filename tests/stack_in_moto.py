@@ -7,9 +7,9 @@ and event notification (from CDK's ``Custom::S3BucketNotifications``), each func
 environment, timeout, event source and role policy, its code (the asset folder in the
 cloud assembly), and the stack's outputs (``describe_stacks`` answers CloudFormation's
 DescribeStacks with them, so the client's ``from_stack`` reads them as from a deployed
-stack). Names CloudFormation would
-generate are chosen here; ``Ref`` and ``Fn::GetAtt`` resolve to those resources' names and
-ARNs. The resolver knows the intrinsics the runtime's resources use and fails on others.
+stack). Names CloudFormation would generate are chosen here; ``Ref`` and ``Fn::GetAtt``
+resolve to those resources' names and ARNs. The resolver knows the intrinsics the
+runtime's resources use and fails on others.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ACCOUNT, PARTITION = "123456789012", "aws"  # moto's default account
 _LOADER = botocore.loaders.create_loader()
 
 
-def session(region: str, **credentials: str) -> boto3.Session:
+def shared_session(region: str, **credentials: str) -> boto3.Session:
     """A boto3 session sharing the loaded botocore data."""
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)

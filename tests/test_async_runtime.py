@@ -32,7 +32,7 @@ from tests.helpers import Synth, synthesize
 from tests.iam_check import Context
 from tests.lambda_in_process import Deployed, folder_digest
 from tests.stack_in_moto import (ACCOUNT, Template, bucket_keys, build, describe_stacks,
-                                  session)
+                                  shared_session)
 
 
 def _load(name: str, folder):
@@ -101,12 +101,12 @@ class World:
         template = synth.stack(STACK)
         self.stack = Template(template, region=REGION, stack_name=STACK,
                               names=_names(template))
-        functions = build(self.stack, synth.outdir, session(REGION))
+        functions = build(self.stack, synth.outdir, shared_session(REGION))
         # every session made from now on answers DescribeStacks with the stack's outputs
         monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [
             *botocore.handlers.BUILTIN_HANDLERS,
             ("before-call.cloudformation.DescribeStacks", describe_stacks(self.stack))])
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", session(REGION))
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", shared_session(REGION))
         self.context = Context(account=ACCOUNT, region=REGION,
                                bucket_keys=bucket_keys(self.stack))
         self.functions = {
