@@ -110,13 +110,12 @@ class AsyncJobRuntime(Construct):
         self.recorder = self._function(
             "Recorder", RECORDER_CODE, cdk.Duration.seconds(30),
             "Records async results in the job ledger", {
-                "TABLE_NAME": self.table.table_name, "INPUT_PREFIX": storage.input_prefix,
-                "FAILED_PREFIX": failed_prefix})
+                "TABLE_NAME": self.table.table_name, "FAILED_PREFIX": failed_prefix})
         self.recorder.add_event_source(sources.SqsEventSource(
             self.results_queue, batch_size=10, report_batch_item_failures=True))
-        self._grant_table(self.recorder, ["dynamodb:UpdateItem"])
-        self._grant_objects(self.recorder, ["s3:GetObject"], storage.input_prefix,
-                            "copy a failed request (source)")
+        self._grant_table(self.recorder, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
+        self._grant_objects(self.recorder, ["s3:GetObjectVersion"], storage.input_prefix,
+                            "copy a failed request, the version submitted (source)")
         self._grant_objects(self.recorder, ["s3:PutObject"], failed_prefix,
                             "keep a failed request for replay (target)")
         storage.key.grant(self.recorder, "kms:Decrypt", "kms:GenerateDataKey")
