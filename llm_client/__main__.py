@@ -151,13 +151,12 @@ def _submit_batch(args: argparse.Namespace, endpoint: AsyncEndpoint) -> int:
     jobs = endpoint.submit_many(paths, content_type=args.content_type, watch=True,
                                 progress=files.upload_line)
     print(f"\nbatch {jobs.batch_id}: {len(jobs)} jobs under {jobs.location}", file=sys.stderr)
-    writer = files.ResultFiles(jobs, out)
     try:
-        outcomes = endpoint.wait_all(jobs, timeout=args.timeout, progress=files.progress_line,
-                                     on_finished=writer.add)
+        with files.ResultFiles(jobs, out) as writer:
+            outcomes = endpoint.wait_all(jobs, timeout=args.timeout,
+                                         progress=files.progress_line, on_finished=writer.add)
     finally:
-        jobs.close()
-        writer.finish()
+        jobs.close()  # wait_all has, unless it never started
     return _batch_report(outcomes, writer.written)
 
 

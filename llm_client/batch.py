@@ -58,11 +58,15 @@ class ResultFiles:
         stale.unlink(missing_ok=True)  # from an earlier run of the same inputs
         self.written[outcome.job.inference_id] = done
 
-    def finish(self) -> None:
-        """Wait for the writes under way (none new are started); raise the first problem."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        for future in self.pending:
-            if not future.cancelled():
+    def __enter__(self) -> ResultFiles:
+        return self
+
+    def __exit__(self, error: type[BaseException] | None, *_: object) -> None:
+        """Wait for every write; after a failure or Ctrl-C, for those under way only.
+        Then raise the first write's problem, if the wait itself went well."""
+        self.pool.shutdown(wait=True, cancel_futures=error is not None)
+        if error is None:
+            for future in self.pending:
                 future.result()
 
 
