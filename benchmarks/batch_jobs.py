@@ -69,10 +69,16 @@ class Calls:
         self.by_caller: dict[str, collections.Counter[str]] = collections.defaultdict(
             collections.Counter)
         self.role = threading.local()
+        self.ledger_items_read = 0
 
     def as_(self, role: str) -> Calls:
         self.role.name = role
         return self
+
+    def count_keys(self, params: dict[str, Any], **_: Any) -> None:
+        """Ledger items a BatchGetItem asks for: each a strongly consistent read unit."""
+        if getattr(self.role, "name", "client") == "client":
+            self.ledger_items_read += sum(len(t["Keys"]) for t in params["RequestItems"].values())
 
     def count(self, event_name: str, **_: Any) -> None:
         who = getattr(self.role, "name", "client")
@@ -159,21 +165,49 @@ class World:
         self.calls.as_("uncounted")
         jobs, self.submitted = self.submitted, []
         for job, location in jobs:
-            self.s3.put_object(Bucket=BUCKET, Key=f"output/{job}.out", Body=b'{"ok": true}')
-            note = json.dumps({
-                "invocationStatus": "Completed", "inferenceId": job,
-                "requestParameters": {"inputLocation": location, "endpointName": ENDPOINT},
-                "responseParameters": {"outputLocation": f"s3://{BUCKET}/output/{job}.out"},
-                "eventName": "InferenceResult", "eventTime": "2026-11-23T10:00:01.000Z"})
-            if random.random() < self.missed:  # only the runtime's subscription gets it
-                self.sqs.send_message(QueueUrl=self.results, MessageBody=note)
-            else:
-                self.sns.publish(TopicArn=self.topics["success"], Message=note)
+            self.finish(job, location, to_client=random.random() >= self.missed)
         return len(jobs)
+
+    def finish(self, job: str, location: str, *, to_client: bool = True) -> None:
+        """SageMaker's part: the output object, then the success notification, to every
+        subscription; or (``to_client=False``) to the runtime's results queue only."""
+        self.s3.put_object(Bucket=BUCKET, Key=f"output/{job}.out", Body=b'{"ok": true}')
+        note = json.dumps({
+            "invocationStatus": "Completed", "inferenceId": job,
+            "requestParameters": {"inputLocation": location, "endpointName": ENDPOINT},
+            "responseParameters": {"outputLocation": f"s3://{BUCKET}/output/{job}.out"},
+            "eventName": "InferenceResult", "eventTime": "2026-11-23T10:00:01.000Z"})
+        if to_client:
+            self.sns.publish(TopicArn=self.topics["success"], Message=note)
+        else:
+            self.sqs.send_message(QueueUrl=self.results, MessageBody=note)
+
+    def submit_uploads(self) -> None:
+        """The invoker's turn, as often as its queue has messages."""
+        while self._lambda(self.requests, self.invoker, "invoker"):
+            pass
+
+    def record_results(self) -> None:
+        """The recorder's turn, as often as its queue has messages."""
+        while self._lambda(self.results, self.recorder, "recorder"):
+            pass
 
     def note_submission(self, params: dict[str, Any], **_: Any) -> None:
         """SageMaker takes the job (before-parameter-build of InvokeEndpointAsync)."""
         self.submitted.append((params["InferenceId"], params["InputLocation"]))
+
+
+def moto_world(calls: Calls, missed: float = 0.0) -> World:
+    """The runtime in moto (call inside ``mock_aws``), its AWS calls counted by ``calls``."""
+    with_version_id()
+    session = boto3.Session()
+    boto3.DEFAULT_SESSION = session  # mock_aws puts the one before back when it ends
+    session.events.register("before-call", calls.count)
+    session.events.register("before-parameter-build.dynamodb.BatchGetItem", calls.count_keys)
+    world = World(calls, missed)
+    session.events.register("before-parameter-build.sagemaker-runtime.InvokeEndpointAsync",
+                            world.note_submission)
+    return world
 
 
 def with_version_id() -> None:
@@ -181,12 +215,15 @@ def with_version_id() -> None:
     (notification-content-structure), and the invoker uses it."""
     from moto.s3 import notifications
     original = notifications._get_s3_event
+    if getattr(original, "adds_version_id", False):
+        return
 
     def event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
         body = original(event_name, bucket, key, notification_id)
         if key.version_id and key.version_id != "null":
             body["Records"][0]["s3"]["object"]["versionId"] = key.version_id
         return body
+    event.adds_version_id = True  # type: ignore[attr-defined]
     notifications._get_s3_event = event  # type: ignore[assignment]
 
 
@@ -197,14 +234,8 @@ def cpu_seconds() -> float:
 
 def run(jobs: int, missed: float) -> dict[str, Any]:
     calls = Calls().as_("uncounted")  # the setup is not the client's
-    with_version_id()
     with mock_aws():
-        session = boto3.Session()
-        boto3.DEFAULT_SESSION = session
-        session.events.register("before-call", calls.count)
-        world = World(calls, missed)
-        session.events.register("before-parameter-build.sagemaker-runtime.InvokeEndpointAsync",
-                                world.note_submission)
+        world = moto_world(calls, missed)
         endpoint = world.endpoint()
         folder = Path(tempfile.mkdtemp(prefix="batch-bench-"))
         for n in range(jobs):
@@ -226,7 +257,8 @@ def run(jobs: int, missed: float) -> dict[str, Any]:
         written = len(list(out.iterdir()))
     statuses = collections.Counter(o.status for o in outcomes)
     return {"jobs": jobs, "missed": missed, "wall": wall, "cpu": cpu, "uploaded": uploaded,
-            "statuses": dict(statuses), "written": written, "calls": calls.by_caller}
+            "statuses": dict(statuses), "written": written, "calls": calls.by_caller,
+            "ledger_items_read": calls.ledger_items_read}
 
 
 def report(result: dict[str, Any]) -> str:
@@ -235,6 +267,8 @@ def report(result: dict[str, Any]) -> str:
              f"queue: {result['statuses']}, {result['written']} output files written",
              f"wall {result['wall']:.1f} s (uploads {result['uploaded']:.1f} s), CPU "
              f"{result['cpu']:.1f} s (user+sys of the one process: client, runtime, moto)",
+             f"ledger items the client's fallback read: {result['ledger_items_read']} "
+             f"({result['ledger_items_read'] / jobs:.1f} per job; one read request unit each)",
              "", f"{'caller':<10} {'service operation':<38} {'calls':>7} {'per job':>8}"]
     for who in ("client", "invoker", "recorder"):
         counter = result["calls"].get(who, collections.Counter())

@@ -201,6 +201,7 @@ class Waiter:
 
     def __init__(self, jobs: list[Job], watch: Watch, *, check_every: float = CHECK_EVERY,
                  on_finished: Callable[[Outcome], None] | None = None) -> None:
+        self.jobs = jobs
         self.outcomes = {j.inference_id: Outcome(j) for j in jobs}
         self.by_input = {j.input_location: j.inference_id for j in jobs if j.input_location}
         self.pending = set(self.outcomes)
@@ -226,7 +227,7 @@ class Waiter:
                 self.apply(note)
             if notes:
                 progress(time.monotonic() - started)
-        return list(self.outcomes.values())
+        return [self.outcomes[j.inference_id] for j in self.jobs]
 
     @staticmethod
     def _slice(now: float, next_check: float, deadline: float | None) -> int:

@@ -5,13 +5,15 @@ as a bounded fallback, every output beside its input, no queue left behind."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import llm_client.__main__ as cli
 import llm_client.waiting
-from llm_client.batch import inputs
+from llm_client.batch import ResultFiles, inputs
 from llm_client.waiting import Ledger, Watch, prefix_filter
 from tests.test_client_cli import BUCKET, INPUT, TABLE, last_line, run_cli, runtime  # noqa: F401
 
@@ -158,3 +160,22 @@ def test_common_prefix_is_a_folder():
     assert common(["s3://b/input/x/1.json", "s3://b/input/x/10.json"]) == "s3://b/input/x/"
     assert common(["s3://b/input/x/a.json"]) == "s3://b/input/x/"
     assert common(["s3://b/input/ab.json", "s3://b/input/ac.json"]) == "s3://b/input/"
+
+
+def test_every_output_is_written_even_when_they_queue(tmp_path):
+    """More finished jobs than downloads at once: the writes queued behind are done too."""
+    class Finished:
+        def __init__(self, n: int) -> None:
+            self.job = SimpleNamespace(inference_id=f"job-{n}", source=tmp_path / f"{n}.json",
+                                       input_location="")
+            self.status = "succeeded"
+
+        def read(self) -> bytes:
+            time.sleep(0.01)
+            return self.job.inference_id.encode()
+    outcomes = [Finished(n) for n in range(40)]
+    with ResultFiles([o.job for o in outcomes], None) as writer:
+        for outcome in outcomes:
+            writer.add(outcome)
+    assert len(writer.written) == 40
+    assert (tmp_path / "39.json.out").read_bytes() == b"job-39"
