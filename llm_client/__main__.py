@@ -10,8 +10,8 @@
 
 Region and credentials: --region/--profile, else the usual AWS environment.
 
-A wait sees a result when its notification arrives, or at most 5 s after the job ledger
-records it (the ledger is read every 5 s: one read per job still waiting).
+A wait sees a result when its notification arrives, or at most 5 s (--check-every) after
+the job ledger records it: the ledger is read every 5 s, one read unit per job waiting.
 
 Exit codes: 0 done; 1 a problem before or around the job (usage, AWS, a file, no such job);
 2 the job (in a batch: any job) failed; 3 the wait timed out; 130 interrupted (Ctrl-C).
@@ -32,6 +32,7 @@ from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError,
 from . import batch as files
 from .client import (AsyncEndpoint, JobFailed, JobTimeout, Outcome, RealtimeEndpoint,
                      component_names, print_progress, stack_outputs)
+from .waiting import CHECK_EVERY
 
 DONE, PROBLEM, JOB_FAILED, TIMED_OUT, INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -81,13 +82,27 @@ def _submit_parsers(sub: Any) -> None:
     for command in (s, r):
         command.add_argument("--wait", action="store_true", help="wait for the result")
     for command in (s, w, r):
-        command.add_argument("--out", help="write the result to this file instead of stdout")
+        command.add_argument("--out", metavar="PATH",
+                             help="write the result to this file instead of stdout")
     b.add_argument("--out", metavar="DIR",
                    help="write <name>.out / <name>.error into this folder (made if missing) "
                         "instead of beside each input")
     for command in (s, w, r, b):
         command.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                              help="seconds to wait at most (default: no limit)")
+        command.add_argument("--check-every", type=_at_least_one_second, default=CHECK_EVERY,
+                             metavar="SECONDS",
+                             help="read the job ledger this often while waiting, in case "
+                                  "a notification is missed: the longest a finished job can "
+                                  f"go unseen (default: {CHECK_EVERY:g}; each read costs one "
+                                  "DynamoDB read unit per job still waiting)")
+
+
+def _at_least_one_second(text: str) -> float:
+    seconds = float(text)
+    if not seconds >= 1:
+        raise argparse.ArgumentTypeError(f"{text} s: the ledger is read at most once a second")
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +151,8 @@ def _run(args: argparse.Namespace, session: Any) -> int:
     try:
         if wait:
             print(f"job {job.inference_id}", file=sys.stderr)
-            return _emit(job.result(timeout=args.timeout, progress=print_progress), args.out)
+            return _emit(job.result(timeout=args.timeout, progress=print_progress,
+                                    check_every=args.check_every), args.out)
     finally:
         job.close()  # no queue or subscription left behind, on any path
     print(job.inference_id)  # the id, alone on stdout, for scripts
@@ -154,7 +170,8 @@ def _submit_batch(args: argparse.Namespace, endpoint: AsyncEndpoint) -> int:
     try:
         with files.ResultFiles(jobs, out) as writer:
             outcomes = endpoint.wait_all(jobs, timeout=args.timeout,
-                                         progress=files.progress_line, on_finished=writer.add)
+                                         progress=files.progress_line, on_finished=writer.add,
+                                         check_every=args.check_every)
     finally:
         jobs.close()  # wait_all has, unless it never started
     return _batch_report(outcomes, writer.written)

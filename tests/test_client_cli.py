@@ -375,6 +375,14 @@ def test_a_missed_notification_is_seen_from_the_ledger_within_the_bound(runtime,
     assert runtime.leftovers() == ([], [])
 
 
+def test_the_command_line_falls_back_to_the_ledger_too(runtime, capsys):
+    runtime.notify = False
+    runtime.start()
+    assert run_cli(runtime, "submit", "--prompt", "hi", "--wait", "--check-every", "1",
+                   "--timeout", "20") == cli.DONE
+    assert capsys.readouterr().out.startswith('out:{"inputs": "hi"')
+
+
 def test_the_slices_of_a_wait():
     slice_ = llm_client.waiting.Waiter._slice
     assert slice_(0, 5, None) == 5          # up to the next ledger read
