@@ -15,7 +15,8 @@ import llm_client.__main__ as cli
 import llm_client.waiting
 from llm_client.batch import ResultFiles, inputs
 from llm_client.waiting import Ledger, Watch, prefix_filter
-from tests.test_client_cli import BUCKET, INPUT, TABLE, last_line, run_cli, runtime  # noqa: F401
+from tests.test_client_cli import (BUCKET, INPUT, TABLE, _world, last_line,  # noqa: F401
+                                   run_cli, runtime)
 
 
 def requests(folder: Path, bodies: dict[str, bytes]) -> Path:

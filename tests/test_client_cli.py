@@ -197,7 +197,8 @@ class Runtime:
         self.invoker.handle({"Records": self._drain(self.requests)})
         for item in boto3.client("dynamodb").scan(TableName=TABLE)["Items"]:
             job = item["inference_id"]["S"]
-            if item["status"]["S"] == "submitted" and job not in self.answered:
+            if item["status"]["S"] == "submitted" and "input_location" in item and \
+                    job not in self.answered:
                 self.answered.add(job)
                 self.answer(job, item["input_location"]["S"])
         self.recorder.handle({"Records": self._drain(self.results)})
@@ -224,8 +225,10 @@ class Runtime:
             self.recorder.record(note)
 
     def start(self, every: float = 0.1) -> None:
+        stop = self._stop = threading.Event()
+
         def loop() -> None:
-            while not self._stop.wait(every):
+            while not stop.wait(every):
                 self.run()
         self._thread = threading.Thread(target=loop, daemon=True)
         self._thread.start()
@@ -234,6 +237,7 @@ class Runtime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+            self._thread = None
 
     def leftovers(self) -> tuple[list[str], list[str]]:
         """Queues and subscriptions a client made (named ``<endpoint>-wait-…``) still there."""
@@ -261,21 +265,30 @@ def _shared_session() -> boto3.Session:
                          aws_secret_access_key="testing")
 
 
-@pytest.fixture
-def runtime(monkeypatch):
+@pytest.fixture(scope="module")
+def _world():
+    """One moto account per test module (about 0.3 CPU s to set up); each test leaves no
+    queue of its own behind (``run_cli`` checks), and finds its jobs by id."""
     from moto.s3 import notifications
-    monkeypatch.setattr(notifications, "_get_s3_event",
-                        _with_version_id(notifications._get_s3_event))
-    for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(var, value)
-    with mock_aws():  # which sets boto3.DEFAULT_SESSION aside, and back when it ends
-        boto3.DEFAULT_SESSION = _shared_session()
-        world = Runtime()
-        monkeypatch.setattr(cli.AsyncEndpoint, "from_stack",
-                            classmethod(lambda cls, name, session=None: world.endpoint))
-        yield world
-        world.stop()
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        patch.setattr(notifications, "_get_s3_event",
+                      _with_version_id(notifications._get_s3_event))
+        for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                           "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            patch.setenv(var, value)
+        boto3.DEFAULT_SESSION = _shared_session()  # mock_aws puts the one before back
+        yield Runtime()
+
+
+@pytest.fixture
+def runtime(_world, monkeypatch):
+    """The module's runtime, stopped, notifying, and what ``--stack`` finds."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", _shared_session())
+    monkeypatch.setattr(cli.AsyncEndpoint, "from_stack",
+                        classmethod(lambda cls, name, session=None: _world.endpoint))
+    _world.notify = True
+    yield _world
+    _world.stop()
 
 
 def run_cli(runtime: Runtime, *argv: str) -> int:
@@ -287,12 +300,16 @@ def run_cli(runtime: Runtime, *argv: str) -> int:
 
 def submitted(runtime: Runtime, capsys, body: bytes = b'{"inputs": "hi"}') -> str:
     """A job the runtime has submitted (not answered: the runtime thread is not running)."""
-    runtime.s3.put_object(Bucket=BUCKET, Key=f"{INPUT}r-{uuid.uuid4().hex}.json", Body=body)
+    key = f"{INPUT}r-{uuid.uuid4().hex}.json"
+    put = runtime.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     runtime.invoker.handle({"Records": runtime._drain(runtime.requests)})
-    (job,) = [i["inference_id"] for i in runtime.endpoint.client("dynamodb").scan(
-        TableName=TABLE)["Items"] if i["inference_id"]["S"] not in runtime.answered]
     capsys.readouterr()
-    return job["S"]
+    return llm_client.inference_id(key, put["VersionId"])
+
+
+def _ids(stderr: str) -> list[str]:
+    """The job ids a wait printed (``job <id>``)."""
+    return [line.split()[1] for line in stderr.splitlines() if line.startswith("job ")]
 
 
 def test_submit_without_wait_creates_no_queue(runtime, capsys, monkeypatch):
@@ -340,13 +357,12 @@ def test_a_failed_copy_on_replay_leaves_no_queue(runtime, capsys, monkeypatch):
     assert run_cli(runtime, "submit", "--prompt", "fail", "--wait", "--timeout", "20") == \
         cli.JOB_FAILED
     runtime.stop()
-    job = runtime.endpoint.client("dynamodb").scan(TableName=TABLE)["Items"][0]
-    capsys.readouterr()
+    job = _ids(capsys.readouterr().err)[-1]
 
     def denied(**kw):
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "CopyObject")
     monkeypatch.setattr(runtime.endpoint.client("s3"), "copy_object", denied)
-    assert run_cli(runtime, "replay", job["inference_id"]["S"], "--wait") == cli.PROBLEM
+    assert run_cli(runtime, "replay", job, "--wait") == cli.PROBLEM
     assert "AccessDenied" in one_line_error(capsys)
 
 
