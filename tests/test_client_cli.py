@@ -366,6 +366,25 @@ def test_a_failed_copy_on_replay_leaves_no_queue(runtime, capsys, monkeypatch):
     assert "AccessDenied" in one_line_error(capsys)
 
 
+def test_a_refused_subscription_removes_the_queue_and_the_other_subscription(
+        runtime, capsys, monkeypatch):
+    """SNS allows 200 filter policies per topic by default: the 201st wait's Subscribe
+    fails. What was made for it goes."""
+    job = submitted(runtime, capsys)
+    sns = runtime.endpoint.client("sns")
+    real, made = sns.subscribe, []
+
+    def second_refused(**kw):
+        if made:
+            raise ClientError({"Error": {"Code": "FilterPolicyLimitExceeded",
+                                         "Message": "too many"}}, "Subscribe")
+        made.append(kw)
+        return real(**kw)
+    monkeypatch.setattr(sns, "subscribe", second_refused)
+    assert run_cli(runtime, "wait", job) == cli.PROBLEM
+    assert "FilterPolicyLimitExceeded" in last_line(capsys)
+
+
 def test_ctrl_c_during_the_wait_removes_the_queue(runtime, capsys, monkeypatch):
     job = submitted(runtime, capsys)
 
