@@ -1,95 +1,80 @@
 #!/usr/bin/env python3
-"""Time from a success notification being published to the client having the result,
-for ``llm_client``'s notification path against seed 001's S3 polling, in one run.
+"""How late a waiting client learns that its job finished: ``Job.result()`` against seed
+001's S3 polling, with and without the notification reaching the client.
 
-Run after setup: ``.venv/bin/python benchmarks/result_latency.py [--trials 5]
-[--poll-interval 60]``. Everything runs in-process against moto (no AWS account):
+Run after setup: ``.venv/bin/python benchmarks/result_latency.py [--trials 10]
+[--poll-interval 60]``. Everything runs in one process against moto (no AWS account, no
+network, no endpoint). What it measures is the time from the moment the result exists for
+the client (t0) to the moment the client has the output (t1), in three cases:
 
-* notification path: ``AsyncEndpoint.submit`` (temporary queue subscribed to the topics,
-  filtered to the job), the invoker handler, then SageMaker's success notification is
-  published from another thread at t0; t1 is when ``Job.result()`` returns the output.
+* notified: ``AsyncEndpoint.submit(watch=True)`` (a queue subscribed to the topics,
+  filtered to the job), the invoker's handler submits the upload, then, while
+  ``Job.result()`` waits, the success notification is published (t0: just before the
+  publish). The client's queue receives it.
+* notification missed: the same, but the notification reaches only the runtime's own
+  subscription (simulating SNS's documented delay of up to 15 minutes before a new
+  filter policy takes effect: a client's fresh subscription can miss it); the recorder's
+  handler writes the result to the ledger (t0: the write done). The client sees it at its
+  next ledger read: it reads every 5 s between long polls, so t1 - t0 is at most about
+  5 s; the trials put t0 at evenly spread points of that 5 s cycle.
 * seed polling: the seed's loop (``get_object`` on the output location; on a miss,
-  ``sleep(60)``) started at t=0; the output appears at t0, spread evenly over one polling
-  interval across the trials (the phase a real job would land at); t1 is when the loop
-  has the object. The trials run concurrently, so the run takes about one interval.
+  ``sleep(60)``) started at t=0; the output appears at t0, evenly spread over one polling
+  interval across the trials (the phase a real job lands at). Trials run concurrently.
 
-moto delivers SNS -> SQS in-process, so the notification figures are a floor for the
-mechanism (real SNS -> SQS delivery adds tens of milliseconds); the polling figures are
-what the interval makes them, wherever it runs.
+What it does not simulate: SageMaker's inference time (the same for every case), network
+round trips (moto answers in-process: real SNS -> SQS delivery adds tens of milliseconds,
+each AWS call a few), Lambda's start-up and its event source mapping's polling (the
+recorder runs here as soon as t0 comes). Wall times; CPU seconds of the whole run beside.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
-import os
+import resource
 import statistics
 import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-for var, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-                   "AWS_SECRET_ACCESS_KEY": "bench"}.items():
-    os.environ[var] = value
-os.environ.pop("AWS_PROFILE", None)
+import boto3
+from batch_jobs import BUCKET, Calls, World, moto_world  # the same runtime, in moto
+from moto import mock_aws
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from llm_client import AsyncEndpoint  # noqa: E402
-
-BUCKET, TABLE, ENDPOINT = "bench-async", "bench-jobs", "bench-endpoint"
-#: The invoker's code, beside its construct (read as a file: importing llm_constructs would
-#: start CDK's runtime for nothing).
-INVOKER_CODE = ROOT / "llm_constructs" / "async_runtime" / "runtime" / "invoker"
+from llm_client import CHECK_EVERY
 
 
-def _invoker():
-    spec = importlib.util.spec_from_file_location(
-        "async_invoker", INVOKER_CODE / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Invoker(endpoint_name=ENDPOINT, table_name=TABLE, input_prefix="input/")
+def trial(world: World, deliver: Callable[[str, str], None], delay: float) -> float:
+    """Submit one job, start waiting, make its result exist ``delay`` seconds later (via
+    ``deliver``); the seconds from then to the output in the client's hands."""
+    job = world.endpoint().submit(prompt="hello", watch=True)
+    world.submit_uploads()
+    (submitted,) = world.submitted
+    world.submitted = []
+    exists_at: list[float] = []
+
+    def result_exists() -> None:
+        deliver(*submitted)
+        exists_at.append(time.perf_counter())
+    timer = threading.Timer(delay, result_exists)
+    timer.start()
+    job.result(timeout=60)
+    done = time.perf_counter()
+    timer.join()
+    return done - exists_at[0]
 
 
-def _setup() -> AsyncEndpoint:
-    s3, sns = boto3.client("s3"), boto3.client("sns")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "inference_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "inference_id", "AttributeType": "S"}])
-    success = sns.create_topic(Name="success")["TopicArn"]
-    error = sns.create_topic(Name="error")["TopicArn"]
-    return AsyncEndpoint(ENDPOINT, f"s3://{BUCKET}/input/", TABLE, success, error)
+def notified(world: World) -> Callable[[str, str], None]:
+    def deliver(job: str, location: str) -> None:
+        world.finish(job, location)  # t0 taken after the publish: a floor for this case
+    return deliver
 
 
-def notification_trial(endpoint: AsyncEndpoint, invoker) -> float:
-    job = endpoint.submit(prompt="hello")
-    key = job.input_location.split("/", 3)[3]
-    version = boto3.client("s3").head_object(Bucket=BUCKET, Key=key)["VersionId"]
-    invoker.submit(BUCKET, key, version_id=version)  # what the S3 event would trigger
-    output = f"s3://{BUCKET}/output/{job.inference_id}.out"
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"output/{job.inference_id}.out",
-                                  Body=b'{"generated_text": "hi"}')
-    message = json.dumps({
-        "invocationStatus": "Completed", "inferenceId": job.inference_id,
-        "requestParameters": {"inputLocation": job.input_location, "endpointName": ENDPOINT},
-        "responseParameters": {"outputLocation": output}, "eventName": "InferenceResult"})
-    published: list[float] = []
-
-    def publish() -> None:
-        published.append(time.perf_counter())
-        boto3.client("sns").publish(TopicArn=endpoint.success_topic_arn, Message=message)
-
-    threading.Timer(0.5, publish).start()  # the client is already waiting
-    job.result(timeout=30)
-    return time.perf_counter() - published[0]
+def missed(world: World) -> Callable[[str, str], None]:
+    def deliver(job: str, location: str) -> None:
+        world.finish(job, location, to_client=False)
+        world.record_results()  # t0: the ledger has it
+    return deliver
 
 
 def polling_trial(offset: float, interval: float, results: list[float], n: int) -> None:
@@ -107,32 +92,44 @@ def polling_trial(offset: float, interval: float, results: list[float], n: int) 
     results.append(time.perf_counter() - start - offset)
 
 
+def polled(trials: int, interval: float) -> list[float]:
+    results: list[float] = []
+    offsets = [interval * (i + 0.5) / trials for i in range(trials)]
+    threads = [threading.Thread(target=polling_trial, args=(o, interval, results, i))
+               for i, o in enumerate(offsets)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def summary(name: str, values: list[float]) -> str:
-    return (f"{name:<22} n={len(values)}  mean {statistics.mean(values):8.3f} s  "
-            f"median {statistics.median(values):8.3f} s  max {max(values):8.3f} s")
+    return (f"{name:<34} n={len(values):<3} mean {statistics.mean(values):7.3f} s  "
+            f"median {statistics.median(values):7.3f} s  max {max(values):7.3f} s")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=5)
-    ap.add_argument("--poll-interval", type=float, default=60.0, help="the seed's: 60 s")
+    ap.add_argument("--trials", type=int, default=10, help="per case (default 10)")
+    ap.add_argument("--poll-interval", type=float, default=60.0,
+                    help="the seed's polling interval, seconds (default 60)")
     args = ap.parse_args()
+    started = time.perf_counter()
     with mock_aws():
-        endpoint = _setup()
-        invoker = _invoker()
-        notified = [notification_trial(endpoint, invoker) for _ in range(args.trials)]
-        polled: list[float] = []
-        offsets = [args.poll_interval * (i + 0.5) / args.trials for i in range(args.trials)]
-        threads = [threading.Thread(target=polling_trial, args=(o, args.poll_interval, polled, i))
-                   for i, o in enumerate(offsets)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    print(f"publish -> result available to the client ({args.trials} trials each)")
-    print(summary("notification (SQS)", notified))
-    print(summary(f"S3 polling every {args.poll_interval:g} s", polled))
-    print(f"ratio of means: {statistics.mean(polled) / statistics.mean(notified):,.0f}x")
+        world = moto_world(Calls().as_("uncounted"))
+        fast = [trial(world, notified(world), 0.5) for _ in range(args.trials)]
+        phases = [0.5 + CHECK_EVERY * (i + 0.5) / args.trials for i in range(args.trials)]
+        late = [trial(world, missed(world), p) for p in phases]
+        seed = polled(args.trials, args.poll_interval)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print("seconds from the result existing (t0) to the client having the output (t1); "
+          "moto, in-process")
+    print(summary("notified (the client's queue)", fast))
+    print(summary(f"notification missed (ledger, {CHECK_EVERY:g} s)", late))
+    print(summary(f"seed: S3 polling every {args.poll_interval:g} s", seed))
+    print(f"run: {time.perf_counter() - started:.1f} s wall, "
+          f"{usage.ru_utime + usage.ru_stime:.1f} s CPU")
     return 0
 
 
