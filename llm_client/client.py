@@ -211,10 +211,14 @@ class AsyncEndpoint:
     def replay(self, job_id: str, *, watch: bool = False) -> Job:
         """Submit a failed job's request again (from its copy under failed/)."""
         item = self.status(job_id)
-        source = item.get("failed_copy") or item.get("input_location")
-        if item.get("status") != "failed" or not source:
+        if item.get("status") != "failed":
             raise ValueError(f"job {job_id} is {item.get('status')!r}; only failed jobs replay")
-        src_bucket, src_key = split_s3(source)
+        if not item.get("failed_copy"):
+            # never the input key itself: it may hold a later upload (another job) by now
+            raise ValueError(f"job {job_id} has no kept copy of its request (it expired, or "
+                             "the job was not submitted through the runtime); submit the "
+                             "request again")
+        src_bucket, src_key = split_s3(item["failed_copy"])
         bucket, prefix = split_s3(self.input_location)
         key = f"{prefix}replay-{uuid.uuid4().hex[:8]}-{src_key.rsplit('/', 1)[-1]}"
         return self._watched(key, watch, lambda: self.client("s3").copy_object(

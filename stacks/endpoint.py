@@ -158,6 +158,9 @@ class ModelEndpointStack(cdk.Stack):
         for i, arn in enumerate(self.spec.invoke_principals):
             invoker = iam.Role.from_role_arn(self, f"Invoker{i}", arn)
             self.endpoint.grant_invoke(invoker)
+            # llm-client --stack reads this stack's outputs (endpoint, bucket, ledger, topics)
+            iam.Grant.add_to_principal(grantee=invoker, actions=["cloudformation:DescribeStacks"],
+                                       resource_arns=[self.stack_id])
             if self.storage is not None:
                 self._grant_client(invoker, self.storage)
             if self.runtime is not None:
@@ -172,6 +175,7 @@ class ModelEndpointStack(cdk.Stack):
     def _grant_job_waiter(invoker: iam.IRole, runtime: AsyncJobRuntime) -> None:
         runtime.grant_read_jobs(invoker)
         runtime.grant_wait(invoker)
+        runtime.grant_replay(invoker)
 
     # -- monitoring ---------------------------------------------------------------------------
     def _monitor(self) -> None:

@@ -232,7 +232,8 @@ def test_failure_is_recorded_and_the_request_kept_for_replay(aws):
     # replay: the kept request goes back under input/ as a new job, submitted by the invoker
     again = aws.client.replay(job)
     assert again.inference_id != job and again.input_location.startswith(f"s3://{BUCKET}/{INPUT}")
-    again._watch.close()
+    again.close()  # nothing to close: replay without watch=True opens no queue
+    assert again._watch is None
     aws.run_invoker()
     assert aws.item(again.inference_id)["status"] == "submitted"
     assert aws.s3.get_object(Bucket=BUCKET, Key=again.input_location.split("/", 3)[3])[
@@ -342,7 +343,7 @@ def test_a_missing_grant_fails_the_permission_check(aws):
 
 
 def test_client_wait_learns_from_the_notification_not_from_s3(aws, monkeypatch):
-    job = aws.client.submit(prompt="Write a haiku")
+    job = aws.client.submit(prompt="Write a haiku", watch=True)
     assert aws.sqs.list_queues()["QueueUrls"][-1].split("/")[-1].startswith(f"{ENDPOINT}-wait-")
     aws.run_invoker()
     assert aws.item(job.inference_id)["status"] == "submitted"
@@ -644,8 +645,12 @@ def test_invoke_principals_may_wait_and_read_the_ledger():
     t = synth.endpoint("chat")
     stmts = statements(t, "Invoker0")
     actions = {a for s in stmts for a in as_list(s["Action"])}
-    assert {"dynamodb:GetItem", "sns:Subscribe", "sns:Unsubscribe", "sqs:CreateQueue",
-            "sqs:ReceiveMessage"} <= actions
+    assert {"dynamodb:GetItem", "dynamodb:BatchGetItem", "sns:Subscribe", "sns:Unsubscribe",
+            "sqs:CreateQueue", "sqs:ReceiveMessage", "cloudformation:DescribeStacks"} <= actions
+    (kept,) = [s for s in stmts if as_list(s["Action"]) == ["s3:GetObject"]
+               and "/failed/*" in json.dumps(s["Resource"])]
+    (describe,) = [s for s in stmts if s["Action"] == "cloudformation:DescribeStacks"]
+    assert describe["Resource"] == {"Ref": "AWS::StackId"}
     (queues,) = [s for s in stmts if "sqs:CreateQueue" in as_list(s["Action"])]
     assert json.dumps(queues["Resource"]).endswith(':llm-dev-chat-wait-*"]]}')
     assert nag_report_ok(synth)

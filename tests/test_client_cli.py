@@ -170,7 +170,7 @@ class Runtime:
         self.invoker = _handler("client_invoker", INVOKER_CODE).Invoker(
             endpoint_name=ENDPOINT, table_name=TABLE, input_prefix=INPUT)
         self.recorder = _handler("client_recorder", RECORDER_CODE).ResultRecorder(
-            table_name=TABLE, input_prefix=INPUT, failed_prefix=FAILED)
+            table_name=TABLE, failed_prefix=FAILED)
         self.endpoint = cli.AsyncEndpoint(ENDPOINT, f"s3://{BUCKET}/{INPUT}", TABLE,
                                           self.topics["success"], self.topics["error"])
         self.notify, self.answered = True, set()

@@ -184,12 +184,24 @@ class AsyncJobRuntime(Construct):
 
     # -- grants --------------------------------------------------------------------------
     def grant_read_jobs(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Read the job ledger (``llm_client`` status, replay, wait)."""
-        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["dynamodb:GetItem"],
-                                           resource_arns=[self.table.table_arn])
+        """Read the job ledger (``llm_client`` status, replay, wait; a batch's wait reads
+        up to 100 jobs per ``BatchGetItem``)."""
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            resource_arns=[self.table.table_arn])
         if self.table.encryption_key is not None:
             grant = grant.combine(self.table.encryption_key.grant_decrypt(grantee))
         return grant
+
+    def grant_replay(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read the kept copies of failed requests (``llm_client … replay`` copies one back
+        under the input prefix; submitting is ``AsyncInferenceStorage.grant_submit``)."""
+        resource = self.storage.bucket.arn_for_objects(f"{self.failed_prefix}*")
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"],
+                                           resource_arns=[resource])
+        acknowledge_grant(grantee, resource, "the kept copies of failed requests, one "
+                          "folder per job under one prefix of the endpoint's async bucket")
+        return grant.combine(self.storage.key.grant_decrypt(grantee))
 
     @property
     def wait_queue_arn_pattern(self) -> str:
