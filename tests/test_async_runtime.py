@@ -56,7 +56,6 @@ def aws(monkeypatch):
     for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(var, value)
-    monkeypatch.setattr(invoker_mod, "_sleep", lambda seconds: None)
     with mock_aws():
         s3, sqs, sns = boto3.client("s3"), boto3.client("sqs"), boto3.client("sns")
         s3.create_bucket(Bucket=BUCKET)
@@ -242,25 +241,6 @@ def test_s3_test_event_and_other_prefixes_are_ignored(aws):
     assert aws.table.scan()["Count"] == 0
 
 
-def test_throttling_is_retried_with_backoff_then_succeeds(aws, monkeypatch):
-    put(aws, "busy.json")
-    sleeps = []
-    monkeypatch.setattr(invoker_mod, "_sleep", sleeps.append)
-    real = aws.invoker.runtime.invoke_endpoint_async
-    attempts = []
-
-    def throttled(**kw):
-        attempts.append(kw)
-        if len(attempts) < 3:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
-                              "InvokeEndpointAsync")
-        return real(**kw)
-    monkeypatch.setattr(aws.invoker.runtime, "invoke_endpoint_async", throttled)
-    assert aws.run_invoker() == {"batchItemFailures": []}
-    assert len(attempts) == 3 and len(sleeps) == 2 and sleeps[1] > sleeps[0] / 2
-    assert aws.table.scan()["Items"][0]["status"] == "submitted"
-
-
 def test_a_message_that_keeps_failing_is_reported_alone_and_can_be_claimed_again(aws, monkeypatch):
     put(aws, "ok.json")
     put(aws, "bad.json")
@@ -376,7 +356,7 @@ def test_uploads_under_input_reach_the_requests_queue(batch):
 def test_queues_retry_then_dead_letter_with_alarms(batch):
     requests = _by_prefix(batch, "AWS::SQS::Queue", "RuntimeRequests6")
     assert requests["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
-    assert requests["Properties"]["VisibilityTimeout"] == 360  # 6x the invoker's timeout
+    assert requests["Properties"]["VisibilityTimeout"] == 2700  # 6x the invoker's timeout
     for q in resources(batch, "AWS::SQS::Queue").values():
         assert q["Properties"]["SqsManagedSseEnabled"] is True
     alarms = [a for k, a in resources(batch, "AWS::CloudWatch::Alarm").items() if "Dlq" in k]
