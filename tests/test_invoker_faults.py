@@ -153,12 +153,20 @@ def _watch_invokes(world: World, runtime) -> None:
 
 
 @contextmanager
-def world_of_moto(monkeypatch: pytest.MonkeyPatch, limits=SHORT):
+def backdrop(monkeypatch: pytest.MonkeyPatch):
+    """moto with the bucket and the ledger, shared by the worlds made in it; SQS's delays
+    and botocore's retry sleeps follow the simulated clock of the world in use."""
     import moto.sqs.models as sqs_models
 
     for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(var, value)
+    monkeypatch.setattr(sqs_models, "unix_time", _now)
+    monkeypatch.setattr(sqs_models, "unix_time_millis", lambda: _now() * 1000)
+    monkeypatch.setattr(invoker_mod, "clock", _now)
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=lambda s: None))
+    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire",
+                        lambda self, amount=1, block=True: True)
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
@@ -167,30 +175,41 @@ def world_of_moto(monkeypatch: pytest.MonkeyPatch, limits=SHORT):
             TableName=TABLE, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "inference_id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "inference_id", "AttributeType": "S"}])
-        queue = boto3.client("sqs").create_queue(QueueName="requests")["QueueUrl"]
-        invoker = invoker_mod.Invoker(endpoint_name=ENDPOINT, table_name=TABLE,
-                                      input_prefix=INPUT, queue_url=queue, limits=limits)
-        recorder = recorder_mod.ResultRecorder(table_name=TABLE, input_prefix=INPUT,
-                                               failed_prefix="failed/")
-        world = World(invoker, recorder, queue)
-        # one clock for the handler and for SQS's delays
-        monkeypatch.setattr(invoker_mod, "clock", lambda: world.now)
-        monkeypatch.setattr(sqs_models, "unix_time", lambda: world.now)
-        monkeypatch.setattr(sqs_models, "unix_time_millis", lambda: world.now * 1000)
-        # botocore's retry sleeps, not waited for in a test
-        monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=lambda s: None))
-        monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire",
-                            lambda self, amount=1, block=True: True)
-        for client in (invoker.s3, invoker.sqs, invoker.runtime, invoker.table.meta.client):
-            _count_calls(world, client)
-        _watch_invokes(world, invoker.runtime)
-        yield world
+        yield
+
+
+#: The world whose clock is in use first.
+CURRENT: list[World] = []
+
+
+def _now() -> float:
+    return CURRENT[0].now if CURRENT else START
+
+
+def new_world(limits=SHORT) -> World:
+    """A requests queue of its own, an invoker with its calls counted, the recorder."""
+    queue = boto3.client("sqs").create_queue(QueueName=f"requests-{len(CURRENT)}")["QueueUrl"]
+    invoker = invoker_mod.Invoker(endpoint_name=ENDPOINT, table_name=TABLE,
+                                  input_prefix=INPUT, queue_url=queue, limits=limits)
+    recorder = recorder_mod.ResultRecorder(table_name=TABLE, input_prefix=INPUT,
+                                           failed_prefix="failed/")
+    world = World(invoker, recorder, queue)
+    CURRENT.insert(0, world)
+    for client in (invoker.s3, invoker.sqs, invoker.runtime, invoker.table.meta.client):
+        _count_calls(world, client)
+    _watch_invokes(world, invoker.runtime)
+    return world
+
+
+@pytest.fixture(scope="module")
+def moto_backdrop():
+    with pytest.MonkeyPatch.context() as patch, backdrop(patch):
+        yield
 
 
 @pytest.fixture
-def world(monkeypatch):
-    with world_of_moto(monkeypatch) as w:
-        yield w
+def world(moto_backdrop):
+    return new_world()
 
 
 def _respond(status: int, code: str):
@@ -253,14 +272,10 @@ def test_a_crash_after_any_call_ends_with_one_invoke_and_a_final_state(world, n)
         assert world.sent == 1 and outcome["hours"] < 1
 
 
-def test_a_stale_claim_is_not_invoked_again_until_confirm_after(monkeypatch):
+def test_a_stale_claim_is_not_invoked_again_until_confirm_after(moto_backdrop):
     """Died between claim and invoke: nobody can know it did not invoke, so the redelivery
     waits until an accepted request would have had its result, then invokes once."""
-    with world_of_moto(monkeypatch, LIMITS) as world:
-        stale_claim(world)
-
-
-def stale_claim(world: World) -> None:
+    world = new_world(LIMITS)
     job, record = world.upload("late.json")
     world.crashes = (2,)  # after PutItem: claimed, never invoked
     assert world.run([record]) == [record]
@@ -565,9 +580,9 @@ def fault_table() -> str:
     rows = ["| fault | invokes accepted | ledger in between | final | simulated time |",
             "| --- | --- | --- | --- | --- |"]
     for scenario in scenarios:
-        with pytest.MonkeyPatch.context() as patch, world_of_moto(patch, LIMITS) as w:
+        with pytest.MonkeyPatch.context() as patch, backdrop(patch):
             try:
-                o = scenario(w)
+                o = scenario(new_world(LIMITS))
             except AssertionError as exc:
                 o = {"fault": getattr(scenario, "__name__", "?"), "status": f"FAILED: {exc}"}
         rows.append(f"| {o['fault']} | {o.get('accepted', '?')} | {o.get('between', '-')} "
