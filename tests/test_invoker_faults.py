@@ -556,9 +556,11 @@ def _recorder_accepting_unconfirmed(world: World) -> World:
     real = world.recorder.table.update_item
 
     def update_item(**kw):
-        kw["ConditionExpression"] = kw["ConditionExpression"].replace(
-            "IN (:submitting, :submitted)", "IN (:submitting, :submitted, :unconfirmed)")
-        kw["ExpressionAttributeValues"][":unconfirmed"] = "unconfirmed"
+        old = "IN (:submitting, :submitted)"
+        if old in kw["ConditionExpression"]:
+            kw["ConditionExpression"] = kw["ConditionExpression"].replace(
+                old, "IN (:submitting, :submitted, :unconfirmed)")
+            kw["ExpressionAttributeValues"][":unconfirmed"] = "unconfirmed"
         return real(**kw)
     world.recorder.table = types.SimpleNamespace(update_item=update_item)
     return world

@@ -80,7 +80,7 @@ class Limits(NamedTuple):
     invoke_attempts: int = 3       # InvokeEndpointAsync (adaptive retry mode)
     request_ttl: int = 21600       # SageMaker's defaults, sent explicitly
     invocation_timeout: int = 900
-    claim_timeout: float = 900     # >= the function's timeout: a live claimer is done by then
+    claim_timeout: float = 450     # the function's timeout: a live claimer is done by then
     delivery_margin: float = 1800  # SNS -> SQS -> recorder, with the recorder's retries
 
     def call_bound(self, *, attempts: int, read_timeout: float, adaptive: bool) -> float:
@@ -413,7 +413,7 @@ def _decimal(values: dict[str, Any]) -> dict[str, Any]:
 def limits_from_environment() -> Limits:
     return Limits(request_ttl=int(os.environ.get("REQUEST_TTL_SECONDS", "21600")),
                   invocation_timeout=int(os.environ.get("INVOCATION_TIMEOUT_SECONDS", "900")),
-                  claim_timeout=float(os.environ.get("CLAIM_TIMEOUT_SECONDS", "900")))
+                  claim_timeout=float(os.environ.get("CLAIM_TIMEOUT_SECONDS", "450")))
 
 
 _INVOKER: Invoker | None = None
