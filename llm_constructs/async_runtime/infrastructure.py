@@ -21,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ..async_inference import AsyncInferenceStorage
+from ..botocore_data import service_model
 from ..model_endpoint import LlmEndpoint
 from ..nag import acknowledge, acknowledge_grant
 
@@ -29,13 +30,25 @@ from ..nag import acknowledge, acknowledge_grant
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 INVOKER_CODE = RUNTIME_DIR / "invoker"
 RECORDER_CODE = RUNTIME_DIR / "recorder"
-INVOKER_TIMEOUT = cdk.Duration.seconds(60)
+#: Messages per invoker run, and its timeout: the handler's worst case for one message
+#: (every AWS call timing out on every attempt, every retry sleeping its longest: 85 s,
+#: ``Limits.message``) times the batch, plus sending untried messages back (12 s), fits;
+#: tests/test_invoker_faults.py computes it from the synthesized template. The requests
+#: queue's visibility timeout is 6x this (AWS's advice for SQS event sources), which is also
+#: when a failed message is tried again.
+INVOKER_BATCH_SIZE = 5
+INVOKER_TIMEOUT = cdk.Duration.seconds(450)
 
 
 class AsyncJobRuntime(Construct):
     """S3 upload -> SQS -> invoker Lambda -> ``InvokeEndpointAsync``; success/error topics
     -> SQS -> result Lambda -> job ledger (DynamoDB) and a ``failed/`` copy of failed
     requests. Both queues have dead-letter queues with alarms; nothing is dropped.
+
+    ``request_ttl`` and ``invocation_timeout`` go with every ``InvokeEndpointAsync``
+    (defaults: SageMaker's own, 6 hours and 15 minutes): together they bound when an
+    accepted request has its result, which is how long the invoker waits before it submits
+    again a request whose submission it could not confirm.
 
     Attributes: ``table``, ``requests_queue``, ``requests_dlq``, ``results_queue``,
     ``results_dlq``, ``invoker``, ``recorder`` (functions), ``dlq_alarms``.
@@ -46,6 +59,8 @@ class AsyncJobRuntime(Construct):
     def __init__(self, scope: Construct, id: str, *, endpoint: LlmEndpoint,
                  storage: AsyncInferenceStorage, failed_prefix: str = "failed/",
                  max_receive_count: int = 5, invoker_max_concurrency: int = 5,
+                 request_ttl: cdk.Duration = cdk.Duration.hours(6),
+                 invocation_timeout: cdk.Duration = cdk.Duration.minutes(15),
                  ledger_ttl: cdk.Duration | None = None, table_key: kms.IKey | None = None,
                  alarm_topic: sns.ITopic | None = None,
                  removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN) -> None:
@@ -97,13 +112,19 @@ class AsyncJobRuntime(Construct):
             "Submits uploaded requests to the async endpoint", {
                 "ENDPOINT_NAME": endpoint.endpoint_name, "TABLE_NAME": self.table.table_name,
                 "INPUT_PREFIX": storage.input_prefix, "LEDGER_TTL_DAYS": ttl_days,
-                "CLAIM_TIMEOUT_SECONDS": str(int(INVOKER_TIMEOUT.to_seconds() * 2))})
+                "REQUESTS_QUEUE_URL": self.requests_queue.queue_url,
+                **_invoke_limits(request_ttl, invocation_timeout),
+                # a claim older than the function's timeout has lost its claimer
+                "CLAIM_TIMEOUT_SECONDS": str(int(INVOKER_TIMEOUT.to_seconds()))})
         self.invoker.add_event_source(sources.SqsEventSource(
-            self.requests_queue, batch_size=10, report_batch_item_failures=True,
+            self.requests_queue, batch_size=INVOKER_BATCH_SIZE, report_batch_item_failures=True,
             max_concurrency=invoker_max_concurrency))
         endpoint.grant_invoke(self.invoker)
         self._grant_table(self.invoker, ["dynamodb:PutItem", "dynamodb:UpdateItem",
                                          "dynamodb:DeleteItem"])
+        # re-checks of unconfirmed jobs, deferred ledger writes, messages it had no time for
+        iam.Grant.add_to_principal(grantee=self.invoker, actions=["sqs:SendMessage"],
+                                   resource_arns=[self.requests_queue.queue_arn])
         self._grant_objects(self.invoker, ["s3:GetObject", "s3:GetObjectVersion"],
                             storage.input_prefix, "read the content type of each request")
 
@@ -234,3 +255,21 @@ class AsyncJobRuntime(Construct):
                               "made to this topic; their ARNs end in an id SNS generates")
         return grant.combine(iam.Grant.add_to_principal(
             grantee=grantee, actions=["sns:Unsubscribe"], resource_arns=subscriptions))
+
+
+def _invoke_limits(request_ttl: cdk.Duration, invocation_timeout: cdk.Duration) -> dict[str, str]:
+    """The invoker's environment for InvokeEndpointAsync's RequestTTLSeconds and
+    InvocationTimeoutSeconds, checked against the ranges botocore's model gives them."""
+    shapes = service_model("sagemaker-runtime")["shapes"]
+    members = shapes["InvokeEndpointAsyncInput"]["members"]
+    env = {}
+    for variable, member, value in (
+            ("REQUEST_TTL_SECONDS", "RequestTTLSeconds", request_ttl),
+            ("INVOCATION_TIMEOUT_SECONDS", "InvocationTimeoutSeconds", invocation_timeout)):
+        low, high = shapes[members[member]["shape"]]["min"], shapes[members[member]["shape"]]["max"]
+        seconds = value.to_seconds()
+        if not low <= seconds <= high:
+            raise ValueError(f"{member} of InvokeEndpointAsync takes {low} to {high} seconds "
+                             f"(botocore's sagemaker-runtime model), got {seconds:g}")
+        env[variable] = str(int(seconds))
+    return env

@@ -2,9 +2,10 @@
 
 The endpoint's success and error topics -> SQS (raw delivery: the body is SageMaker's own
 notification) -> this function. Each notification updates the job's ledger item with a
-conditional write that only moves a job forward (``submitting``/``submitted`` -> final):
-a duplicate or late notification for a finished job changes nothing, and a notification
-for an id the ledger does not know is kept as a new item, not dropped.
+conditional write that only moves a job forward (``submitting``, ``submitted`` or
+``unconfirmed`` -> final): a duplicate or late notification for a finished job changes
+nothing, and a notification for an id the ledger does not know is kept as a new item, not
+dropped.
 
 A failure first copies the request, the exact version the invoker submitted (the ledger's
 ``input_version``, recorded at claim time), to ``<failed prefix><inference id>/<file
@@ -70,8 +71,8 @@ class ResultRecorder:
             ":status": status, ":completed": note.get("eventTime") or _iso(time.time()),
             ":input": input_location, ":out": response.get("outputLocation", ""),
             ":fail": response.get("failureLocation", ""),
-            ":error": note.get("failureReason", ""), ":submitting": "submitting",
-            ":submitted": "submitted", ":now": _iso(time.time())}
+            ":error": note.get("failureReason", ""), ":succeeded": SUCCEEDED,
+            ":failed": FAILED, ":now": _iso(time.time())}
         update = ("SET #s = :status, completed_at = :completed, updated_at = :now, "
                   "input_location = if_not_exists(input_location, :input), "
                   "output_location = :out, failure_location = :fail, #e = :error")
@@ -81,7 +82,8 @@ class ResultRecorder:
         try:
             old = self.table.update_item(
                 Key={"inference_id": job}, UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(#s) OR #s IN (:submitting, :submitted)",
+                # any state before a result (submitting, submitted, unconfirmed) moves on
+                ConditionExpression="attribute_not_exists(#s) OR NOT #s IN (:succeeded, :failed)",
                 ExpressionAttributeNames={"#s": "status", "#e": "error"},
                 ExpressionAttributeValues=values, ReturnValues="ALL_OLD")
         except ClientError as exc:
