@@ -8,7 +8,7 @@ Everything runs in one process against moto (no AWS account, no network):
   prefix (16 at a time) after opening one queue with one prefix-filtered subscription per
   topic; ``wait_all`` long-polls it, reads the ledger every 5 s (``BatchGetItem``), and
   ``submit-batch``'s writer downloads each output into a folder (``GetObject``);
-* the runtime, in a thread, as Lambda would run it: S3's events on the requests queue, 10
+* the runtime, in a thread, as Lambda would run it: S3's events on the requests queue, 5
   messages per call of the invoker's ``handler``; SageMaker's part (simulated, not
   counted): an output object and the success notification per ``InvokeEndpointAsync``;
   the results queue, 10 messages per call of the recorder's ``handler``.
@@ -59,7 +59,8 @@ INPUT, FAILED = "input/", "failed/"
 #: The functions' code, beside their construct (read as files: importing llm_constructs
 #: would start CDK's runtime for nothing).
 RUNTIME_CODE = ROOT / "llm_constructs" / "async_runtime" / "runtime"
-LAMBDA_BATCH = 10  # the event source mappings' batch_size
+#: The event source mappings' batch_size, as the template sets them (invoker 5, recorder 10).
+LAMBDA_BATCH = {"invoker": 5, "recorder": 10}
 
 
 class Calls:
@@ -120,10 +121,11 @@ class World:
             self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=self.arn(self.results),
                                Attributes={"RawMessageDelivery": "true"})
         os.environ.update(ENDPOINT_NAME=ENDPOINT, TABLE_NAME=TABLE, INPUT_PREFIX=INPUT,
-                          FAILED_PREFIX=FAILED)
+                          FAILED_PREFIX=FAILED, REQUESTS_QUEUE_URL=self.requests)
         self.invoker, self.recorder = load_handler("invoker"), load_handler("recorder")
         self.submitted: list[tuple[str, str]] = []  # (inference id, input location)
-        self.context = SimpleNamespace(get_remaining_time_in_millis=lambda: 60_000,
+        # the invoker's timeout in the template (450 s): every message of a batch fits
+        self.context = SimpleNamespace(get_remaining_time_in_millis=lambda: 450_000,
                                        function_name="bench", aws_request_id="bench")
         self.stop = threading.Event()
 
@@ -146,7 +148,7 @@ class World:
 
     def _lambda(self, queue: str, function: ModuleType, role: str) -> int:
         self.calls.as_("uncounted")
-        got = self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=LAMBDA_BATCH).get(
+        got = self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=LAMBDA_BATCH[role]).get(
             "Messages", [])
         if not got:
             return 0
