@@ -264,10 +264,13 @@ def test_invoke_principals_get_invoke_on_this_endpoint_only():
     invoke = [r["Properties"] for r in resources(t, "AWS::IAM::Policy").values()
               if r["Properties"].get("Roles") == ["app-backend"]]
     assert len(invoke) == 1
-    (stmt,) = invoke[0]["PolicyDocument"]["Statement"]
+    stmt, outputs = invoke[0]["PolicyDocument"]["Statement"]
     assert set(stmt["Action"]) == {"sagemaker:InvokeEndpoint",
                                    "sagemaker:InvokeEndpointWithResponseStream"}
     assert stmt["Resource"] == {"Ref": endpoint_id}
+    # llm-client --stack reads the endpoint's name from this stack's outputs
+    assert (outputs["Action"], outputs["Resource"]) == (
+        "cloudformation:DescribeStacks", {"Ref": "AWS::StackId"})
 
 
 # -- construct API ----------------------------------------------------------------------

@@ -67,6 +67,7 @@ def test_every_grant_returns_a_successful_grant_with_its_statement():
         "publish": storage.grant_publish(exec_role),
         "read_jobs": runtime.grant_read_jobs(client),
         "wait": runtime.grant_wait(client),
+        "replay": runtime.grant_replay(client),
         "invoke": endpoint.grant_invoke(client),
     }
     assert {name: g.success for name, g in grants.items()} == dict.fromkeys(grants, True)
@@ -76,7 +77,8 @@ def test_every_grant_returns_a_successful_grant_with_its_statement():
         "submit": ["s3:PutObject", "s3:AbortMultipartUpload"],
         "read_results": ["s3:GetObject"], "read_requests": ["s3:GetObject"],
         "write_results": ["s3:PutObject", "s3:AbortMultipartUpload"],
-        "publish": ["sns:Publish"], "read_jobs": ["dynamodb:GetItem"],
+        "publish": ["sns:Publish"], "read_jobs": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+        "replay": ["s3:GetObject"],
         "wait": ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
                  "sqs:SetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
         "invoke": ["sagemaker:InvokeEndpointAsync"]}
