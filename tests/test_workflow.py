@@ -198,12 +198,15 @@ def test_template_diff_without_credentials_with_the_clis_judgement(tmp_path):
     head = synthesize_data(dev_with(**{"endpoints.0.instance_type": "ml.g5.4xlarge"}),
                            nag=False).outdir
     stack, base_template = "llm-dev-endpoint-chat", base / "llm-dev-endpoint-chat.template.json"
-    d = template_diff.diff_stack("dev", head, stack, base_template)
-    assert '[-] "InstanceType": "ml.g5.2xlarge"' in d.text
-    assert '[+] "InstanceType": "ml.g5.4xlarge"' in d.text
-    assert "AWS::SageMaker::EndpointConfig" in d.text and "replace" in d.text
-    # the CLI calls a replaced endpoint config destructive; nothing broadens security
-    assert (d.state, d.destructive, d.broadening) == ("changed", True, False)
+    text, destructive = template_diff.cdk_diff(head, stack, base_template,
+                                               "--fail-on", "destructive")
+    assert '[-] "InstanceType": "ml.g5.2xlarge"' in text
+    assert '[+] "InstanceType": "ml.g5.4xlarge"' in text
+    assert "AWS::SageMaker::EndpointConfig" in text and "replace" in text
+    assert destructive == 1  # the CLI calls a replaced endpoint config destructive
+    # ... and sees nothing that broadens security
+    assert template_diff.cdk_diff(head, stack, base_template, "--security-only",
+                                  "--fail-on", "broadening")[1] == 0
 
     # the same change plus a wildcard grant: the CLI's security view flags it
     widened = tmp_path / "head"
@@ -216,4 +219,5 @@ def test_template_diff_without_credentials_with_the_clis_judgement(tmp_path):
         {"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
     path.write_text(json.dumps(template))
     d = template_diff.diff_stack("dev", widened, stack, base_template)
-    assert (d.destructive, d.broadening) == (True, True) and "s3:*" in d.security
+    assert (d.state, d.destructive, d.broadening) == ("changed", True, True)
+    assert "s3:*" in d.security
