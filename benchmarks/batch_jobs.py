@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import importlib.util
 import json
 import os
 import random
@@ -53,6 +52,8 @@ from moto import mock_aws  # noqa: E402
 
 from llm_client import AsyncEndpoint  # noqa: E402
 from llm_client.batch import ResultFiles  # noqa: E402
+from tests.moto_runtime import (create_runtime_resources, load_handler,  # noqa: E402
+                                s3_events_with_version_ids)
 
 BUCKET, TABLE, ENDPOINT = "bench-async", "bench-jobs", "bench-endpoint"
 INPUT, FAILED = "input/", "failed/"
@@ -88,50 +89,23 @@ class Calls:
             self.by_caller[who][f"{service} {operation}"] += 1
 
 
-def load_handler(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}",
-                                                  RUNTIME_CODE / name / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class World:
     """The runtime's resources (as the stack declares them) and its two functions."""
 
     def __init__(self, calls: Calls, missed: float) -> None:
         self.calls, self.missed = calls, missed
-        self.s3, self.sqs, self.sns = (boto3.client(s) for s in ("s3", "sqs", "sns"))
-        self.s3.create_bucket(Bucket=BUCKET)
-        self.s3.put_bucket_versioning(Bucket=BUCKET,
-                                      VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "inference_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "inference_id", "AttributeType": "S"}])
-        self.requests, self.results = (self.sqs.create_queue(QueueName=n)["QueueUrl"]
-                                       for n in ("requests", "results"))
-        self.s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": self.arn(self.requests),
-                                     "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {
-                                         "FilterRules": [{"Name": "prefix", "Value": INPUT}]}}}]})
-        self.topics = {n: self.sns.create_topic(Name=n)["TopicArn"] for n in ("success", "error")}
-        for topic in self.topics.values():
-            self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=self.arn(self.results),
-                               Attributes={"RawMessageDelivery": "true"})
+        made = create_runtime_resources(boto3, bucket=BUCKET, table=TABLE, input_prefix=INPUT)
+        self.s3, self.sqs, self.sns = made.s3, made.sqs, made.sns
+        self.requests, self.results, self.topics = made.requests, made.results, made.topics
         os.environ.update(ENDPOINT_NAME=ENDPOINT, TABLE_NAME=TABLE, INPUT_PREFIX=INPUT,
                           FAILED_PREFIX=FAILED, REQUESTS_QUEUE_URL=self.requests)
-        self.invoker, self.recorder = load_handler("invoker"), load_handler("recorder")
+        self.invoker, self.recorder = (load_handler(f"bench_{n}", RUNTIME_CODE / n)
+                                       for n in ("invoker", "recorder"))
         self.submitted: list[tuple[str, str]] = []  # (inference id, input location)
         # the invoker's timeout in the template (450 s): every message of a batch fits
         self.context = SimpleNamespace(get_remaining_time_in_millis=lambda: 450_000,
                                        function_name="bench", aws_request_id="bench")
         self.stop = threading.Event()
-
-    def arn(self, url: str) -> str:
-        return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
 
     def endpoint(self) -> AsyncEndpoint:
         return AsyncEndpoint(ENDPOINT, f"s3://{BUCKET}/{INPUT}", TABLE, self.topics["success"],
@@ -201,7 +175,7 @@ class World:
 
 def moto_world(calls: Calls, missed: float = 0.0) -> World:
     """The runtime in moto (call inside ``mock_aws``), its AWS calls counted by ``calls``."""
-    with_version_id()
+    s3_events_with_version_ids()
     session = boto3.Session()
     boto3.DEFAULT_SESSION = session  # mock_aws puts the one before back when it ends
     session.events.register("before-call", calls.count)
@@ -210,23 +184,6 @@ def moto_world(calls: Calls, missed: float = 0.0) -> World:
     session.events.register("before-parameter-build.sagemaker-runtime.InvokeEndpointAsync",
                             world.note_submission)
     return world
-
-
-def with_version_id() -> None:
-    """moto leaves ``versionId`` out of S3 event records; S3 sends it for versioned buckets
-    (notification-content-structure), and the invoker uses it."""
-    from moto.s3 import notifications
-    original = notifications._get_s3_event
-    if getattr(original, "adds_version_id", False):
-        return
-
-    def event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
-        body = original(event_name, bucket, key, notification_id)
-        if key.version_id and key.version_id != "null":
-            body["Records"][0]["s3"]["object"]["versionId"] = key.version_id
-        return body
-    event.adds_version_id = True  # type: ignore[attr-defined]
-    notifications._get_s3_event = event  # type: ignore[assignment]
 
 
 def cpu_seconds() -> float:

@@ -14,7 +14,6 @@ and every AWS call it makes must be allowed by its role's policy in the template
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 from decimal import Decimal
@@ -31,38 +30,21 @@ from llm_constructs.async_runtime import INVOKER_CODE, RECORDER_CODE
 from tests.helpers import Synth, synthesize
 from tests.iam_check import Context
 from tests.lambda_in_process import Deployed, folder_digest
+from tests.moto_runtime import load_handler, with_version_id
 from tests.stack_in_moto import (ACCOUNT, Template, bucket_keys, build, describe_stacks,
                                   shared_session)
 
 
-def _load(name: str, folder):
-    spec = importlib.util.spec_from_file_location(name, folder / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 #: The handlers' modules. The world runs these (so tests can patch them) after checking
 #: that each is, file for file, the code asset of its function in the template.
-invoker_mod = _load("async_invoker", INVOKER_CODE)
-results_mod = _load("async_results", RECORDER_CODE)
+invoker_mod = load_handler("async_invoker", INVOKER_CODE)
+results_mod = load_handler("async_results", RECORDER_CODE)
 
 #: dev.yaml's async endpoint stack. The names CloudFormation would generate for the
 #: bucket and the table are these; the rest are the template's.
 CONFIG, STACK = "dev", "llm-dev-endpoint-batch"
 REGION, BUCKET, TABLE, ENDPOINT = "us-east-1", "llm-async-bucket", "llm-jobs", "llm-dev-batch"
 INPUT, FAILED = "input/", "failed/"
-
-
-def _with_version_id(original):
-    """moto leaves ``versionId`` out of S3 event records; S3 sends it for versioned buckets
-    (notification-content-structure), and the invoker relies on it."""
-    def event(event_name, bucket, key, notification_id):
-        body = original(event_name, bucket, key, notification_id)
-        if key.version_id and key.version_id != "null":
-            body["Records"][0]["s3"]["object"]["versionId"] = key.version_id
-        return body
-    return event
 
 
 @pytest.fixture
@@ -72,7 +54,7 @@ def aws(monkeypatch):
     from moto.s3 import notifications
     synth = synthesize(CONFIG)  # once per session, shared with the other tests of dev
     monkeypatch.setattr(notifications, "_get_s3_event",
-                        _with_version_id(notifications._get_s3_event))
+                        with_version_id(notifications._get_s3_event))
     for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(var, value)

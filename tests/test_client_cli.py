@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.util
 import io
 import json
 import threading
@@ -20,6 +19,7 @@ from moto import mock_aws
 import llm_client.__main__ as cli
 import llm_client.client
 import llm_client.waiting
+from tests.moto_runtime import create_runtime_resources, load_handler, with_version_id
 
 
 @pytest.fixture
@@ -132,13 +132,6 @@ REGION, BUCKET, TABLE, ENDPOINT = "us-east-1", "client-async", "client-jobs", "c
 INPUT, FAILED = "input/", "failed/"
 
 
-def _handler(name: str, folder):
-    spec = importlib.util.spec_from_file_location(name, folder / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class Runtime:
     """The deployed runtime in-process: S3 events on the requests queue, the invoker and
     recorder handlers, and SageMaker's part (an output object per job, then its
@@ -149,40 +142,18 @@ class Runtime:
 
     def __init__(self) -> None:
         from llm_constructs.async_runtime import INVOKER_CODE, RECORDER_CODE
-        self.s3, self.sqs, self.sns = (boto3.client(s) for s in ("s3", "sqs", "sns"))
-        self.s3.create_bucket(Bucket=BUCKET)
-        self.s3.put_bucket_versioning(Bucket=BUCKET,
-                                      VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "inference_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "inference_id", "AttributeType": "S"}])
-        self.requests = self._queue("requests")
-        self.results = self._queue("results")
-        self.s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": self._arn(self.requests),
-                                     "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {
-                                         "FilterRules": [{"Name": "prefix", "Value": INPUT}]}}}]})
-        self.topics = {n: self.sns.create_topic(Name=n)["TopicArn"] for n in ("success", "error")}
-        for topic in self.topics.values():
-            self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=self._arn(self.results),
-                               Attributes={"RawMessageDelivery": "true"})
-        self.invoker = _handler("client_invoker", INVOKER_CODE).Invoker(
+        made = create_runtime_resources(boto3, bucket=BUCKET, table=TABLE, input_prefix=INPUT)
+        self.s3, self.sqs, self.sns = made.s3, made.sqs, made.sns
+        self.requests, self.results, self.topics = made.requests, made.results, made.topics
+        self.invoker = load_handler("client_invoker", INVOKER_CODE).Invoker(
             endpoint_name=ENDPOINT, table_name=TABLE, input_prefix=INPUT)
-        self.recorder = _handler("client_recorder", RECORDER_CODE).ResultRecorder(
+        self.recorder = load_handler("client_recorder", RECORDER_CODE).ResultRecorder(
             table_name=TABLE, failed_prefix=FAILED)
         self.endpoint = cli.AsyncEndpoint(ENDPOINT, f"s3://{BUCKET}/{INPUT}", TABLE,
                                           self.topics["success"], self.topics["error"])
         self.notify, self.answered = True, set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    def _queue(self, name: str) -> str:
-        return self.sqs.create_queue(QueueName=name)["QueueUrl"]
-
-    def _arn(self, url: str) -> str:
-        return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
 
     def _drain(self, url: str) -> list[dict]:
         records = []
@@ -247,16 +218,6 @@ class Runtime:
         return queues, subscriptions
 
 
-def _with_version_id(original):
-    """moto leaves ``versionId`` out of S3 event records; S3 sends it for versioned buckets."""
-    def event(event_name, bucket, key, notification_id):
-        body = original(event_name, bucket, key, notification_id)
-        if key.version_id and key.version_id != "null":
-            body["Records"][0]["s3"]["object"]["versionId"] = key.version_id
-        return body
-    return event
-
-
 @functools.cache
 def _shared_session() -> boto3.Session:
     """One session for every test here: it keeps the service models it has loaded (a new
@@ -272,7 +233,7 @@ def _world():
     from moto.s3 import notifications
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         patch.setattr(notifications, "_get_s3_event",
-                      _with_version_id(notifications._get_s3_event))
+                      with_version_id(notifications._get_s3_event))
         for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                            "AWS_SECRET_ACCESS_KEY": "testing"}.items():
             patch.setenv(var, value)

@@ -11,7 +11,6 @@ final ledger state. ``python -m tests.test_invoker_faults`` prints the fault tab
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import types
 from contextlib import contextmanager
@@ -28,17 +27,11 @@ from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
 
 from llm_constructs.async_runtime import INVOKER_CODE, RECORDER_CODE
+from tests.moto_runtime import load_handler
 
 
-def _load(name: str, folder):
-    spec = importlib.util.spec_from_file_location(name, folder / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-invoker_mod = _load("faults_invoker", INVOKER_CODE)
-recorder_mod = _load("faults_recorder", RECORDER_CODE)
+invoker_mod = load_handler("faults_invoker", INVOKER_CODE)
+recorder_mod = load_handler("faults_recorder", RECORDER_CODE)
 
 REGION, BUCKET, TABLE, ENDPOINT, INPUT = "us-east-1", "faults", "jobs", "llm-batch", "input/"
 VISIBILITY = 2700           # the requests queue's, 6x the invoker's timeout
