@@ -364,11 +364,31 @@ def test_the_same_s3_event_twice_creates_one_job(aws, monkeypatch):
                                                                       Key=f"{INPUT}twice.json")["VersionId"])
 
 
-def test_a_new_upload_of_the_same_key_is_a_new_job(aws):
+def test_a_new_upload_of_the_same_key_is_a_new_job(aws, monkeypatch):
     _, first = put(aws, "same.json", b"1")
+    aws.run_invoker()
     _, second = put(aws, "same.json", b"2")
     aws.run_invoker()
-    assert first != second and aws.item(first) and aws.item(second)
+    assert first != second
+    assert aws.item(first)["status"] == aws.item(second)["status"] == "submitted"
+
+
+def test_an_upload_replaced_before_it_was_submitted_is_not_run_as_the_newer_one(aws,
+                                                                              monkeypatch):
+    """SageMaker reads InputLocation (no version) when it dequeues: submitting the first
+    upload after the second landed would run the second request twice."""
+    sent = []
+    real = aws.invoker.runtime.invoke_endpoint_async
+    monkeypatch.setattr(aws.invoker.runtime, "invoke_endpoint_async",
+                        lambda **kw: sent.append(kw["InferenceId"]) or real(**kw))
+    _, first = put(aws, "same.json", b"1")
+    _, second = put(aws, "same.json", b"2")
+    assert aws.run_invoker() == {"batchItemFailures": []}
+    assert sent == [second]
+    old, new = aws.item(first), aws.item(second)
+    assert old["status"] == "failed" and old["error"].startswith(
+        f"superseded: s3://{BUCKET}/{INPUT}same.json was uploaded again")
+    assert "claim" not in old and new["status"] == "submitted"
 
 
 def test_s3_test_event_and_other_prefixes_are_ignored(aws):
@@ -643,7 +663,7 @@ def test_cli_submit_status_wait_and_replay(aws, monkeypatch, capsys, tmp_path):
     assert json.loads(capsys.readouterr().out)["status"] == "submitted"
     threading.Timer(0.3, aws.notify, args=(job,)).start()
     out = tmp_path / "result.json"
-    assert cli.main(["--stack", STACK, "wait", job, "--out", str(out), "--timeout", "10"]) == 0
+    assert cli.main(["--stack", STACK, "wait", job, "--out", str(out), "--timeout", "60"]) == 0
     assert out.read_bytes() == b'{"default": "response"}'
     assert "waiting for" in capsys.readouterr().err
     # a failed job: exit code 2, then replay makes a new job
@@ -652,7 +672,7 @@ def test_cli_submit_status_wait_and_replay(aws, monkeypatch, capsys, tmp_path):
     (failed,) = [i["inference_id"] for i in aws.table.scan()["Items"]
                  if i["input_location"].endswith("/f.json")]
     threading.Timer(0.3, aws.notify, args=(failed,), kwargs={"ok": False}).start()
-    assert cli.main(["--stack", STACK, "wait", failed, "--timeout", "10"]) == 2
+    assert cli.main(["--stack", STACK, "wait", failed, "--timeout", "60"]) == 2
     assert "server error" in capsys.readouterr().err
     aws.run_results()
     assert cli.main(["--stack", STACK, "replay", failed]) == 0

@@ -394,6 +394,26 @@ def test_a_5xx_is_not_retried_blind(world):
     assert outcome["accepted"] == 1 and outcome["status"] == "succeeded"
 
 
+def test_the_retry_hook_never_answers_anything_but_none():
+    """botocore before 1.43.3 sleeps for any non-None answer of a needs-retry hook and then
+    retries (False: at once, forever); the Lambda runtime's botocore may be that old. So
+    the hook either lets botocore decide (None) or raises the failure itself."""
+    hook = invoker_mod.no_blind_retry
+    timeout = ReadTimeoutError(endpoint_url="https://runtime.sagemaker")
+    with pytest.raises(ReadTimeoutError):
+        hook(caught_exception=timeout)
+    server_error = types.SimpleNamespace(status_code=500)
+    parsed = {"Error": {"Code": "InternalFailure", "Message": "boom"},
+              "ResponseMetadata": {"HTTPStatusCode": 500}}
+    with pytest.raises(ClientError, match="InternalFailure"):
+        hook(response=(server_error, parsed))
+    throttled = {"Error": {"Code": "ThrottlingException"},
+                 "ResponseMetadata": {"HTTPStatusCode": 400}}
+    assert hook(response=(types.SimpleNamespace(status_code=400), throttled)) is None
+    assert hook(caught_exception=ClientError(throttled, "InvokeEndpointAsync")) is None
+    assert hook(response=(types.SimpleNamespace(status_code=200), {})) is None
+
+
 def test_an_accepted_invoke_whose_answer_was_lost_runs_once(world):
     outcome = unknown_outcome_scenario(world, accepted=True, status=None)
     assert outcome["between"] == "unconfirmed"

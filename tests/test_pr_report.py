@@ -77,6 +77,11 @@ def test_the_cli_judgement_is_a_table_and_the_comment_is_short_and_sticky():
     assert cells[4:] == ["`dev`", "`s1`", "**yes**", "no", "`dev`", "`s2`", "no", "**yes**"]
     body = pr_report.comment("### Deploy-risk guard\n\n1 finding", report, "https://run")
     assert body.startswith(pr_report.MARKER) and len(body) < 2_000
+    many = "### Deploy-risk guard\n\n" + "\n".join(f"- `[iam-broadened] s{i}`" for i in
+                                                  range(5_000))
+    long = pr_report.comment(many, report, "https://run")
+    assert len(long) <= pr_report.COMMENT_LIMIT and "Cut here" in long
+    assert long.endswith("[run](https://run).\n")
 
 
 def test_the_command_appends_to_the_summary_and_writes_the_comment(tmp_path):

@@ -155,11 +155,12 @@ def test_the_workflows_run_the_readme_commands_and_the_guard_on_the_right_base()
                  "tools/pr_report.py"):
         assert tool in text
     assert "git rev-parse HEAD^1" in text and "base_ref" not in text
+    assert "merge_group.base_sha" in (ROOT / ".github/workflows/deploy-risk.yml").read_text()
     assert "gh api \"repos/$REPO/issues/$PR/labels\"" in text  # live, not the event's
     assert "github.event.pull_request.labels" not in (
         ROOT / ".github/workflows/deploy-risk.yml").read_text()
     (checkout,) = [s for s in risk_steps if s.get("uses", "").startswith("actions/checkout")]
-    assert checkout["with"]["fetch-depth"] == 2
+    assert checkout["with"]["fetch-depth"] == 0
     for path in WORKFLOWS:
         wf = load(path)
         assert wf["permissions"] == {"contents": "read"}
@@ -173,10 +174,22 @@ def test_the_aws_jobs_are_read_only_template_comparisons_in_environments():
     assert "--method template" in text and "make synth-setup" in text
     drift = load(ROOT / ".github/workflows/drift.yml")
     assert "schedule" in drift["on"] and drift["jobs"]["drift"]["environment"] == "aws-drift"
-    assert "cdk drift --all" in " ".join(s.get("run", "") for s in drift["jobs"]["drift"]["steps"])
+    assert "cdk drift --no-notices --fail" in " ".join(
+        s.get("run", "") for s in drift["jobs"]["drift"]["steps"])
     readme = (ROOT / "README.md").read_text()
     assert "repo:<owner>/<repo>:environment:aws-diff" in readme
     assert "repo:<owner>/<repo>:pull_request" in readme
+
+
+def test_artifacts_from_dot_folders_are_uploaded_or_the_step_fails():
+    """upload-artifact skips hidden files and folders by default: .risk/ would upload
+    nothing, with a warning, while the summary and comment point at the artifact."""
+    uploads = [s for path in WORKFLOWS for s in steps(path)
+               if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert len(uploads) == 2
+    for step in uploads:
+        assert step["with"]["include-hidden-files"] is True
+        assert step["with"]["if-no-files-found"] == "error"
 
 
 def test_caches_are_keyed_on_the_lock_files():

@@ -66,11 +66,20 @@ def summary(guard: str, cli: str, diff: str, link: str, limit: int = SUMMARY_LIM
     return top + capped(diff, limit - len(top.encode()), link)
 
 
+#: GitHub refuses a comment body over 65,536 characters (and the step may not fail).
+COMMENT_LIMIT = 60_000
+
+
 def comment(guard: str, cli: str, link: str) -> str:
-    """Short: the guard's verdict and findings and the CLI's judgement; details elsewhere."""
-    return (f"{MARKER}\n{guard.rstrip()}\n\n{cli.rstrip()}\n\n"
-            f"The full CloudFormation diff is in the job summary and, with the synthesized "
+    """Short: the guard's verdict and findings and the CLI's judgement; details elsewhere.
+    Cut at a line to stay under GitHub's comment limit."""
+    tail = (f"The full CloudFormation diff is in the job summary and, with the synthesized "
             f"templates, in the run's artifact: [run]({link}).\n")
+    body = f"{MARKER}\n{guard.rstrip()}\n\n{cli.rstrip()}\n\n"
+    if len(body) + len(tail) > COMMENT_LIMIT:
+        body = body[:COMMENT_LIMIT - len(tail) - 200].rsplit("\n", 1)[0]
+        body += "\n\n> **Cut here** (GitHub's comment limit): the job summary has it all.\n\n"
+    return body + tail
 
 
 def fenced(title: str, text: str, link: str, limit: int = SUMMARY_LIMIT) -> str:

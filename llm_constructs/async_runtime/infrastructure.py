@@ -125,8 +125,14 @@ class AsyncJobRuntime(Construct):
         # re-checks of unconfirmed jobs, deferred ledger writes, messages it had no time for
         iam.Grant.add_to_principal(grantee=self.invoker, actions=["sqs:SendMessage"],
                                    resource_arns=[self.requests_queue.queue_arn])
-        self._grant_objects(self.invoker, ["s3:GetObject", "s3:GetObjectVersion"],
-                            storage.input_prefix, "read the content type of each request")
+        self._grant_objects(self.invoker, ["s3:GetObject"], storage.input_prefix,
+                            "read the content type and current version of each request")
+        # A request deleted before it is submitted must read as 404, not 403 (S3 answers
+        # 403 for a missing key to a caller who may not list): list the input prefix only.
+        iam.Grant.add_to_principal(
+            grantee=self.invoker, actions=["s3:ListBucket"],
+            resource_arns=[storage.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": f"{storage.input_prefix}*"}})
 
         self.recorder = self._function(
             "Recorder", RECORDER_CODE, cdk.Duration.seconds(30),

@@ -170,14 +170,20 @@ def invoke_not_accepted(exc: BaseException) -> bool:
 
 
 def no_blind_retry(caught_exception: BaseException | None = None, response: Any = None,
-                   **_: Any) -> bool | None:
+                   **_: Any) -> None:
     """A ``needs-retry`` hook for InvokeEndpointAsync: botocore would retry a 5xx or a read
-    timeout, which may submit the request twice; False stops that retry (botocore's own
-    handler decides the rest: throttling, connection errors)."""
+    timeout, which may submit the request twice, so the hook raises the failure at once
+    (botocore's own handler decides the rest: throttling, connection errors). It raises
+    rather than answering False: botocore before 1.43.3 takes any answer but None as the
+    seconds to sleep before retrying, so False would retry at once, again and again."""
     if caught_exception is not None:
-        return None if invoke_not_accepted(caught_exception) else False
+        if invoke_not_accepted(caught_exception):
+            return None
+        raise caught_exception
     status = (response[0].status_code if response else 0) or 0
-    return False if status >= 500 else None
+    if status >= 500:
+        raise ClientError(response[1], "InvokeEndpointAsync")
+    return None
 
 
 class Invoker:
@@ -252,27 +258,44 @@ class Invoker:
     # -- one object ----------------------------------------------------------------------
     def submit(self, upload: Upload) -> str:
         """Submit one object, or do what its ledger item asks; returns its inference id."""
-        content_type = self._content_type(upload)
-        if content_type is None:
+        head = self._head(upload)
+        if head is None:
             log("object_gone", inference_id=upload.job, input_location=upload.location)
             return upload.job
+        content_type = str(head.get("ContentType") or "application/octet-stream")
         token, claimed_at = uuid.uuid4().hex, clock()
         found = self._claim(upload, token, claimed_at, content_type)
-        if found is None or found.get("claim") == token:  # ours (a retried put's first try)
-            self._invoke(upload, token, claimed_at, content_type)
-        else:
+        if found is not None and found.get("claim") != token:
             self._follow(upload, found)
+        elif upload.version_id and head.get("VersionId") != upload.version_id:
+            self._supersede(upload, token, str(head.get("VersionId")))
+        else:  # ours (also a retried put's first try)
+            self._invoke(upload, token, claimed_at, content_type)
         return upload.job
 
-    def _content_type(self, upload: Upload) -> str | None:
-        version = {"VersionId": upload.version_id} if upload.version_id else {}
+    def _head(self, upload: Upload) -> dict[str, Any] | None:
+        """The key as SageMaker will read it (``InputLocation`` names no version); None
+        when it is gone (404: the role may list the prefix, so S3 does not answer 403)."""
         try:
-            head = self.s3.head_object(Bucket=upload.bucket, Key=upload.key, **version)
+            return dict(self.s3.head_object(Bucket=upload.bucket, Key=upload.key))
         except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchKey", "NoSuchVersion"):
+            if _code(exc) not in ("404", "NoSuchKey"):
                 raise
             return None  # deleted since
-        return str(head.get("ContentType") or "application/octet-stream")
+
+    def _supersede(self, upload: Upload, token: str, current: str) -> None:
+        """A newer upload replaced this one before it was submitted: SageMaker would read
+        the newer request (``InputLocation`` has no version), which is a job of its own, and
+        run it twice. This job ends ``failed``, saying so."""
+        why = (f"superseded: {upload.location} was uploaded again (version {current}) before "
+               "this request was submitted; the newer upload is its own job. Use a new key "
+               "per request (llm-client does).")
+        log("superseded", inference_id=upload.job, input_location=upload.location,
+            current_version=current)
+        self._update(upload.job, "SET #s = :failed, #e = :why, completed_at = :now "
+                                 "REMOVE claim", "#s = :submitting AND claim = :token",
+                     {":failed": FINAL[1], ":why": why, ":now": _iso(clock()),
+                      ":submitting": SUBMITTING, ":token": token}, names={"#e": "error"})
 
     def _claim(self, upload: Upload, token: str, now: float,
                content_type: str) -> dict[str, Any] | None:
@@ -374,12 +397,13 @@ class Invoker:
         except Exception as exc:  # a detail of a finished job: not worth a retry
             log("submitted_at_not_recorded", inference_id=job, error=repr(exc))
 
-    def _update(self, job: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+    def _update(self, job: str, update: str, condition: str, values: dict[str, Any],
+                names: dict[str, str] | None = None) -> bool:
         """A conditional update; False when the condition does not hold."""
         try:
             self.table.update_item(Key={"inference_id": job}, UpdateExpression=update,
                                    ConditionExpression=condition,
-                                   ExpressionAttributeNames={"#s": "status"},
+                                   ExpressionAttributeNames={"#s": "status", **(names or {})},
                                    ExpressionAttributeValues=_decimal(values))
             return True
         except ClientError as exc:
