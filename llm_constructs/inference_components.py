@@ -27,7 +27,13 @@ from .endpoint_metrics import INVOCATIONS, ComponentHostMetrics
 from .execution_role import SageMakerExecutionRole
 from .model_endpoint import ModelData, check_ami, model_data_properties
 
-#: Utilization of inference component copies (``InferenceComponentName``).
+#: Utilization of inference component copies (``InferenceComponentName``). Source: AWS,
+#: "Amazon SageMaker AI enhanced metrics for inference endpoints": for inference components,
+#: invocation metrics are in ``AWS/SageMaker`` and utilization metrics in
+#: ``/aws/sagemaker/InferenceComponents``
+#: (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch-enhanced-metrics.html;
+#: the metric table: https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
+#: section "SageMaker AI inference component metrics").
 COMPONENTS = "/aws/sagemaker/InferenceComponents"
 
 

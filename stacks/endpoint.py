@@ -17,6 +17,7 @@ from config import AppConfig, Endpoint
 from config.shapes import InstanceScaling, ModelPackageImage, ModelSpec
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, ComponentEndpoint,
                             EndpointMonitoring, LlmEndpoint, ModelData, SageMakerExecutionRole)
+from llm_constructs.monitoring import ComponentMonitoring
 
 from . import translate
 from .network import NetworkStack, removal_policy
@@ -34,7 +35,7 @@ class ModelEndpointStack(cdk.Stack):
         self.endpoint_name = config.endpoint_name_of(endpoint)
         self.storage: AsyncInferenceStorage | None = None
         self.runtime: AsyncJobRuntime | None = None
-        self.monitoring: EndpointMonitoring | None = None
+        self.monitoring: EndpointMonitoring | ComponentMonitoring | None = None
         self.alarm_topic: sns.ITopic | None = None
 
         translate.arn_rules(self, endpoint)
@@ -125,6 +126,7 @@ class ModelEndpointStack(cdk.Stack):
             min_instances=scaling.min_instances, max_instances=scaling.max_instances,
             subnet_ids=self.subnet_ids, security_group_ids=self.security_group_ids,
             volume_kms_key=self.network.key, inference_ami_version=ep.host_ami)
+        self.alarm_topic = translate.alarm_topic(self, ep.alarms)
         for c in ep.components or []:
             prefix, view = translate.component_prefix(c), ep.component_view(c)
             startup, download = translate.model_timeouts(c)
@@ -183,5 +185,6 @@ class ModelEndpointStack(cdk.Stack):
         ep = self.spec
         self.monitoring = translate.monitoring(self, self.endpoint, ep.alarms, self.alarm_topic,
                                                self.endpoint_name)
-        if ep.guardrails is not None and isinstance(self.endpoint, LlmEndpoint):
+        if (ep.guardrails is not None and isinstance(self.endpoint, LlmEndpoint)
+                and not isinstance(self.monitoring, ComponentMonitoring)):
             self.endpoint.use_blue_green(translate.blue_green(ep.guardrails, self.monitoring))

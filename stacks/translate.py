@@ -28,6 +28,7 @@ from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             ServerlessCompute)
 from llm_constructs.images import logical_id_part
 from llm_constructs.inference_components import InferenceComponent
+from llm_constructs.monitoring import ComponentMonitoring
 from llm_constructs.partitions import partition_of
 
 #: The image a model runs: its URI (None: a model package brings its own) and the ECR
@@ -315,11 +316,18 @@ def alarm_topic(scope: Construct, alarms: Alarms) -> sns.ITopic | None:
 
 
 def monitoring(scope: Construct, endpoint: LlmEndpoint | ComponentEndpoint, alarms: Alarms,
-               topic: sns.ITopic | None, name: str) -> EndpointMonitoring | None:
-    """Alarms and dashboard. Components have none yet (their metrics carry the
-    InferenceComponentName dimension); the rules refuse ``alarms`` on them."""
-    if not alarms.enabled or not isinstance(endpoint, LlmEndpoint):
+               topic: sns.ITopic | None,
+               name: str) -> EndpointMonitoring | ComponentMonitoring | None:
+    """Alarms and dashboard: of the endpoint, or per inference component."""
+    if not alarms.enabled:
         return None
+    if isinstance(endpoint, ComponentEndpoint):
+        return ComponentMonitoring(
+            scope, "Monitoring", endpoint=endpoint, alarm_topic=topic,
+            period=cdk.Duration.seconds(alarms.period_seconds),
+            invocation_5xx_errors=alarms.invocation_5xx_errors,
+            model_latency_p90=cdk.Duration.millis(alarms.model_latency_p90_ms),
+            dashboard_name=name)
     return EndpointMonitoring(
         scope, "Monitoring", endpoint=endpoint, alarm_topic=topic,
         period=cdk.Duration.seconds(alarms.period_seconds),

@@ -19,8 +19,7 @@ def components_problems(p: str, ep: Endpoint, full_name: str,
                              "endpoint")
               for key in ("image", "source", "tgi_settings", "sm_num_gpus", "model_size")
               if getattr(ep, key) is not None]
-    if "alarms" in ep.model_fields_set:
-        errors.append((f"{p}.alarms", "not supported for components yet; remove alarms"))
+    errors += _alarm_problems(p, ep)
     if not ep.components:
         return [*errors, (f"{p}.components", "required for mode: components: one entry per "
                                               "model (name, image, source, accelerators, "
@@ -38,6 +37,18 @@ def components_problems(p: str, ep: Endpoint, full_name: str,
         errors += _name_problems(pc, c, full_name, names)
         errors += _component_problems(pc, ep, c, model_rules)
     return errors + _capacity_problems(p, ep, scaling)
+
+
+#: Alarm keys about the asynchronous queue: a components endpoint is real-time.
+_ASYNC_ALARMS = ("max_age_of_oldest_request_seconds", "invocation_failures")
+
+
+def _alarm_problems(p: str, ep: Endpoint) -> list[Problem]:
+    """Alarms are per component (5XX errors, model latency); the async ones have no
+    metric to watch here."""
+    return [(f"{p}.alarms.{key}", "an asynchronous endpoint's alarm; a components endpoint "
+                                  "is real-time: remove it")
+            for key in _ASYNC_ALARMS if key in ep.alarms.model_fields_set]
 
 
 def _name_problems(pc: str, c: Component, full_name: str, names: set[str]) -> list[Problem]:
