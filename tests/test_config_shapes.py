@@ -1,5 +1,5 @@
 """Issue 12: the config's shapes document themselves (every field has a description, the
-JSON Schema builds), and a rule that used to be missing (alarms on components)."""
+JSON Schema builds). Alarms on components: tests/test_component_monitoring.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from config import AppConfig, parse_config
-from tests.helpers import config_data, problems
+from config import AppConfig
 
 
 def _models(model: type[BaseModel], seen: set[type[BaseModel]]) -> None:
@@ -51,15 +50,3 @@ def test_the_json_schema_builds_and_carries_the_descriptions():
     image_kinds = {ref["$ref"].rsplit("/", 1)[1] for ref in endpoint["image"]["anyOf"][0]["oneOf"]}
     assert image_kinds == {"TgiImage", "VllmImage", "SglangImage", "LmiImage", "PytorchImage",
                            "UriImage", "BuildImage", "ModelPackageImage"}
-
-
-def test_alarms_on_a_components_endpoint_are_an_error():
-    data = config_data("seed-components")
-    data["endpoints"][0]["alarms"] = {"enabled": True}
-    assert problems(data)["endpoints[0] (llama3).alarms"] == (
-        "not supported for components yet; remove alarms")
-
-
-def test_a_components_endpoint_without_alarms_still_loads():
-    cfg = parse_config(config_data("seed-components"))
-    assert cfg.endpoints[0].is_components and "alarms" not in cfg.endpoints[0].model_fields_set

@@ -74,9 +74,9 @@ def test_copies_scale_on_concurrency_and_come_back_from_zero(ic):
     assert tt["TargetValue"] == 4
     step = policies["StepScaling"]["StepScalingPolicyConfiguration"]
     assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
-    _, alarm = one(ic, "AWS::CloudWatch::Alarm")
-    a = alarm["Properties"]
-    assert a["MetricName"] == "NoCapacityInvocationFailures"
+    # the scale-from-zero alarm; the others are the component's monitoring
+    (a,) = [r["Properties"] for r in resources(ic, "AWS::CloudWatch::Alarm").values()
+            if r["Properties"]["MetricName"] == "NoCapacityInvocationFailures"]
     assert a["Dimensions"] == [{"Name": "InferenceComponentName",
                                 "Value": "llm-seed-ic-llama3-naver-news"}]
     assert (a["Threshold"], a["EvaluationPeriods"], a["Period"]) == (1, 1, 60)
@@ -100,7 +100,9 @@ def test_two_components_share_the_endpoint_and_min_one_copy_needs_no_step_policy
         "NumberOfAcceleratorDevicesRequired": 1, "MinMemoryRequiredInMb": 2048,
         "NumberOfCpuCoresRequired": 2}
     assert len(resources(t, "AWS::SageMaker::Model")) == 2
-    assert not resources(t, "AWS::CloudWatch::Alarm")  # no scale-from-zero when min is 1
+    metrics = {a["Properties"]["MetricName"]
+               for a in resources(t, "AWS::CloudWatch::Alarm").values()}
+    assert "NoCapacityInvocationFailures" not in metrics  # no scale-from-zero when min is 1
     reads = [r for s in statements(t, "ExecutionRole") if "s3:GetObject" in as_list(s["Action"])
              for r in as_list(s["Resource"])]
     assert [json.dumps(r).split(":::")[1] for r in reads] == [  # each component's prefix only
