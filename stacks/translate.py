@@ -256,22 +256,26 @@ def data_capture(scope: Construct, ep: Endpoint, key: kms.IKey | None,
     dc = ep.data_capture
     if dc is None:
         return None, None
-    settings = {"sampling_percentage": dc.sampling_percentage, "modes": tuple(dc.capture_modes),
-                "enabled": dc.enabled, "json_content_types": tuple(dc.json_content_types),
-                "csv_content_types": tuple(dc.csv_content_types)}
+    storage: DataCaptureBucket | None = None
+    bucket: s3.IBucket
+    capture_key: kms.IKey | None
     if dc.own_bucket:
         storage = DataCaptureBucket(scope, "Capture", encryption_key=key,
                                     expire_after=_days(dc.expire_after_days),
                                     removal_policy=policy)
-        # The execution role decrypts with the config's key already (its kms_keys).
-        return DataCapture(bucket=storage.bucket, prefix=dc.destination,
-                           encryption_key=storage.key, key_decrypt=key is None,
-                           **settings), storage
-    bucket_name, prefix = parse_s3_uri(dc.destination)
+        bucket, prefix, capture_key = storage.bucket, dc.destination, storage.key
+    else:
+        bucket_name, prefix = parse_s3_uri(dc.destination)
+        bucket = s3.Bucket.from_bucket_name(scope, "CaptureBucket", bucket_name)
+        capture_key = (kms.Key.from_key_arn(scope, "CaptureKey", dc.kms_key_arn)
+                       if dc.kms_key_arn else None)
     return DataCapture(
-        bucket=s3.Bucket.from_bucket_name(scope, "CaptureBucket", bucket_name), prefix=prefix,
-        encryption_key=kms.Key.from_key_arn(scope, "CaptureKey", dc.kms_key_arn)
-        if dc.kms_key_arn else None, **settings), None
+        bucket=bucket, prefix=prefix, sampling_percentage=dc.sampling_percentage,
+        modes=tuple(dc.capture_modes), enabled=dc.enabled, encryption_key=capture_key,
+        json_content_types=tuple(dc.json_content_types),
+        csv_content_types=tuple(dc.csv_content_types),
+        # The execution role decrypts with the config's key already (its kms_keys).
+        key_decrypt=capture_key is not key), storage
 
 
 # -- the endpoint ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from config import parse_config
-from tests.helpers import (DELETE, as_list, dev_with, nag_report_ok, one, problems, resources,
+from tests.helpers import (as_list, dev_with, nag_report_ok, one, problems, resources,
                            seed_async_with, statements, synthesize_data)
 from tools import deploy_risk as risk
 

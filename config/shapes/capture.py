@@ -15,6 +15,12 @@ from .base import Strict
 #: A prefix in the bucket the stack creates (the async paths' syntax).
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/?$")
 
+CaptureSide = Literal["input", "output"]
+
+
+def _both() -> list[CaptureSide]:
+    return ["input", "output"]
+
 
 class DataCapture(Strict):
     """A sample of requests and/or responses, as JSON Lines in S3. The stack's capture
@@ -26,8 +32,8 @@ class DataCapture(Strict):
     sampling_percentage: int = Field(
         default=10, ge=0, le=100,
         description="Percent of requests captured (InitialSamplingPercentage).")
-    capture: list[Literal["input", "output"]] = Field(
-        default_factory=lambda: ["input", "output"], min_length=1, max_length=2,
+    capture: list[CaptureSide] = Field(
+        default_factory=_both, min_length=1, max_length=2,
         description="What is captured: the request (input), the response (output), or both.")
     destination: str = Field(
         default="capture/",
