@@ -257,3 +257,23 @@ def test_role_writes_exactly_your_prefix_with_your_key(yours):
         {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::my-captures/llm/*"]]})]
     (kms,) = [s for s in role if KEY in as_list(s.get("Resource"))]
     assert sorted(as_list(kms["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+# -- the construct's own checks ------------------------------------------------------------------
+@pytest.mark.parametrize(("change", "says"), [
+    ({"sampling_percentage": 101}, "sampling_percentage 101: 0 to 100"),
+    ({"modes": ("Input", "Input")}, "Input, Output or both, once each"),
+    # SageMaker's enum has InputAndOutput too; the construct takes one option per side, as
+    # the SageMaker Python SDK sends them, so each appears one way only.
+    ({"modes": ("InputAndOutput",)}, "Input, Output or both, once each"),
+    ({"prefix": "capture"}, "a key prefix ending in '/'"),
+])
+def test_data_capture_refuses_bad_props(change, says):
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    from llm_constructs import DataCapture
+
+    bucket = s3.Bucket.from_bucket_name(cdk.Stack(), "B", "my-captures")
+    with pytest.raises(ValueError, match=says):
+        DataCapture(bucket=bucket, **change)
