@@ -2,6 +2,7 @@
 
 from .async_inference import AsyncInferenceStorage
 from .async_runtime import AsyncJobRuntime
+from .data_capture import DataCapture, DataCaptureBucket
 from .execution_role import SageMakerExecutionRole
 from .inference_code import InferenceCode
 from .inference_components import ComponentEndpoint, InferenceComponent
@@ -12,7 +13,8 @@ from .network import ModelNetwork
 from .scaling import ScalingGuardFunction, VariantAutoScaling
 
 __all__ = ["AsyncInferenceStorage", "AsyncJobRuntime", "AsyncOutput", "BlueGreenDeployment",
-           "ComponentEndpoint", "EndpointMonitoring", "ImportedLlmEndpoint", "InferenceCode",
-           "InferenceComponent", "LlmEndpoint", "ModelData", "ModelNetwork",
+           "ComponentEndpoint", "DataCapture", "DataCaptureBucket", "EndpointMonitoring",
+           "ImportedLlmEndpoint", "InferenceCode", "InferenceComponent", "LlmEndpoint",
+           "ModelData", "ModelNetwork",
            "SageMakerExecutionRole", "ScalingGuardFunction", "ServerlessCompute",
            "VariantAutoScaling"]

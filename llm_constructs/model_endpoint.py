@@ -14,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from . import inference_ami, instances
+from .data_capture import DataCapture
 from .endpoint_metrics import AsyncMetrics
 from .execution_role import SageMakerExecutionRole
 from .scaling import VariantAutoScaling
@@ -125,8 +126,11 @@ class LlmEndpoint(Construct, AsyncMetrics):
     ``inference_ami_version``: the host AMI; a DLC built on CUDA 12.9 or 13 needs a newer
     NVIDIA driver than SageMaker's default AMI has (``inference_ami.required_for(tag)``).
 
+    ``data_capture``: a sample of requests and responses written to S3 (real-time and
+    async); the execution role gets a write of exactly its prefix.
+
     Attributes: ``model``, ``endpoint_config``, ``endpoint`` (L1 resources),
-    ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``scaling`` (after
+    ``endpoint_name``, ``endpoint_arn``, ``variant_name``, ``data_capture``, ``scaling`` (after
     ``add_invocation_autoscaling`` or ``add_backlog_autoscaling``).
     """
 
@@ -154,8 +158,12 @@ class LlmEndpoint(Construct, AsyncMetrics):
         async_output: AsyncOutput | None = None,
         serverless: ServerlessCompute | None = None,
         inference_ami_version: str | None = None,
+        data_capture: DataCapture | None = None,
     ) -> None:
         super().__init__(scope, id)
+        if data_capture is not None and serverless is not None:
+            raise ValueError("serverless endpoints take no data capture (SageMaker does not "
+                             "support it)")
         _check_props(instance_type=instance_type, image_uri=image_uri,
                      model_package_name=model_package_name, environment=environment,
                      model_data=model_data, subnet_ids=subnet_ids,
@@ -169,6 +177,10 @@ class LlmEndpoint(Construct, AsyncMetrics):
         self.serverless = serverless
         self.execution_role = execution_role
         self.async_output = async_output
+        self.data_capture = data_capture
+        if data_capture is not None:
+            # SageMaker writes captures as the execution role: before the endpoint exists.
+            data_capture.grant_write(execution_role.role)
 
         if model_package_name is not None:
             container: dict = {"model_package_name": model_package_name}
@@ -202,6 +214,7 @@ class LlmEndpoint(Construct, AsyncMetrics):
             production_variants=[variant],
             kms_key_id=volume_kms_key.key_arn if volume_kms_key and key_allowed else None,
             async_inference_config=_async_config(async_output) if async_output else None,
+            data_capture_config=data_capture.config() if data_capture else None,
         )
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint",

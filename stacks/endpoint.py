@@ -16,7 +16,8 @@ from constructs import Construct
 from config import AppConfig, Endpoint
 from config.shapes import InstanceScaling, ModelPackageImage, ModelSpec
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, ComponentEndpoint,
-                            EndpointMonitoring, LlmEndpoint, ModelData, SageMakerExecutionRole)
+                            DataCapture, DataCaptureBucket, EndpointMonitoring, LlmEndpoint,
+                            ModelData, SageMakerExecutionRole)
 from llm_constructs.monitoring import ComponentMonitoring
 
 from . import translate
@@ -37,6 +38,7 @@ class ModelEndpointStack(cdk.Stack):
         self.runtime: AsyncJobRuntime | None = None
         self.monitoring: EndpointMonitoring | ComponentMonitoring | None = None
         self.alarm_topic: sns.ITopic | None = None
+        self.capture_bucket: DataCaptureBucket | None = None
 
         translate.arn_rules(self, endpoint)
         subnets = self._placement()
@@ -93,6 +95,7 @@ class ModelEndpointStack(cdk.Stack):
         if ep.is_async:
             self.storage = translate.async_storage(self, ep, key, policy)
             self._grant_async_storage(self.storage)
+        capture, self.capture_bucket = translate.data_capture(self, ep, key, policy)
         llm = LlmEndpoint(
             self, "Llm", execution_role=self.execution_role, image_uri=image_uri,
             model_package_name=ep.image.model_package
@@ -107,7 +110,10 @@ class ModelEndpointStack(cdk.Stack):
             container_startup_health_check_timeout=startup, model_data_download_timeout=download,
             volume_size_gb=ep.volume_size_gb, volume_kms_key=key,
             inference_ami_version=ep.host_ami,
-            async_output=translate.async_output(ep, self.storage) if self.storage else None)
+            async_output=translate.async_output(ep, self.storage) if self.storage else None,
+            data_capture=capture)
+        if capture is not None:
+            self._capture_access(capture)
         translate.add_autoscaling(llm, ep)
         self.alarm_topic = translate.alarm_topic(self, ep.alarms)
         if self.storage is not None and ep.async_settings.runtime:
@@ -153,6 +159,15 @@ class ModelEndpointStack(cdk.Stack):
         storage.grant_read_requests(role)
         storage.grant_write_results(role)
         storage.grant_publish(role)
+
+    def _capture_access(self, capture: DataCapture) -> None:
+        """The stack's capture bucket admits the execution role's writes only; operators
+        find the captures at the output."""
+        if self.capture_bucket is not None:
+            self.capture_bucket.allow_only(self.execution_role.role, capture)
+        cdk.CfnOutput(self, "CaptureLocation", value=capture.destination_s3_uri,
+                      description="Data capture: <this>/<endpoint>/<variant>/yyyy/mm/dd/hh/"
+                                  "*.jsonl")
 
     def _grant_invokers(self) -> None:
         """Each invoke principal may invoke the endpoint and, for async, submit requests,

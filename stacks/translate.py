@@ -13,17 +13,20 @@ import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import backends, facts
+from config.arns import parse_s3_uri
 from config.rules.arns import arns_of
 from config.rules.serving import unknown_flags
 from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
                            Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
                            Serverless, UriImage, project_path)
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
-                            BlueGreenDeployment, ComponentEndpoint, EndpointMonitoring,
+                            BlueGreenDeployment, ComponentEndpoint, DataCapture,
+                            DataCaptureBucket, EndpointMonitoring,
                             InferenceCode, LlmEndpoint, ModelData, SageMakerExecutionRole,
                             ServerlessCompute)
 from llm_constructs.images import logical_id_part
@@ -244,6 +247,36 @@ def async_runtime(scope: Construct, ep: Endpoint, llm: LlmEndpoint,
         max_receive_count=a.max_receive_count, invoker_max_concurrency=a.invoker_max_concurrency,
         ledger_ttl=_days(a.expire_after_days), table_key=key, alarm_topic=alarm_topic,
         removal_policy=policy)
+
+
+# -- data capture ----------------------------------------------------------------------------
+def data_capture(scope: Construct, ep: Endpoint, key: kms.IKey | None,
+                 policy: cdk.RemovalPolicy) -> tuple[DataCapture | None, DataCaptureBucket | None]:
+    """Where the endpoint's captures go: a prefix of the capture bucket the stack creates
+    (encrypted with the config's key), or your s3:// URI (with your key, if given)."""
+    dc = ep.data_capture
+    if dc is None:
+        return None, None
+    storage: DataCaptureBucket | None = None
+    bucket: s3.IBucket
+    capture_key: kms.IKey | None
+    if dc.own_bucket:
+        storage = DataCaptureBucket(scope, "Capture", encryption_key=key,
+                                    expire_after=_days(dc.expire_after_days),
+                                    removal_policy=policy)
+        bucket, prefix, capture_key = storage.bucket, dc.destination, storage.key
+    else:
+        bucket_name, prefix = parse_s3_uri(dc.destination)
+        bucket = s3.Bucket.from_bucket_name(scope, "CaptureBucket", bucket_name)
+        capture_key = (kms.Key.from_key_arn(scope, "CaptureKey", dc.kms_key_arn)
+                       if dc.kms_key_arn else None)
+    return DataCapture(
+        bucket=bucket, prefix=prefix, sampling_percentage=dc.sampling_percentage,
+        modes=tuple(dc.capture_modes), enabled=dc.enabled, encryption_key=capture_key,
+        json_content_types=tuple(dc.json_content_types),
+        csv_content_types=tuple(dc.csv_content_types),
+        # The execution role decrypts with the config's key already (its kms_keys).
+        key_decrypt=capture_key is not key), storage
 
 
 # -- the endpoint ----------------------------------------------------------------------------

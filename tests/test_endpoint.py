@@ -187,7 +187,10 @@ def test_prod_s3_read_is_limited_to_the_model_prefix(prod):
     assert json.dumps(reads[0]["Resource"]).endswith(
         ':s3:::example-llm-artifacts-111122223333/qwen2.5-32b-instruct/*"]]}')
     s3_actions = {a for s in statements(t) for a in as_list(s["Action"]) if a.startswith("s3:")}
-    assert s3_actions == {"s3:GetObject", "s3:ListBucket"}
+    assert s3_actions == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+    # the one write: data capture, into its own prefix
+    (put,) = [s for s in statements(t) if "s3:PutObject" in as_list(s["Action"])]
+    assert json.dumps(put["Resource"]).endswith('/capture/*"]]}')
 
 
 def test_dev_role_has_no_s3_access(dev):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import capture_values as capture
 from . import values as v
 from .botocore_model import Parameter
 from .values import ValueOf, as_given
@@ -48,6 +49,7 @@ STEP = "StepScalingPolicyConfiguration"
 BLUE_GREEN = "DeploymentConfig.BlueGreenUpdatePolicy"
 ROUTING = f"{BLUE_GREEN}.TrafficRoutingConfiguration"
 OUTPUT = "AsyncInferenceConfig.OutputConfig"
+CAPTURE = "DataCaptureConfig"
 SERVERLESS = f"{VARIANT}.ServerlessConfig"
 STARTUP = "Specification.StartupParameters"
 COMPUTE = "Specification.ComputeResourceRequirements"
@@ -138,6 +140,24 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
     ("AsyncInference", "include_inference_response_in"): (
         sagemaker(CONFIG, f"{OUTPUT}.NotificationConfig.IncludeInferenceResponseIn",
                   v.async_output),),
+    # -- data capture -----------------------------------------------------------------------
+    ("DataCapture", "enabled"): (
+        sagemaker(CONFIG, f"{CAPTURE}.EnableCapture", capture.captured()),),
+    ("DataCapture", "sampling_percentage"): (
+        sagemaker(CONFIG, f"{CAPTURE}.InitialSamplingPercentage", capture.captured()),),
+    ("DataCapture", "capture"): (
+        sagemaker(CONFIG, f"{CAPTURE}.CaptureOptions",
+                  capture.captured(capture.capture_options)),),
+    ("DataCapture", "destination"): (
+        sagemaker(CONFIG, f"{CAPTURE}.DestinationS3Uri", capture.captured(capture.destination)),),
+    ("DataCapture", "kms_key_arn"): (
+        sagemaker(CONFIG, f"{CAPTURE}.KmsKeyId", capture.captured()),),
+    ("DataCapture", "json_content_types"): (
+        sagemaker(CONFIG, f"{CAPTURE}.CaptureContentTypeHeader.JsonContentTypes",
+                  capture.captured(capture.content_types)),),
+    ("DataCapture", "csv_content_types"): (
+        sagemaker(CONFIG, f"{CAPTURE}.CaptureContentTypeHeader.CsvContentTypes",
+                  capture.captured(capture.content_types)),),
     # -- inference components ---------------------------------------------------------------
     ("Component", "accelerators"): (
         sagemaker(COMPONENT, f"{COMPUTE}.NumberOfAcceleratorDevicesRequired", v.accelerators),),
@@ -227,6 +247,7 @@ NOT_SENT: dict[tuple[str, str], str] = {
     ("AsyncInference", "failed_requests_path"): "the result Lambda's S3 copies",
     ("AsyncInference", "max_receive_count"): "SQS redrive policies",
     ("AsyncInference", "invoker_max_concurrency"): "Lambda event source concurrency",
+    ("DataCapture", "expire_after_days"): "S3 lifecycle rules of the stack's capture bucket",
     ("Guardrails", "auto_rollback"): "a switch: the alarm names that reach "
                                      "AutoRollbackConfiguration are CloudFormation's",
     ("Alarms", "enabled"): "a switch: whether the alarms exist",

@@ -20,6 +20,9 @@ def arns_of(ep: Endpoint) -> list[tuple[str, Arn]]:
     if ep.alarms.topic_arn:
         found.append(("alarms.topic_arn", parse_arn(ep.alarms.topic_arn, service="sns",
                                                     resource="")))
+    if ep.data_capture is not None and ep.data_capture.kms_key_arn:
+        found.append(("data_capture.kms_key_arn", parse_arn(
+            ep.data_capture.kms_key_arn, service="kms", resource="key/")))
     models = ([(f"components[{i}] ({c.name}).", c) for i, c in enumerate(ep.components or [])]
               if ep.is_components else [("", ep)])
     for prefix, spec in models:

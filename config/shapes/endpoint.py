@@ -12,6 +12,7 @@ from config.arns import parse_arn
 from llm_constructs import inference_ami
 
 from .base import ENDPOINT_NAME_RE, Strict
+from .capture import DataCapture
 from .deployment import Deployment, Encryption, Network
 from .model import ModelSpec
 from .operations import Alarms, AsyncInference, Autoscaling, Guardrails, Serverless
@@ -101,6 +102,9 @@ class Endpoint(ModelSpec):
         default=None, description="Real-time only: blue/green updates with auto-rollback.")
     alarms: Alarms = Field(default_factory=Alarms,
                            description="Alarms and dashboard of the endpoint.")
+    data_capture: DataCapture | None = Field(
+        default=None, description="Real-time and async: a sample of requests and responses, "
+                                  "captured to S3 (DataCaptureConfig).")
     invoke_principals: list[str] = Field(
         default_factory=list, description="IAM role ARNs allowed to invoke the endpoint.")
 
