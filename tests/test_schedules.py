@@ -102,6 +102,12 @@ def test_names_are_unique_and_within_the_apis_pattern():
         assert "is not a scheduled action name: 1-256 characters, no ':'" in message, bad
 
 
+def test_at_most_ten_schedules():
+    many = [schedule(name=f"s{i}") for i in range(11)]
+    assert problems(with_schedules(*many)) == {
+        f"{EP}.autoscaling.schedules": "11 schedules; at most 10 per endpoint"}
+
+
 # -- the template ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def prod():
@@ -157,6 +163,7 @@ def test_without_schedules_the_declaration_has_no_key():
     with pytest.raises(ValueError, match="'night' exists already"):
         scheduled.scale_on_schedule("night", schedule=appscaling.Schedule.expression(
             "cron(0 8 ? * * *)"), min_capacity=2)
+    assert scheduled.node.validate() == []
     template = Template.from_stack(stack).to_json()
     props = {c.node.id: template["Resources"][stack.get_logical_id(
         c.release.node.default_child)]["Properties"] for c in (plain, scheduled)}
@@ -164,3 +171,24 @@ def test_without_schedules_the_declaration_has_no_key():
     assert json.loads(props["Scheduled"]["ScheduledActions"]) == [
         {"ScheduledActionName": "night", "Schedule": "cron(0 19 ? * * *)",
          "ScalableTargetAction": {"MaxCapacity": 2}}]
+
+
+def test_a_declaration_too_big_for_the_after_rollback_rule_fails_synth():
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_applicationautoscaling as appscaling
+    from aws_cdk import aws_sagemaker as sagemaker
+
+    from llm_constructs.scaling import VariantAutoScaling
+
+    stack = Stack(App(), "S")
+    endpoint = sagemaker.CfnEndpoint(stack, "E", endpoint_config_name="c", endpoint_name="e1")
+    scaling = VariantAutoScaling(stack, "V", endpoint=endpoint, endpoint_name="e1",
+                                 variant_name="AllTraffic", instance_type="ml.g5.xlarge",
+                                 min_capacity=1, max_capacity=3)
+    for i in range(30):
+        scaling.scale_on_schedule(f"{i}-" + "x" * 250, min_capacity=2,
+                                  schedule=appscaling.Schedule.expression("cron(0 8 ? * * *)"))
+    (message,) = scaling.node.validate()
+    assert message.startswith("endpoint/e1/variant/AllTraffic: the scaling declaration takes "
+                              "about ")
+    assert "above EventBridge's 8192 for the after-rollback rule's input" in message

@@ -24,6 +24,10 @@ SCHEDULED_ACTION_NAME_RE = re.compile(
     r"(?!((^[ ]+.*)|(.*([\u0000-\u001f]|[\u007f-\u009f]|[:/|])+.*)|(.*[ ]+$))).{1,256}")
 
 
+#: Schedules per endpoint (see ``Autoscaling._few_schedules``).
+MAX_SCHEDULES = 10
+
+
 class Schedule(Strict):
     """A scheduled action: from each time ``cron`` fires in ``timezone``, the endpoint
     scales between these bounds (a bound left out stays as it was)."""
@@ -89,7 +93,17 @@ class Autoscaling(Strict):
 
     schedules: list[Schedule] = Field(
         default_factory=list, description="Scheduled actions (e.g. office hours), each "
-                                          "within min_capacity..max_capacity.")
+                                          "within min_capacity..max_capacity; at most "
+                                          f"{MAX_SCHEDULES}.")
+
+    @field_validator("schedules")
+    @classmethod
+    def _few_schedules(cls, v: list[Schedule]) -> list[Schedule]:
+        # the scaling guard's after-rollback rule holds them in its target's input, which
+        # EventBridge caps at 8192 characters; ten of the longest names still fit
+        if len(v) > MAX_SCHEDULES:
+            raise ValueError(f"{len(v)} schedules; at most {MAX_SCHEDULES} per endpoint")
+        return v
 
     @property
     def invocations_target(self) -> int:

@@ -25,7 +25,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from ..nag import acknowledge
 
@@ -215,6 +215,7 @@ class VariantAutoScaling(Construct):
         #: Once a rollback completes: registers the declared scaling when the endpoint
         #: runs the declared type (the Target gets no rollback event if its turn never came).
         self.after_rollback = self._after_rollback(guard, declaration)
+        self.node.add_validation(_RuleInputFits(self))
 
     def _after_rollback(self, guard: ScalingGuardFunction,
                         declaration: dict[str, Any]) -> events.Rule:
@@ -311,6 +312,32 @@ class VariantAutoScaling(Construct):
     @property
     def policies(self) -> list[dict[str, Any]]:
         return list(self._policies)
+
+
+#: EventBridge's limit on a target's Input (botocore 1.44, events: TargetInput max 8192).
+RULE_INPUT_MAX = 8192
+
+
+@jsii.implements(IValidation)
+class _RuleInputFits:
+    """The after-rollback rule's input holds the whole declaration: it must fit."""
+
+    def __init__(self, scaling: VariantAutoScaling) -> None:
+        self._scaling = scaling
+
+    def validate(self) -> list[str]:
+        scaling = self._scaling
+        rule = scaling.after_rollback.node.default_child
+        assert isinstance(rule, events.CfnRule)
+        (target,) = cdk.Stack.of(scaling).resolve(rule.targets)
+        parts = target["input"]["Fn::Join"][1]
+        # the stack id, a reference here, is an ARN of at most about 130 characters
+        size = sum(len(p) if isinstance(p, str) else 130 for p in parts)
+        if size <= RULE_INPUT_MAX:
+            return []
+        return [f"{scaling.resource_id}: the scaling declaration takes about {size} "
+                f"characters, above EventBridge's {RULE_INPUT_MAX} for the after-rollback "
+                "rule's input: declare fewer or shorter scheduled actions or policies"]
 
 
 @jsii.implements(cdk.IStableStringProducer)
