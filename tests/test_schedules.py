@@ -119,12 +119,12 @@ def test_prod_declares_office_hours_to_the_guard(prod):
     _, release = one(template, "Custom::ScalingRelease")
     _, target = one(template, "Custom::ScalableVariant")
     assert release["Properties"] == target["Properties"]
-    assert (release["Properties"]["MinCapacity"], release["Properties"]["MaxCapacity"]) == (1, 6)
+    assert (release["Properties"]["MinCapacity"], release["Properties"]["MaxCapacity"]) == (2, 6)
     assert json.loads(release["Properties"]["ScheduledActions"]) == [
         {"ScheduledActionName": "office-hours-start", "Schedule": "cron(0 8 ? * MON-FRI *)",
-         "ScalableTargetAction": {"MinCapacity": 2}, "Timezone": "Europe/Berlin"},
+         "ScalableTargetAction": {"MinCapacity": 3}, "Timezone": "Europe/Berlin"},
         {"ScheduledActionName": "office-hours-end", "Schedule": "cron(0 19 ? * MON-FRI *)",
-         "ScalableTargetAction": {"MinCapacity": 1}, "Timezone": "Europe/Berlin"}]
+         "ScalableTargetAction": {"MinCapacity": 2}, "Timezone": "Europe/Berlin"}]
     _, rule = one(template, "AWS::Events::Rule")
     parts = rule["Properties"]["Targets"][0]["Input"]["Fn::Join"][1]
     assert "office-hours-end" in "".join(p for p in parts if isinstance(p, str))
