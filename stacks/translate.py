@@ -10,6 +10,7 @@ from __future__ import annotations
 
 
 import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -24,6 +25,7 @@ from config.rules.serving import unknown_flags
 from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
                            Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
                            Serverless, UriImage, project_path)
+from config.shapes.operations import Schedule
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             BlueGreenDeployment, ComponentEndpoint, DataCapture,
                             DataCaptureBucket, EndpointMonitoring,
@@ -33,6 +35,7 @@ from llm_constructs.images import logical_id_part
 from llm_constructs.inference_components import InferenceComponent
 from llm_constructs.monitoring import ComponentMonitoring
 from llm_constructs.partitions import partition_of
+from llm_constructs.scaling import VariantAutoScaling
 
 #: The image a model runs: its URI (None: a model package brings its own) and the ECR
 #: repositories the execution role may pull from.
@@ -304,14 +307,22 @@ def add_autoscaling(llm: LlmEndpoint, ep: Endpoint) -> None:
     cooldowns = {"scale_in_cooldown": cdk.Duration.seconds(sc.scale_in_cooldown_seconds),
                  "scale_out_cooldown": cdk.Duration.seconds(sc.scale_out_cooldown_seconds)}
     if ep.is_async:
-        llm.add_backlog_autoscaling(
+        scaling = llm.add_backlog_autoscaling(
             min_capacity=sc.min_capacity, max_capacity=sc.max_capacity,
             target_backlog_per_instance=sc.backlog_target, **cooldowns,
             scale_from_zero_cooldown=cdk.Duration.seconds(sc.scale_from_zero_cooldown_seconds))
     else:
-        llm.add_invocation_autoscaling(
+        scaling = llm.add_invocation_autoscaling(
             min_capacity=sc.min_capacity, max_capacity=sc.max_capacity,
             target_invocations_per_instance=sc.invocations_target, **cooldowns)
+    add_schedules(scaling, sc.schedules)
+
+
+def add_schedules(scaling: VariantAutoScaling, schedules: list[Schedule]) -> None:
+    for s in schedules:
+        scaling.scale_on_schedule(
+            s.name, schedule=appscaling.Schedule.expression(f"cron({s.cron})"),
+            time_zone=s.timezone, min_capacity=s.min_capacity, max_capacity=s.max_capacity)
 
 
 def add_copy_autoscaling(component: InferenceComponent, a: ComponentAutoscaling | None) -> None:

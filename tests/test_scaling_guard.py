@@ -7,7 +7,9 @@ with the old template's properties as ResourceProperties and the failed ones as
 OldResourceProperties; Delete. Application Auto Scaling is moto's; SageMaker is a fake whose
 deployed instance type and status each step sets (moto's SageMaker knows no g5 types and
 has no UpdateEndpoint). After each path the registration must be exactly the scaling the
-deployed template declares."""
+deployed template declares: range, policies and scheduled actions (moto keeps a target's
+scheduled actions when it is deregistered; AWS deletes them, and so does the client the
+tests give the guard, so every path must put them back)."""
 
 from __future__ import annotations
 
@@ -48,18 +50,28 @@ FROM_ZERO = {"PolicyName": "ScaleFromZero", "PolicyType": "StepScaling",
                  "AdjustmentType": "ChangeInCapacity", "MetricAggregationType": "Average",
                  "Cooldown": 120,
                  "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]}}
+DAY = {"ScheduledActionName": "office-hours-start", "Schedule": "cron(0 8 ? * MON-FRI *)",
+       "Timezone": "Europe/Berlin", "ScalableTargetAction": {"MinCapacity": 2}}
+NIGHT = {"ScheduledActionName": "office-hours-end", "Schedule": "cron(0 19 ? * MON-FRI *)",
+         "Timezone": "Europe/Berlin", "ScalableTargetAction": {"MinCapacity": 0}}
+LATER_DAY = {**DAY, "Schedule": "cron(0 9 ? * MON-FRI *)",
+             "ScalableTargetAction": {"MinCapacity": 3, "MaxCapacity": 8}}
 
 
-def props(instance=G12, policies=(BACKLOG, FROM_ZERO), lo="0", hi="5", token=PROVIDER):
+def props(instance=G12, policies=(BACKLOG, FROM_ZERO), lo="0", hi="5", token=PROVIDER,
+          schedules=(DAY, NIGHT)):
     # CloudFormation hands custom resources every scalar as a string; both resources
-    # carry the same declaration.
+    # carry the same declaration. Without schedules the template has no ScheduledActions.
+    declared_schedules = {"ScheduledActions": json.dumps(list(schedules))} if schedules else {}
     return {**KEY, "ServiceToken": token, "Fingerprint": instance,
-            "MinCapacity": lo, "MaxCapacity": hi, "Policies": json.dumps(list(policies))}
+            "MinCapacity": lo, "MaxCapacity": hi, "Policies": json.dumps(list(policies)),
+            **declared_schedules}
 
 
 OLD = props()                                                  # the deployed template
-NEW = props(G24, policies=(BACKLOG,), lo="1", hi="8")          # type and scaling change
-SCALING_ONLY = props(hi="9", policies=(BACKLOG,))
+NEW = props(G24, policies=(BACKLOG,), lo="1", hi="8",          # type and scaling change
+            schedules=(LATER_DAY,))
+SCALING_ONLY = props(hi="9", policies=(BACKLOG,), schedules=(NIGHT,))
 
 
 def event(kind, request, new, old=None):
@@ -114,10 +126,28 @@ class FakeCloudFormation:
         return {"Stacks": [{"StackId": StackName, "StackStatus": self.status}]}
 
 
+class AwsLikeAutoscaling:
+    """moto's Application Auto Scaling, except that deregistering a target deletes its
+    scheduled actions, as AWS does."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def deregister_scalable_target(self, **key):
+        for action in self._client.describe_scheduled_actions(**key)["ScheduledActions"]:
+            self._client.delete_scheduled_action(
+                ScheduledActionName=action["ScheduledActionName"], **key)
+        return self._client.deregister_scalable_target(**key)
+
+
 @pytest.fixture(scope="module")
 def moto_clients():
     with mock_aws():  # started once per module (about 0.4 s each time)
-        yield (boto3.client("application-autoscaling", region_name="us-east-1"),
+        yield (AwsLikeAutoscaling(boto3.client("application-autoscaling",
+                                               region_name="us-east-1")),
                boto3.client("events", region_name="us-east-1"))
 
 
@@ -129,6 +159,8 @@ def aas(moto_clients):
     # puts every declared policy on each registration, so no outcome depends on that)
     for policy in aas.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]:
         aas.delete_scaling_policy(**{k: policy[k] for k in ("PolicyName", *KEY)})
+    for action in aas.describe_scheduled_actions(ServiceNamespace="sagemaker")["ScheduledActions"]:
+        aas.delete_scheduled_action(**{k: action[k] for k in ("ScheduledActionName", *KEY)})
     for target in aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]:
         aas.deregister_scalable_target(**{k: target[k] for k in KEY})
     for rule in rules.list_rules()["Rules"]:
@@ -173,7 +205,8 @@ def send(aws):
 
 
 def registration(aas):
-    """(min, max, {policy: its configuration}) as Application Auto Scaling holds it."""
+    """(min, max, {policy: its configuration}, {scheduled action: (schedule, time zone,
+    bounds)}) as Application Auto Scaling holds it."""
     targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     if not targets:
         return None
@@ -181,12 +214,24 @@ def registration(aas):
     found = aas.describe_scaling_policies(ServiceNamespace="sagemaker",
                                           ResourceId=KEY["ResourceId"])["ScalingPolicies"]
     return (target["MinCapacity"], target["MaxCapacity"],
-            {p["PolicyName"]: _config(p) for p in found})
+            {p["PolicyName"]: _config(p) for p in found}, scheduled(aas))
+
+
+def scheduled(aas):
+    found = aas.describe_scheduled_actions(ServiceNamespace="sagemaker",
+                                           ResourceId=KEY["ResourceId"])["ScheduledActions"]
+    return {a["ScheduledActionName"]: _schedule(a) for a in found}
 
 
 def declared(template_props):
     return (int(template_props["MinCapacity"]), int(template_props["MaxCapacity"]),
-            {p["PolicyName"]: _config(p) for p in json.loads(template_props["Policies"])})
+            {p["PolicyName"]: _config(p) for p in json.loads(template_props["Policies"])},
+            {a["ScheduledActionName"]: _schedule(a)
+             for a in json.loads(template_props.get("ScheduledActions", "[]"))})
+
+
+def _schedule(action):
+    return action["Schedule"], action.get("Timezone"), action["ScalableTargetAction"]
 
 
 def _config(policy):
@@ -260,6 +305,29 @@ def test_scaling_only_change_and_its_rollback(deployed, send, endpoint, aas):
     send(RELEASE, "Update", SCALING_ONLY, OLD)  # deployed again, this time to the end
     send(VARIANT, "Update", SCALING_ONLY, OLD)
     assert registration(aas) == declared(SCALING_ONLY)
+
+
+def test_scheduled_actions_are_put_and_converged(deployed, send, aas):
+    assert scheduled(aas) == {"office-hours-start": _schedule(DAY),
+                              "office-hours-end": _schedule(NIGHT)}
+    aas.put_scheduled_action(**KEY, ScheduledActionName="by-hand", Schedule="rate(1 day)",
+                             ScalableTargetAction={"MaxCapacity": 1})
+    send(VARIANT, "Update", props(schedules=(LATER_DAY,)), OLD)
+    assert scheduled(aas) == {"office-hours-start": _schedule(LATER_DAY)}  # others deleted
+    send(VARIANT, "Update", props(schedules=()), OLD)  # the template declares none
+    assert scheduled(aas) == {}
+
+
+def test_a_type_change_and_its_rollback_put_the_schedules_back(deployed, send, endpoint, aas):
+    send(RELEASE, "Update", NEW, OLD)
+    assert scheduled(aas) == {}             # deregistered: AWS deleted them with the target
+    send(RELEASE, "Update", OLD, NEW)       # the endpoint update failed: rollback
+    assert registration(aas)[3] == {"office-hours-start": _schedule(DAY),
+                                    "office-hours-end": _schedule(NIGHT)}
+    send(RELEASE, "Update", NEW, OLD)       # deployed again, this time to the end
+    endpoint.runs(G24)
+    send(VARIANT, "Update", NEW, OLD)
+    assert registration(aas)[3] == {"office-hours-start": _schedule(LATER_DAY)}
 
 
 def test_delete(deployed, send, endpoint, aas):

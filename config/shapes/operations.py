@@ -4,17 +4,69 @@ deployment guardrails."""
 from __future__ import annotations
 
 import re
+import zoneinfo
 from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 
 from config.arns import check_bucket_name, parse_arn, parse_s3_uri
+from config.aws_cron import cron_problem
 
-from .base import Strict
+from .base import Strict, close
 
 NotificationTopic = Literal["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]
 NOTIFICATION_TOPICS: tuple[str, ...] = get_args(NotificationTopic)
 
+
+
+#: ScheduledActionName in botocore 1.44's application-autoscaling model (1-256 characters).
+SCHEDULED_ACTION_NAME_RE = re.compile(
+    r"(?!((^[ ]+.*)|(.*([\u0000-\u001f]|[\u007f-\u009f]|[:/|])+.*)|(.*[ ]+$))).{1,256}")
+
+
+#: Schedules per endpoint (see ``Autoscaling._few_schedules``).
+MAX_SCHEDULES = 10
+
+
+class Schedule(Strict):
+    """A scheduled action: from each time ``cron`` fires in ``timezone``, the endpoint
+    scales between these bounds (a bound left out stays as it was)."""
+
+    name: str = Field(description="Unique per endpoint; 1-256 characters, no ':', '/', '|'.")
+    cron: str = Field(description="AWS's six-field cron: minutes hours day-of-month month "
+                                  "day-of-week year, e.g. '0 8 ? * MON-FRI *'.")
+    timezone: str = Field(default="UTC", description="IANA time zone the cron runs in, "
+                                                     "e.g. Europe/Berlin.")
+    min_capacity: int | None = Field(default=None, ge=0, le=100,
+                                     description="Fewest instances from then on.")
+    max_capacity: int | None = Field(default=None, ge=1, le=100,
+                                     description="Most instances from then on.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not SCHEDULED_ACTION_NAME_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not a scheduled action name: 1-256 characters, no "
+                             "':', '/', '|' or control characters, no space at either end")
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        fields = v.strip().removeprefix("cron(").removesuffix(")")
+        problem = cron_problem(fields)
+        if problem:
+            raise ValueError(f"{v!r} is not an AWS cron expression: {problem}")
+        return " ".join(fields.split())
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        known = zoneinfo.available_timezones()
+        if v not in known:
+            hint = close(v, known) if known else " (no time zone database here: install tzdata)"
+            raise ValueError(f"{v!r} is not an IANA time zone name like 'Europe/Berlin'{hint}")
+        return v
 
 
 class Autoscaling(Strict):
@@ -38,6 +90,20 @@ class Autoscaling(Strict):
     scale_from_zero_cooldown_seconds: int = Field(
         default=120, ge=0, le=3600,
         description="Async with min 0: cooldown of the step that brings the first instance back.")
+
+    schedules: list[Schedule] = Field(
+        default_factory=list, description="Scheduled actions (e.g. office hours), each "
+                                          "within min_capacity..max_capacity; at most "
+                                          f"{MAX_SCHEDULES}.")
+
+    @field_validator("schedules")
+    @classmethod
+    def _few_schedules(cls, v: list[Schedule]) -> list[Schedule]:
+        # the scaling guard's after-rollback rule holds them in its target's input, which
+        # EventBridge caps at 8192 characters; ten of the longest names still fit
+        if len(v) > MAX_SCHEDULES:
+            raise ValueError(f"{len(v)} schedules; at most {MAX_SCHEDULES} per endpoint")
+        return v
 
     @property
     def invocations_target(self) -> int:

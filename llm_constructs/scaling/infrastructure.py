@@ -7,7 +7,8 @@ deregisters the target before CloudFormation updates the endpoint and registers 
 after; the release before the endpoint also registers the declared scaling whenever the
 endpoint already runs the declared type, which is what a rollback restores, and a rule on
 the stack's completed rollbacks covers the one rollback no resource hears of. After any
-outcome the variant is registered with exactly what the deployed template declares.
+outcome the variant is registered with exactly what the deployed template declares,
+scheduled actions included (deregistering a target deletes them with its policies).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from typing import Any
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from ..nag import acknowledge
 
@@ -60,6 +62,9 @@ class ScalingGuardFunction(Construct):
                          "application-autoscaling:PutScalingPolicy",
                          "application-autoscaling:DeleteScalingPolicy",
                          "application-autoscaling:DescribeScalingPolicies",
+                         "application-autoscaling:PutScheduledAction",
+                         "application-autoscaling:DeleteScheduledAction",
+                         "application-autoscaling:DescribeScheduledActions",
                          # read-only; target tracking checks the caller may see alarms
                          "cloudwatch:DescribeAlarms"],
                 resources=["*"]),
@@ -78,7 +83,8 @@ class ScalingGuardFunction(Construct):
                     "the function's own log group's streams, created by Lambda at run time",
                     resource=f"{self.log_group.log_group_arn}:*")
         acknowledge(self.policy, "AwsSolutions-IAM5",
-                    "Application Auto Scaling identifies scalable targets and policies by "
+                    "Application Auto Scaling identifies scalable targets, policies and "
+                    "scheduled actions by "
                     "generated IDs that do not exist before the guard creates them; "
                     "cloudwatch:DescribeAlarms is read-only",
                     resource="*")
@@ -161,7 +167,8 @@ class VariantAutoScaling(Construct):
 
     ``endpoint`` is the ``CfnEndpoint``; ``endpoint_name`` must be a literal (it names the
     scaling resource and the guard's permissions). Add policies with
-    ``scale_on_target_tracking`` and ``scale_on_step``. Resources: ``release`` (before the
+    ``scale_on_target_tracking`` and ``scale_on_step``, scheduled actions with
+    ``scale_on_schedule``. Resources: ``release`` (before the
     endpoint), ``target`` (after it, with the policies' ARNs), ``after_rollback`` (the rule).
     """
 
@@ -179,13 +186,17 @@ class VariantAutoScaling(Construct):
         self.resource_id = f"endpoint/{endpoint_name}/variant/{variant_name}"
         self.min_capacity, self.max_capacity = min_capacity, max_capacity
         self._policies: list[dict[str, Any]] = []
+        self._schedules: list[dict[str, Any]] = []
         stack = cdk.Stack.of(self)
         key = {"ServiceNamespace": "sagemaker", "ResourceId": self.resource_id,
                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
 
         declaration = {**key, "Fingerprint": instance_type,
                        "MinCapacity": min_capacity, "MaxCapacity": max_capacity,
-                       "Policies": cdk.Lazy.string(_JsonOf(stack, self._policies))}
+                       "Policies": cdk.Lazy.string(_JsonOf(stack, self._policies)),
+                       # omitted while there are none: templates without schedules unchanged
+                       "ScheduledActions": cdk.Lazy.any(
+                           _JsonOf(stack, self._schedules, omit_empty=True))}
         # The ids are new with the Provider: CloudFormation refuses to change the
         # ServiceToken of an existing custom resource (the handler retires the old ones).
         #: Runs before the endpoint update: deregisters when the endpoint runs another
@@ -204,6 +215,7 @@ class VariantAutoScaling(Construct):
         #: Once a rollback completes: registers the declared scaling when the endpoint
         #: runs the declared type (the Target gets no rollback event if its turn never came).
         self.after_rollback = self._after_rollback(guard, declaration)
+        self.node.add_validation(_RuleInputFits(self))
 
     def _after_rollback(self, guard: ScalingGuardFunction,
                         declaration: dict[str, Any]) -> events.Rule:
@@ -259,6 +271,38 @@ class VariantAutoScaling(Construct):
                               "StepAdjustments": [{"MetricIntervalLowerBound": 0,
                                                    "ScalingAdjustment": adjustment}]}})
 
+    def scale_on_schedule(self, name: str, *, schedule: appscaling.Schedule,
+                          time_zone: str | None = None, min_capacity: int | None = None,
+                          max_capacity: int | None = None) -> None:
+        """A scheduled action: from each time ``schedule`` fires (in ``time_zone``, an IANA
+        name; UTC by default) the variant scales between these bounds (an omitted bound
+        stays as it is). Both lie within the variant's own range: a deployment that
+        changes the scaling registers that range, and the schedule's next firing sets its
+        bounds again."""
+        if any(s["ScheduledActionName"] == name for s in self._schedules):
+            raise ValueError(f"scheduled action {name!r} exists already")
+        bounds = {k: v for k, v in (("MinCapacity", min_capacity),
+                                    ("MaxCapacity", max_capacity)) if v is not None}
+        if not bounds:
+            raise ValueError(f"scheduled action {name!r}: give min_capacity, max_capacity "
+                             "or both")
+        low, high = bounds.get("MinCapacity", self.min_capacity), bounds.get(
+            "MaxCapacity", self.max_capacity)
+        if not self.min_capacity <= low <= high <= self.max_capacity:
+            raise ValueError(f"scheduled action {name!r}: need {self.min_capacity} <= "
+                             f"min_capacity ({low}) <= max_capacity ({high}) <= "
+                             f"{self.max_capacity}")
+        action: dict[str, Any] = {"ScheduledActionName": name,
+                                  "Schedule": schedule.expression_string,
+                                  "ScalableTargetAction": bounds}
+        if time_zone is not None:
+            action["Timezone"] = time_zone
+        self._schedules.append(action)
+
+    @property
+    def scheduled_actions(self) -> list[dict[str, Any]]:
+        return list(self._schedules)
+
     def _add(self, policy: dict[str, Any]) -> str:
         if any(p["PolicyName"] == policy["PolicyName"] for p in self._policies):
             raise ValueError(f"policy {policy['PolicyName']!r} exists already")
@@ -270,12 +314,43 @@ class VariantAutoScaling(Construct):
         return list(self._policies)
 
 
+#: EventBridge's limit on a target's Input (botocore 1.44, events: TargetInput max 8192).
+RULE_INPUT_MAX = 8192
+
+
+@jsii.implements(IValidation)
+class _RuleInputFits:
+    """The after-rollback rule's input holds the whole declaration: it must fit."""
+
+    def __init__(self, scaling: VariantAutoScaling) -> None:
+        self._scaling = scaling
+
+    def validate(self) -> list[str]:
+        scaling = self._scaling
+        rule = scaling.after_rollback.node.default_child
+        assert isinstance(rule, events.CfnRule)
+        (target,) = cdk.Stack.of(scaling).resolve(rule.targets)
+        parts = target["input"]["Fn::Join"][1]
+        # the stack id, a reference here, is an ARN of at most about 130 characters
+        size = sum(len(p) if isinstance(p, str) else 130 for p in parts)
+        if size <= RULE_INPUT_MAX:
+            return []
+        return [f"{scaling.resource_id}: the scaling declaration takes about {size} "
+                f"characters, above EventBridge's {RULE_INPUT_MAX} for the after-rollback "
+                "rule's input: declare fewer or shorter scheduled actions or policies"]
+
+
 @jsii.implements(cdk.IStableStringProducer)
+@jsii.implements(cdk.IStableAnyProducer)
 class _JsonOf:
-    """Renders a list as JSON at synth time, after every policy was added."""
+    """Renders a list as JSON at synth time, after every policy was added; with
+    ``omit_empty``, an empty list as nothing (the property is left out)."""
 
-    def __init__(self, stack: cdk.Stack, value: list[dict[str, Any]]) -> None:
-        self._stack, self._value = stack, value
+    def __init__(self, stack: cdk.Stack, value: list[dict[str, Any]], *,
+                 omit_empty: bool = False) -> None:
+        self._stack, self._value, self._omit_empty = stack, value, omit_empty
 
-    def produce(self) -> str:
+    def produce(self) -> str | None:
+        if self._omit_empty and not self._value:
+            return None
         return self._stack.to_json_string(self._value)

@@ -5,7 +5,8 @@ type while the variant is registered with Application Auto Scaling, and CloudFor
 cannot order "deregister, update endpoint, register again" with its native resources.
 Two resources of this handler do it inside one deployment, and both carry the whole
 scaling declaration (``Fingerprint`` = the declared instance type, ``MinCapacity``,
-``MaxCapacity``, ``Policies``):
+``MaxCapacity``, ``Policies``, ``ScheduledActions``; deregistering a target deletes its
+policies and scheduled actions, so every registration puts all of them back):
 
 ``Custom::ScalingRelease`` (the Endpoint depends on it)
     State-based, not event-based: on every Create/Update, forward or rollback alike, it
@@ -17,8 +18,9 @@ scaling declaration (``Fingerprint`` = the declared instance type, ``MinCapacity
     SageMaker still runs the old type, which registers the old scaling again.
 
 ``Custom::ScalableVariant`` (depends on the Endpoint)
-    Create/Update register the target and put every policy in ``Policies``, deleting
-    policies of the target that are no longer listed; Delete deregisters. Returns
+    Create/Update register the target and put every policy in ``Policies`` and every
+    scheduled action in ``ScheduledActions``, deleting those of the target that are no
+    longer listed; Delete deregisters. Returns
     ``<PolicyName>Arn`` attributes.
 
 After a rollback (an EventBridge rule on the stack's ``UPDATE_ROLLBACK_COMPLETE``)
@@ -107,11 +109,33 @@ def _policies(props: dict[str, Any]) -> list[dict[str, Any]]:
     return json.loads(props.get("Policies") or "[]")
 
 
+def _scheduled_actions(props: dict[str, Any]) -> list[dict[str, Any]]:
+    """``ScheduledActions``: one JSON string like ``Policies``; absent when none."""
+    return json.loads(props.get("ScheduledActions") or "[]")
+
+
 def apply(aas: Any, props: dict[str, Any]) -> dict[str, str]:
-    """Register the target and converge its policies on the ``Policies`` given."""
+    """Register the target and converge its policies and scheduled actions on the
+    ``Policies`` and ``ScheduledActions`` given."""
     key = _target_key(props)
     aas.register_scalable_target(**key, MinCapacity=int(props["MinCapacity"]),
                                  MaxCapacity=int(props["MaxCapacity"]))
+    _converge_schedules(aas, key, _scheduled_actions(props))
+    return _converge_policies(aas, key, props)
+
+
+def _converge_schedules(aas: Any, key: dict[str, str], declared: list[dict[str, Any]]) -> None:
+    wanted = {a["ScheduledActionName"]: a for a in declared}
+    pages = aas.get_paginator("describe_scheduled_actions").paginate(**key)
+    existing = [a["ScheduledActionName"] for page in pages for a in page["ScheduledActions"]]
+    for name in existing:
+        if name not in wanted:
+            aas.delete_scheduled_action(ScheduledActionName=name, **key)
+    for action in wanted.values():  # a put replaces an action of the same name
+        aas.put_scheduled_action(**key, **action)
+
+
+def _converge_policies(aas: Any, key: dict[str, str], props: dict[str, Any]) -> dict[str, str]:
     wanted = {p["PolicyName"]: p for p in _policies(props)}
     existing = aas.describe_scaling_policies(ServiceNamespace=key["ServiceNamespace"],
                                              ResourceId=key["ResourceId"],
