@@ -69,7 +69,7 @@ def test_every_parameter_is_a_member_of_its_operation_with_python_patterns():
             assert parameter.operation in {
                 "CreateModel", "CreateEndpointConfig", "CreateEndpoint",
                 "CreateInferenceComponent", "RegisterScalableTarget", "PutScalingPolicy",
-                "PutMetricAlarm"}, key
+                "PutScheduledAction", "PutMetricAlarm"}, key
             assert parameter.shape_name, key  # raises KeyError for a member botocore lacks
             for pattern in _patterns(parameter.service, parameter.shape_name):
                 botocore_model.python_pattern(pattern)

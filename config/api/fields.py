@@ -43,6 +43,7 @@ def alarm(member: str, value: ValueOf = as_given) -> Sent:
 MODEL, CONFIG, ENDPOINT = "CreateModel", "CreateEndpointConfig", "CreateEndpoint"
 COMPONENT = "CreateInferenceComponent"
 REGISTER, POLICY = "RegisterScalableTarget", "PutScalingPolicy"
+SCHEDULED = "PutScheduledAction"
 VARIANT = "ProductionVariants"
 TRACKING = "TargetTrackingScalingPolicyConfiguration"
 STEP = "StepScalingPolicyConfiguration"
@@ -187,6 +188,11 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
         scaling(POLICY, f"{TRACKING}.ScaleOutCooldown"),),
     ("Autoscaling", "scale_from_zero_cooldown_seconds"): (
         scaling(POLICY, f"{STEP}.Cooldown", v.when(v.from_zero)),),
+    ("Schedule", "name"): (scaling(SCHEDULED, "ScheduledActionName"),),
+    ("Schedule", "cron"): (scaling(SCHEDULED, "Schedule", lambda site, cron: f"cron({cron})"),),
+    ("Schedule", "timezone"): (scaling(SCHEDULED, "Timezone"),),
+    ("Schedule", "min_capacity"): (scaling(SCHEDULED, "ScalableTargetAction.MinCapacity"),),
+    ("Schedule", "max_capacity"): (scaling(SCHEDULED, "ScalableTargetAction.MaxCapacity"),),
     # -- deployment guardrails ----------------------------------------------------------------
     ("Guardrails", "strategy"): (sagemaker(ENDPOINT, f"{ROUTING}.Type", v.strategy),),
     ("Guardrails", "canary_size_percent"): (sagemaker(ENDPOINT, f"{ROUTING}.CanarySize.Value"),),
