@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -44,33 +43,39 @@ def test_cli_pins_a_cli_that_reads_our_assemblies():
     assert lock["packages"]["node_modules/aws-cdk"]["version"].startswith("2.1148.")
 
 
-def _run_app(tmp_path, config_env: str) -> subprocess.CompletedProcess:
-    env = ENV | {"CDK_CONTEXT_JSON": json.dumps({"env": config_env}),
-                 "CDK_OUTDIR": str(tmp_path)}
-    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+def app_in_process(monkeypatch, capsys, **context) -> tuple[int, str]:
+    """``cdk synth -c key=value ...`` as the CLI's subprocess runs it: app.main() with that
+    context, in this process (a subprocess costs a Python and a jsii start, about 3 s of
+    CPU; the CLI's own path is tested above with -c env=prod). (exit code, stderr)."""
+    import app
+
+    flags = app.feature_flags()
+    monkeypatch.setattr(app, "feature_flags", lambda: flags | context)
+    code = app.main()
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, err
 
 
-def test_bad_config_is_one_readable_error_naming_the_field(tmp_path):
+def test_bad_config_is_one_readable_error_naming_the_field(monkeypatch, capsys):
     bad = ROOT / "config" / "zz-test-bad.yaml"
     bad.write_text((ROOT / "config" / "dev.yaml").read_text().replace(
         "instance_type: ml.g5.2xlarge", "instance_type: ml.g5.3xlarge"))
     try:
-        proc = _run_app(tmp_path, "zz-test-bad")
+        code, err = app_in_process(monkeypatch, capsys, env="zz-test-bad")
     finally:
         bad.unlink()
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    assert "config/zz-test-bad.yaml: 1 problem(s):" in proc.stderr
-    assert "endpoints[0] (chat).instance_type: 'ml.g5.3xlarge' is not a SageMaker" in proc.stderr
+    assert code == 1
+    assert "config/zz-test-bad.yaml: 1 problem(s):" in err
+    assert "endpoints[0] (chat).instance_type: 'ml.g5.3xlarge' is not a SageMaker" in err
 
 
-def test_unknown_config_name(tmp_path):
-    proc = _run_app(tmp_path, "nope")
-    assert proc.returncode == 1
+def test_unknown_config_name(monkeypatch, capsys):
+    code, err = app_in_process(monkeypatch, capsys, env="nope")
+    assert code == 1
     config_dir = Path(__file__).parents[1] / "config"
     shipped = ", ".join(sorted(f.stem for f in config_dir.glob("*.yaml")))
-    assert f"no config/nope.yaml; available: {shipped}" in proc.stderr
+    assert f"no config/nope.yaml; available: {shipped}" in err
     assert "backends" in shipped and "dev" in shipped
 
 
@@ -100,14 +105,9 @@ def test_cdk_synth_of_an_alias_bomb_is_one_line_and_exit_code_1(tmp_path):
 
 
 def synth_in_process(monkeypatch, capsys, path) -> list[str]:
-    """``cdk synth -c config=<path>`` as the CLI's subprocess runs it: app.main()."""
-    import app
-
-    flags = app.feature_flags()
-    monkeypatch.setattr(app, "feature_flags", lambda: flags | {"config": str(path)})
-    assert app.main() == 1
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
+    """``cdk synth -c config=<path>``, in this process; it must fail with exit code 1."""
+    code, err = app_in_process(monkeypatch, capsys, config=str(path))
+    assert code == 1
     return err.splitlines()
 
 
