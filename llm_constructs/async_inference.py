@@ -9,7 +9,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .nag import acknowledge, acknowledge_grant
+from .buckets import access_log_bucket, private_bucket
+from .nag import acknowledge_grant
 
 
 class AsyncInferenceStorage(Construct):
@@ -45,34 +46,14 @@ class AsyncInferenceStorage(Construct):
             self.bucket: s3.IBucket = s3.Bucket.from_bucket_name(self, "Bucket",
                                                                  existing_bucket_name)
         else:
-            # Server access logs cannot be delivered to an SSE-KMS bucket: S3-managed here.
-            self.access_log_bucket = s3.Bucket(
-                self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED,
-                enforce_ssl=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                versioned=True, removal_policy=removal_policy,
-                auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
-                lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365),
-                                                  noncurrent_version_expiration=cdk.Duration.days(30))])
-            acknowledge(self.access_log_bucket, "AwsSolutions-S1",
-                        "this is the server access log bucket of the async bucket; logging "
-                        "it into itself would loop")
-            rules = [s3.LifecycleRule(abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                                      noncurrent_version_expiration=cdk.Duration.days(7))]
-            if expire_after is not None:
-                rules += [s3.LifecycleRule(prefix=p, expiration=expire_after)
-                          for p in (input_prefix, output_prefix, failure_prefix)]
-            self.bucket = s3.Bucket(
-                self, "Bucket", encryption=s3.BucketEncryption.KMS, encryption_key=self.key,
-                bucket_key_enabled=True, enforce_ssl=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                versioned=True, server_access_logs_bucket=self.access_log_bucket,
-                server_access_logs_prefix="async/", lifecycle_rules=rules,
-                removal_policy=removal_policy,
-                # "destroy" must mean the stack deletes cleanly, not DELETE_FAILED on a
-                # bucket that still holds results.
-                auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY)
+            self.access_log_bucket = access_log_bucket(self, of="the async bucket",
+                                                       removal_policy=removal_policy)
+            self.bucket = private_bucket(
+                self, key=self.key, access_logs=self.access_log_bucket, log_prefix="async/",
+                expirations=[s3.LifecycleRule(prefix=p, expiration=expire_after)
+                             for p in (input_prefix, output_prefix, failure_prefix)]
+                if expire_after is not None else [],
+                removal_policy=removal_policy)
 
         self.success_topic: sns.Topic | None = None
         self.error_topic: sns.Topic | None = None

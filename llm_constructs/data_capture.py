@@ -12,7 +12,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from .nag import acknowledge, acknowledge_grant
+from .buckets import access_log_bucket, private_bucket
+from .nag import acknowledge_grant
 
 #: CaptureOptions' CaptureMode values.
 CAPTURE_MODES = ("Input", "Output")
@@ -99,35 +100,15 @@ class DataCaptureBucket(Construct):
                  expire_after: cdk.Duration | None = cdk.Duration.days(30),
                  removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN) -> None:
         super().__init__(scope, id)
-        destroy = removal_policy == cdk.RemovalPolicy.DESTROY
         self.key: kms.IKey = encryption_key or kms.Key(
             self, "Key", enable_key_rotation=True, removal_policy=removal_policy,
             description="Endpoint data capture")
-        # Server access logs cannot be delivered to an SSE-KMS bucket: S3-managed here.
-        self.access_log_bucket = s3.Bucket(
-            self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, versioned=True,
-            removal_policy=removal_policy, auto_delete_objects=destroy,
-            lifecycle_rules=[s3.LifecycleRule(
-                expiration=cdk.Duration.days(365),
-                noncurrent_version_expiration=cdk.Duration.days(30))])
-        acknowledge(self.access_log_bucket, "AwsSolutions-S1",
-                    "this is the server access log bucket of the capture bucket; logging it "
-                    "into itself would loop")
-        rules = [s3.LifecycleRule(abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                                  noncurrent_version_expiration=cdk.Duration.days(7))]
-        if expire_after is not None:
-            rules.append(s3.LifecycleRule(expiration=expire_after))
-        self.bucket = s3.Bucket(
-            self, "Bucket", encryption=s3.BucketEncryption.KMS, encryption_key=self.key,
-            bucket_key_enabled=True, enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, versioned=True,
-            server_access_logs_bucket=self.access_log_bucket, server_access_logs_prefix="capture/",
-            lifecycle_rules=rules, removal_policy=removal_policy,
-            # "destroy" must mean the stack deletes cleanly, not DELETE_FAILED on captures.
-            auto_delete_objects=destroy)
+        self.access_log_bucket = access_log_bucket(self, of="the capture bucket",
+                                                   removal_policy=removal_policy)
+        self.bucket = private_bucket(
+            self, key=self.key, access_logs=self.access_log_bucket, log_prefix="capture/",
+            expirations=[s3.LifecycleRule(expiration=expire_after)] if expire_after else [],
+            removal_policy=removal_policy)
 
     def allow_only(self, role: iam.IRole, capture: DataCapture) -> None:
         """The bucket policy: ``role`` may put objects under the capture's prefix, and no
