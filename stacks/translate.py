@@ -336,6 +336,26 @@ def add_copy_autoscaling(component: InferenceComponent, a: ComponentAutoscaling 
         scale_from_zero_cooldown=cdk.Duration.seconds(a.scale_from_zero_cooldown_seconds))
 
 
+def add_rolling_updates(endpoint: ComponentEndpoint, ep: Endpoint,
+                        monitoring: EndpointMonitoring | ComponentMonitoring | None) -> None:
+    """Each component's ``rolling_update``; auto-rollback watches that component's own
+    alarms (the rules require alarms for it)."""
+    if not isinstance(monitoring, ComponentMonitoring):
+        monitoring = None
+    for c in ep.components or []:
+        r, prefix = c.rolling_update, component_prefix(c)
+        if r is None:
+            continue
+        alarms = (list(monitoring.component_alarms[prefix].values())
+                  if r.auto_rollback and monitoring is not None else [])
+        timeout = r.maximum_execution_timeout_seconds
+        endpoint.components[prefix].use_rolling_update(
+            batch_size=r.batch_size, unit=r.capacity_type,
+            wait_interval=cdk.Duration.seconds(r.wait_interval_seconds),
+            maximum_execution_timeout=cdk.Duration.seconds(timeout) if timeout else None,
+            rollback_batch_size=r.rollback_batch_size, rollback_alarms=alarms)
+
+
 def blue_green(g: Guardrails, monitoring: EndpointMonitoring | None) -> BlueGreenDeployment:
     """Guardrails -> the endpoint's blue/green policy; auto-rollback watches the stack's
     5XX and latency alarms (the rules require alarms for it)."""

@@ -68,7 +68,8 @@ def test_every_parameter_is_a_member_of_its_operation_with_python_patterns():
             parameter = sent.parameter
             assert parameter.operation in {
                 "CreateModel", "CreateEndpointConfig", "CreateEndpoint",
-                "CreateInferenceComponent", "RegisterScalableTarget", "PutScalingPolicy",
+                "CreateInferenceComponent", "UpdateInferenceComponent",
+                "RegisterScalableTarget", "PutScalingPolicy",
                 "PutScheduledAction", "PutMetricAlarm"}, key
             assert parameter.shape_name, key  # raises KeyError for a member botocore lacks
             for pattern in _patterns(parameter.service, parameter.shape_name):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from config.shapes.endpoint import CAPACITY_TYPES
+
 from . import capture_values as capture
 from . import values as v
 from .botocore_model import Parameter
@@ -55,6 +57,8 @@ SERVERLESS = f"{VARIANT}.ServerlessConfig"
 STARTUP = "Specification.StartupParameters"
 COMPUTE = "Specification.ComputeResourceRequirements"
 ENVIRONMENT = "PrimaryContainer.Environment"
+UPDATE_COMPONENT = "UpdateInferenceComponent"
+ROLLING = "DeploymentConfig.RollingUpdatePolicy"
 
 
 #: A setting the container reads as a variable: checked with the whole environment.
@@ -204,6 +208,18 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
         sagemaker(ENDPOINT, f"{BLUE_GREEN}.TerminationWaitInSeconds"),),
     ("Guardrails", "maximum_execution_timeout_seconds"): (
         sagemaker(ENDPOINT, f"{BLUE_GREEN}.MaximumExecutionTimeoutInSeconds"),),
+    # -- rolling updates of components (DeploymentConfig exists on the update only) -------
+    ("RollingUpdate", "batch_unit"): (
+        sagemaker(UPDATE_COMPONENT, f"{ROLLING}.MaximumBatchSize.Type",
+                  lambda site, unit: CAPACITY_TYPES[unit]),),
+    ("RollingUpdate", "batch_size"): (
+        sagemaker(UPDATE_COMPONENT, f"{ROLLING}.MaximumBatchSize.Value"),),
+    ("RollingUpdate", "rollback_batch_size"): (
+        sagemaker(UPDATE_COMPONENT, f"{ROLLING}.RollbackMaximumBatchSize.Value"),),
+    ("RollingUpdate", "wait_interval_seconds"): (
+        sagemaker(UPDATE_COMPONENT, f"{ROLLING}.WaitIntervalInSeconds"),),
+    ("RollingUpdate", "maximum_execution_timeout_seconds"): (
+        sagemaker(UPDATE_COMPONENT, f"{ROLLING}.MaximumExecutionTimeoutInSeconds"),),
     # -- alarms -----------------------------------------------------------------------------
     ("Alarms", "topic_arn"): (alarm("AlarmActions", v.when(v.has_alarms, v.topic_actions)),
                               alarm("OKActions", v.when(v.has_alarms, v.topic_actions))),
@@ -256,5 +272,7 @@ NOT_SENT: dict[tuple[str, str], str] = {
     ("DataCapture", "expire_after_days"): "S3 lifecycle rules of the stack's capture bucket",
     ("Guardrails", "auto_rollback"): "a switch: the alarm names that reach "
                                      "AutoRollbackConfiguration are CloudFormation's",
+    ("RollingUpdate", "auto_rollback"): "a switch: the component's alarm names that reach "
+                                        "AutoRollbackConfiguration are CloudFormation's",
     ("Alarms", "enabled"): "a switch: whether the alarms exist",
 }

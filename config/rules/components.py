@@ -73,7 +73,7 @@ def _component_problems(pc: str, ep: Endpoint, c: Component,
         return [(f"{pc}.image.model_package", "SageMaker does not host model "
                                               "packages as inference components")]
     return (model_rules(pc, ep.component_view(c)) + _resource_problems(pc, ep, c)
-            + _copy_problems(pc, c))
+            + _copy_problems(pc, c) + _rolling_problems(pc, ep, c))
 
 
 def _resource_problems(pc: str, ep: Endpoint, c: Component) -> list[Problem]:
@@ -106,6 +106,28 @@ def _copy_problems(pc: str, c: Component) -> list[Problem]:
         return [(f"{pc}.copies", f"{c.copies} is outside autoscaling "
                                  f"{a.min_copies}..{a.max_copies}")]
     return []
+
+
+def _rolling_problems(pc: str, ep: Endpoint, c: Component) -> list[Problem]:
+    """Percent batches: 5-50% (botocore 1.44.5 sagemaker, InferenceComponentRollingUpdatePolicy
+    MaximumBatchSize), a rollback batch at most all; auto-rollback watches the component's
+    own alarms, which exist only with ``alarms.enabled``."""
+    r = c.rolling_update
+    if r is None:
+        return []
+    errors: list[Problem] = []
+    if r.batch_unit == "percent" and not 5 <= r.batch_size <= 50:
+        errors.append((f"{pc}.rolling_update.batch_size",
+                       f"{r.batch_size}%: SageMaker takes 5-50% of the copies per batch"))
+    if (r.batch_unit == "percent" and r.rollback_batch_size is not None
+            and r.rollback_batch_size > 100):
+        errors.append((f"{pc}.rolling_update.rollback_batch_size",
+                       f"{r.rollback_batch_size}%: at most 100% of the copies"))
+    if r.auto_rollback and not ep.alarms.enabled:
+        errors.append((f"{pc}.rolling_update.auto_rollback",
+                       "rolls back on the component's 5XX and latency alarms: set "
+                       "alarms.enabled: true, or auto_rollback: false"))
+    return errors
 
 
 def _capacity_problems(p: str, ep: Endpoint, scaling: InstanceScaling) -> list[Problem]:

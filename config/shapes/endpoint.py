@@ -36,6 +36,37 @@ class ComponentAutoscaling(Strict):
                                                 "the first copy back.")
 
 
+#: ``rolling_update.batch_unit`` -> InferenceComponentCapacitySize.Type.
+CAPACITY_TYPES = {"copies": "COPY_COUNT", "percent": "CAPACITY_PERCENT"}
+
+
+class RollingUpdate(Strict):
+    """A component's rolling update (``DeploymentConfig.RollingUpdatePolicy``): SageMaker
+    replaces the copies in batches, waits between them and, with ``auto_rollback``, rolls
+    back when one of the component's own alarms fires (``AutoRollbackConfiguration``).
+    Limits: botocore 1.44.5 sagemaker UpdateInferenceComponent."""
+
+    batch_unit: Literal["copies", "percent"] = Field(
+        default="copies", description="What batch sizes count: copies (COPY_COUNT) or percent "
+                                      "of the copies (CAPACITY_PERCENT).")
+    batch_size: int = Field(default=1, ge=1, description="Copies (or percent, 5-50) replaced "
+                                                         "per batch (MaximumBatchSize).")
+    rollback_batch_size: int | None = Field(
+        default=None, ge=1, description="Copies (or percent) restored per batch on rollback "
+                                        "(RollbackMaximumBatchSize); default: all at once.")
+    wait_interval_seconds: int = Field(
+        default=120, ge=0, le=3600, description="Seconds to watch the alarms after each batch.")
+    maximum_execution_timeout_seconds: int | None = Field(
+        default=None, ge=600, le=28800, description="Longest rolling update.")
+    auto_rollback: bool = Field(
+        default=True, description="Roll back on the component's 5XX and model-latency alarms "
+                                  "(needs alarms.enabled).")
+
+    @property
+    def capacity_type(self) -> str:
+        return CAPACITY_TYPES[self.batch_unit]
+
+
 class Component(ModelSpec):
     """One model of a ``mode: components`` endpoint (an AWS::SageMaker::InferenceComponent).
     ``instance_type`` is the endpoint's; SM_NUM_GPUS defaults to ``accelerators``."""
@@ -48,6 +79,9 @@ class Component(ModelSpec):
     copies: int = Field(default=1, ge=0, le=1000, description="Copies deployed.")
     autoscaling: ComponentAutoscaling | None = Field(
         default=None, description="Copy autoscaling on concurrent requests per copy.")
+    rolling_update: RollingUpdate | None = Field(
+        default=None, description="Update copies in batches, with auto-rollback on the "
+                                  "component's alarms (default: SageMaker's own update).")
 
     @property
     def gpus_available(self) -> int | None:
