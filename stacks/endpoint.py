@@ -200,6 +200,8 @@ class ModelEndpointStack(cdk.Stack):
         ep = self.spec
         self.monitoring = translate.monitoring(self, self.endpoint, ep.alarms, self.alarm_topic,
                                                self.endpoint_name)
+        if isinstance(self.endpoint, ComponentEndpoint):
+            translate.add_rolling_updates(self.endpoint, ep, self.monitoring)
         if (ep.guardrails is not None and isinstance(self.endpoint, LlmEndpoint)
                 and not isinstance(self.monitoring, ComponentMonitoring)):
             self.endpoint.use_blue_green(translate.blue_green(ep.guardrails, self.monitoring))
