@@ -13,7 +13,7 @@ from llm_constructs import inference_ami
 
 from .base import ENDPOINT_NAME_RE, Strict
 from .capture import DataCapture
-from .deployment import Deployment, Encryption, Network
+from .deployment import Deployment, Encryption, Network, Tags
 from .model import ModelSpec
 from .operations import Alarms, AsyncInference, Autoscaling, Guardrails, Serverless
 
@@ -107,6 +107,10 @@ class Endpoint(ModelSpec):
                                   "captured to S3 (DataCaptureConfig).")
     invoke_principals: list[str] = Field(
         default_factory=list, description="IAM role ARNs allowed to invoke the endpoint.")
+    tags: Tags = Field(
+        default_factory=dict,
+        description="Cost-allocation tags (e.g. team, cost centre) on every resource of this "
+                    "endpoint's stack, beside `deployment.tags`; a key in both takes this value.")
 
     @field_validator("endpoint_name")
     @classmethod
