@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-import unicodedata
-from functools import cache
-from typing import Annotated, Literal, get_args
+from typing import Literal, get_args
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import Field, field_validator
 
 from .base import Strict, close
 
@@ -21,74 +19,16 @@ InterfaceEndpoint = Literal["sagemaker.runtime", "sagemaker.api", "sts", "logs",
 INTERFACE_ENDPOINTS: tuple[str, ...] = get_args(InterfaceEndpoint)
 
 
-@cache
-def tag_shape(name: str) -> dict:
-    """``TagKey``, ``TagValue`` or ``TagList`` of botocore's SageMaker model (1.44.5: keys
-    1-128, values 0-256 characters, both ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*``, at most 50 tags;
-    IAM, S3 and the other tagged services take the same)."""
-    from llm_constructs.botocore_data import service_model
-
-    return dict(service_model("sagemaker")["shapes"][name])
-
-
-@cache
-def _tag_charset(name: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    """The pattern's character class as (Unicode category prefixes, literal characters):
-    Python's ``re`` has no ``\\p{...}``, and the class is all the pattern says."""
-    body = tag_shape(name)["pattern"].removeprefix("([").removesuffix("]*)")
-    categories, literals, i = [], set(), 0
-    while i < len(body):
-        if body.startswith("\\p{", i):
-            end = body.index("}", i)
-            categories.append(body[i + 3:end])
-            i = end + 1
-        else:
-            i += body[i] == "\\"  # an escaped literal (``\\-``)
-            literals.add(body[i])
-            i += 1
-    return tuple(categories), frozenset(literals)
-
-
-def _tag_text(name: str, what: str, text: str) -> str:
-    shape = tag_shape(name)
-    if not shape["min"] <= len(text) <= shape["max"]:
-        raise ValueError(f"{what} {text!r} has {len(text)} characters; allowed: "
-                         f"{shape['min']}-{shape['max']} ({name})")
-    categories, literals = _tag_charset(name)
-    bad = sorted({c for c in text if c not in literals
-                  and not unicodedata.category(c).startswith(categories)})
-    if bad:
-        raise ValueError(f"{what} {text!r} has {''.join(bad)!r}; allowed: letters, digits, "
-                         f"spaces and {''.join(sorted(literals))} ({name})")
-    return text
-
-
-def _tag_key(key: str) -> str:
-    # AWS reserves the prefix in any case (Tagging AWS resources, "Tag naming limits").
-    if key.lower().startswith("aws:"):
-        raise ValueError(f"tag key {key!r}: the prefix 'aws:' is reserved for AWS")
-    return _tag_text("TagKey", "tag key", key)
-
-
-def _tag_value(value: str) -> str:
-    return _tag_text("TagValue", "tag value", value)
-
-
-def _tag_count(tags: dict[str, str]) -> dict[str, str]:
-    # Two places kept: the app's ``project`` tag, and the ``aws-cdk:auto-delete-objects`` tag
-    # CDK puts on the buckets it empties on delete (``removal_policy: destroy``).
-    most = tag_shape("TagList")["max"] - 2
-    if len(tags) > most:
-        raise ValueError(f"{len(tags)} tags; allowed: at most {most} (TagList max "
-                         f"{most + 2}, less 'project' and CDK's aws-cdk:auto-delete-objects)")
+def reserved_tag_keys(tags: dict[str, str]) -> dict[str, str]:
+    """Tag keys (``deployment.tags``, an endpoint's ``tags``) may not start with ``aws:``
+    in any case: AWS reserves it ("Tagging AWS resources", tag naming limits) although
+    botocore's TagKey pattern allows it. Lengths, characters and the count of 50 are checked
+    against botocore's shapes with the other API values (``config/api``)."""
+    reserved = [key for key in tags if key.lower().startswith("aws:")]
+    if reserved:
+        raise ValueError(f"tag keys {', '.join(map(repr, reserved))}: the prefix 'aws:' is "
+                         "reserved for AWS; rename them")
     return tags
-
-
-#: Cost-allocation tags (``deployment.tags``, an endpoint's ``tags``): each key and value as
-#: SageMaker accepts it, one error per bad one.
-Tags = Annotated[dict[Annotated[str, AfterValidator(_tag_key)],
-                      Annotated[str, AfterValidator(_tag_value)]],
-                 AfterValidator(_tag_count)]
 
 
 def all_regions() -> list[str]:
@@ -120,10 +60,12 @@ class Deployment(Strict):
                     "set (otherwise synth would need an AWS lookup).")
     termination_protection: bool = Field(
         default=False, description="CloudFormation termination protection on every stack.")
-    tags: Tags = Field(
+    tags: dict[str, str] = Field(
         default_factory=dict,
         description="Tags on every resource (plus `project`); an endpoint's `tags` override a key "
                     "on its stack.")
+
+    _tags = field_validator("tags")(reserved_tag_keys)
 
     @field_validator("region")
     @classmethod
