@@ -54,6 +54,9 @@ class ModelEndpointStack(cdk.Stack):
         self._monitor()
         translate.add_outputs(self, endpoint, self.endpoint, self.execution_role,
                               self.storage, self.runtime)
+        # On the stack, below the app's deployment.tags: the nearer tag wins a shared key.
+        for key, value in endpoint.tags.items():
+            cdk.Tags.of(self).add(key, value)
 
     # -- runtime: where the containers run, with which rights ---------------------------------
     def _placement(self) -> list[ec2.ISubnet]:

@@ -95,6 +95,12 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
         *tagged(MODEL, CONFIG, ENDPOINT, COMPONENT),
         scaling(REGISTER, "Tags", v.tag_map),
         alarm("Tags", v.tag_list)),
+    # With the global ones, as the endpoint's stack sends them (sent only when set).
+    ("Endpoint", "tags"): (
+        *(sagemaker(op, "Tags", v.endpoint_tags(v.tag_list))
+          for op in (MODEL, CONFIG, ENDPOINT, COMPONENT)),
+        scaling(REGISTER, "Tags", v.endpoint_tags(v.tag_map)),
+        alarm("Tags", v.endpoint_tags(v.tag_list))),
     # -- the container ------------------------------------------------------------------
     ("ModelSpec", "environment"): (sagemaker(MODEL, ENVIRONMENT, v.environment),),
     ("ModelSpec", "sm_num_gpus"): IN_ENVIRONMENT,

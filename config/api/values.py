@@ -241,7 +241,8 @@ def async_output(site: Site, value: Any) -> Any:
 # -- tags -----------------------------------------------------------------------------------
 
 def tag_list(site: Site, value: Any) -> Any:
-    """Every resource's tags: ``deployment.tags`` and ``project`` (the app adds it last)."""
+    """Every resource's tags: ``deployment.tags``, ``project`` (the app adds it last) and, in
+    an endpoint's stack, the endpoint's ``tags``."""
     return [{"Key": k, "Value": v} for k, v in _tags(site).items()]
 
 
@@ -253,8 +254,19 @@ def tag_map(site: Site, value: Any) -> Any:
     return _tags(site) if scaled else None
 
 
+def endpoint_tags(value_of: ValueOf) -> ValueOf:
+    """An endpoint's own tags, checked with the global ones only when it has some (the
+    global ones alone are checked at ``deployment.tags``)."""
+    def value(site: Site, v: Any) -> Any:
+        return value_of(site, v) if _endpoint(site).tags else None
+    return value
+
+
 def _tags(site: Site) -> dict[str, str]:
-    return {**site.cfg.deployment.tags, "project": site.cfg.project}
+    """As the templates carry them (CDK sorts them by key): the endpoint's stack tags
+    override the app's."""
+    own = site.endpoint.tags if site.endpoint is not None else {}
+    return {**site.cfg.deployment.tags, "project": site.cfg.project, **own}
 
 
 # -- scaling and alarms ---------------------------------------------------------------------

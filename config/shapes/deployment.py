@@ -19,6 +19,18 @@ InterfaceEndpoint = Literal["sagemaker.runtime", "sagemaker.api", "sts", "logs",
 INTERFACE_ENDPOINTS: tuple[str, ...] = get_args(InterfaceEndpoint)
 
 
+def reserved_tag_keys(tags: dict[str, str]) -> dict[str, str]:
+    """Tag keys (``deployment.tags``, an endpoint's ``tags``) may not start with ``aws:``
+    in any case: AWS reserves it ("Tagging AWS resources", tag naming limits) although
+    botocore's TagKey pattern allows it. Lengths, characters and the count of 50 are checked
+    against botocore's shapes with the other API values (``config/api``)."""
+    reserved = [key for key in tags if key.lower().startswith("aws:")]
+    if reserved:
+        raise ValueError(f"tag keys {', '.join(map(repr, reserved))}: the prefix 'aws:' is "
+                         "reserved for AWS; rename them")
+    return tags
+
+
 def all_regions() -> list[str]:
     """CDK's regions, botocore's, and those AWS's image tables list (CDK and botocore lag
     behind new regions: me-west-1 is in the tables of sagemaker-core 2.27.0 only)."""
@@ -49,7 +61,11 @@ class Deployment(Strict):
     termination_protection: bool = Field(
         default=False, description="CloudFormation termination protection on every stack.")
     tags: dict[str, str] = Field(
-        default_factory=dict, description="Tags on every resource (plus `project`).")
+        default_factory=dict,
+        description="Tags on every resource (plus `project`); an endpoint's `tags` override a key "
+                    "on its stack.")
+
+    _tags = field_validator("tags")(reserved_tag_keys)
 
     @field_validator("region")
     @classmethod

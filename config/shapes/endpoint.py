@@ -13,7 +13,7 @@ from llm_constructs import inference_ami
 
 from .base import ENDPOINT_NAME_RE, Strict
 from .capture import DataCapture
-from .deployment import Deployment, Encryption, Network
+from .deployment import Deployment, Encryption, Network, reserved_tag_keys
 from .model import ModelSpec
 from .operations import Alarms, AsyncInference, Autoscaling, Guardrails, Serverless
 
@@ -141,6 +141,13 @@ class Endpoint(ModelSpec):
                                   "captured to S3 (DataCaptureConfig).")
     invoke_principals: list[str] = Field(
         default_factory=list, description="IAM role ARNs allowed to invoke the endpoint.")
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Cost-allocation tags (e.g. team, cost centre) on every resource of this "
+                    "endpoint's stack, beside `deployment.tags`; a key in both takes this value. "
+                    "Checked as deployment.tags: SageMaker's Tag shapes, 50 with `project`.")
+
+    _tags = field_validator("tags")(reserved_tag_keys)
 
     @field_validator("endpoint_name")
     @classmethod
