@@ -136,7 +136,9 @@ def test_environment_and_tags_are_checked_as_the_templates_send_them():
                  if r["Type"] == "AWS::SageMaker::Model")
     site = Site(cfg, endpoint, endpoint, "endpoints[0]")
     assert environment(site, endpoint.environment) == model["PrimaryContainer"]["Environment"]
-    assert tag_list(site, cfg.deployment.tags) == model["Tags"]
+    # the global tags, project and the endpoint's own (CDK sorts them by key)
+    assert sorted(tag_list(site, cfg.deployment.tags), key=lambda t: t["Key"]) == model["Tags"]
+    assert {"Key": "cost-centre", "Value": "4711"} in model["Tags"]
 
 
 @pytest.mark.parametrize("name", available())
