@@ -62,6 +62,18 @@ def parse_arn(text: str, *, service: str, resource: str, regional: bool = True) 
     return arn
 
 
+def parse_kms_key_arn(text: str) -> Arn:
+    """``text`` as the ARN of a KMS key (``...:key/<id>``, a regional one)."""
+    return parse_arn(text, service="kms", resource="key/")
+
+
+def check_kms_key_arn(text: str | None) -> str | None:
+    """A field validator's body: a KMS key ARN, or None; ValueError naming what is wrong."""
+    if text is not None:
+        parse_kms_key_arn(text)
+    return text
+
+
 def parse_s3_uri(text: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> ``(bucket, key)``; ValueError naming what is wrong."""
     if not text.startswith("s3://"):

@@ -60,18 +60,24 @@ def queue_arn(sqs: Any, url: str) -> str:
         "Attributes"]["QueueArn"])
 
 
-def create_runtime_resources(session: Any, *, bucket: str, table: str,
-                             input_prefix: str) -> Resources:
-    """The runtime's resources as the stack wires them: a versioned bucket whose uploads
-    under ``input_prefix`` notify the requests queue, the ledger (key ``inference_id``),
-    and the success and error topics delivering raw to the results queue."""
-    s3, sqs, sns = (session.client(s) for s in ("s3", "sqs", "sns"))
+def create_bucket_and_ledger(session: Any, *, bucket: str, table: str) -> None:
+    """The versioned async bucket and the job ledger (key ``inference_id``)."""
+    s3 = session.client("s3")
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     session.client("dynamodb").create_table(
         TableName=table, BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "inference_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "inference_id", "AttributeType": "S"}])
+
+
+def create_runtime_resources(session: Any, *, bucket: str, table: str,
+                             input_prefix: str) -> Resources:
+    """The runtime's resources as the stack wires them: a versioned bucket whose uploads
+    under ``input_prefix`` notify the requests queue, the ledger (key ``inference_id``),
+    and the success and error topics delivering raw to the results queue."""
+    s3, sqs, sns = (session.client(s) for s in ("s3", "sqs", "sns"))
+    create_bucket_and_ledger(session, bucket=bucket, table=table)
     requests, results = (sqs.create_queue(QueueName=n)["QueueUrl"]
                          for n in ("requests", "results"))
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={

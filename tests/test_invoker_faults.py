@@ -27,7 +27,7 @@ from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
 
 from llm_constructs.async_runtime import INVOKER_CODE, RECORDER_CODE
-from tests.moto_runtime import load_handler
+from tests.moto_runtime import create_bucket_and_ledger, load_handler
 
 
 invoker_mod = load_handler("faults_invoker", INVOKER_CODE)
@@ -161,13 +161,7 @@ def backdrop(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire",
                         lambda self, amount=1, block=True: True)
     with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "inference_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "inference_id", "AttributeType": "S"}])
+        create_bucket_and_ledger(boto3, bucket=BUCKET, table=TABLE)
         yield
 
 

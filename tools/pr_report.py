@@ -21,6 +21,10 @@ import re
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+
+from tools.template_diff import fence
+
 #: GitHub's limit for one step's summary is 1 MiB; keep room for what other steps add.
 SUMMARY_LIMIT = 900 * 1024
 #: The comment names the findings; the job summary has the details.
@@ -92,7 +96,7 @@ def fenced(title: str, text: str, link: str, limit: int = SUMMARY_LIMIT) -> str:
                 f"({len(data) // 1024} KiB in all): the whole output is in the run's "
                 f"artifact: [download]({link}).\n")
         text = cut
-    f = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
+    f = fence(text)
     return f"## {title}\n\n{f}\n{text}\n{f}\n{note}"
 
 

@@ -6,7 +6,7 @@ this is checked here; an environment-agnostic stack gets a ``CfnRule`` per ARN i
 
 from __future__ import annotations
 
-from config.arns import Arn, parse_arn
+from config.arns import Arn, parse_arn, parse_kms_key_arn
 from config.backends import Problem
 from config.shapes import Deployment, Endpoint, ModelPackageImage, S3Source
 from llm_constructs.partitions import partition_of
@@ -21,8 +21,8 @@ def arns_of(ep: Endpoint) -> list[tuple[str, Arn]]:
         found.append(("alarms.topic_arn", parse_arn(ep.alarms.topic_arn, service="sns",
                                                     resource="")))
     if ep.data_capture is not None and ep.data_capture.kms_key_arn:
-        found.append(("data_capture.kms_key_arn", parse_arn(
-            ep.data_capture.kms_key_arn, service="kms", resource="key/")))
+        found.append(("data_capture.kms_key_arn",
+                      parse_kms_key_arn(ep.data_capture.kms_key_arn)))
     models = ([(f"components[{i}] ({c.name}).", c) for i, c in enumerate(ep.components or [])]
               if ep.is_components else [("", ep)])
     for prefix, spec in models:
@@ -31,8 +31,8 @@ def arns_of(ep: Endpoint) -> list[tuple[str, Arn]]:
             found.append((f"{prefix}image.model_package", parse_arn(
                 spec.image.model_package, service="sagemaker", resource="model-package/")))
         if isinstance(spec.source, S3Source) and spec.source.kms_key_arn:
-            found.append((f"{prefix}source.kms_key_arn", parse_arn(
-                spec.source.kms_key_arn, service="kms", resource="key/")))
+            found.append((f"{prefix}source.kms_key_arn",
+                          parse_kms_key_arn(spec.source.kms_key_arn)))
     return found
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from config.arns import parse_arn, parse_s3_uri
+from config.arns import check_kms_key_arn, parse_s3_uri
 
 from .base import Strict
 
@@ -71,9 +71,7 @@ class DataCapture(Strict):
     @field_validator("kms_key_arn")
     @classmethod
     def _key(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_arn(v, service="kms", resource="key/")
-        return v
+        return check_kms_key_arn(v)
 
     @property
     def own_bucket(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Discriminator, Field, Tag, field_validator
 
-from config.arns import parse_arn, parse_s3_uri
+from config.arns import check_kms_key_arn, parse_s3_uri
 
 from .base import Strict
 from .images import kind_of
@@ -65,9 +65,7 @@ class S3Source(Strict):
     @field_validator("kms_key_arn")
     @classmethod
     def _key(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_arn(v, service="kms", resource="key/")
-        return v
+        return check_kms_key_arn(v)
 
     @field_validator("s3")
     @classmethod
