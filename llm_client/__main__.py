@@ -99,7 +99,10 @@ def _submit_parsers(sub: Any) -> None:
 
 
 def _at_least_one_second(text: str) -> float:
-    seconds = float(text)
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not seconds >= 1:
         raise argparse.ArgumentTypeError(f"{text} s: the ledger is read at most once a second")
     return seconds

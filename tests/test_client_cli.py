@@ -445,3 +445,14 @@ def test_the_components_stack_outputs_what_the_client_reads():
     literal = {k: o["Value"] for k, o in outputs.items() if isinstance(o["Value"], str)}
     assert llm_client.client.component_names(literal) == {
         "naver-news": "llm-seed-ic-llama3-naver-news"}
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("0.5", "argument --check-every: 0.5 s: the ledger is read at most once a second"),
+    ("soon", "argument --check-every: 'soon' is not a number of seconds"),
+])
+def test_a_bad_check_interval_is_a_usage_error_naming_the_option(capsys, value, expected):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--stack", "s", "wait", "job", "--check-every", value])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(expected)
