@@ -41,6 +41,7 @@ class AsyncInferenceStorage(Construct):
             self, "Key", enable_key_rotation=True, removal_policy=removal_policy,
             description="Async inference requests, results and notifications")
         self.owned = existing_bucket_name is None
+        self.expire_after = expire_after
         self.access_log_bucket: s3.Bucket | None = None
         if existing_bucket_name is not None:
             self.bucket: s3.IBucket = s3.Bucket.from_bucket_name(self, "Bucket",
@@ -62,6 +63,13 @@ class AsyncInferenceStorage(Construct):
                                            display_name="Async inference succeeded")
             self.error_topic = sns.Topic(self, "Error", master_key=self.key, enforce_ssl=True,
                                          display_name="Async inference failed")
+
+    def add_expiry(self, prefix: str) -> None:
+        """Expire what others write under ``prefix`` (the job runtime's failed copies) after
+        ``expire_after``, as requests, results and failures do; nothing on a bucket the
+        stack does not own, or without ``expire_after``."""
+        if isinstance(self.bucket, s3.Bucket) and self.expire_after is not None:
+            self.bucket.add_lifecycle_rule(prefix=prefix, expiration=self.expire_after)
 
     # -- locations ---------------------------------------------------------------------
     def _uri(self, prefix: str) -> str:

@@ -552,6 +552,17 @@ def test_queues_retry_then_dead_letter_with_alarms(batch):
         assert m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def test_failed_copies_expire_with_the_requests(batch):
+    """dev's batch endpoint keeps requests 7 days (expire_after_days): the failed copies
+    under failed/ too, so none outlives its job's request."""
+    (bucket,) = [b for k, b in resources(batch, "AWS::S3::Bucket").items()
+                 if k.startswith("AsyncBucket")]
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    days = {r.get("Prefix"): r.get("ExpirationInDays") for r in rules}
+    assert days["failed/"] == days["input/"] == days["output/"] == days["failure/"]
+    assert days["failed/"] is not None
+
+
 def test_results_come_from_both_topics_raw(batch):
     subs = resources(batch, "AWS::SNS::Subscription").values()
     assert len(subs) == 2

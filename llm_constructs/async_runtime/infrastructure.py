@@ -73,6 +73,7 @@ class AsyncJobRuntime(Construct):
             raise ValueError("the runtime learns results from the success and error topics")
         self.storage, self.endpoint = storage, endpoint
         self.failed_prefix = failed_prefix
+        storage.add_expiry(failed_prefix)  # kept for replay as long as the requests are
         self.endpoint_name = endpoint.endpoint_name
 
         self.table = dynamodb.Table(
