@@ -147,12 +147,12 @@ def instance_needs(cfg: AppConfig) -> list[QuotaNeed]:
             by_type[instance_type] += count
             users.setdefault(instance_type, []).append(ep)
     needs = [QuotaNeed(INSTANCE_QUOTA.format(instance_type=t), n, f"type:{t}",
-                       f"{_names(cfg, users[t])} at peak (an update at the maximum)")
+                       f"{_names(cfg, users[t])} during an update at the maximum")
              for t, n in sorted(by_type.items())]
     if by_type:
         needs.append(QuotaNeed(TOTAL_INSTANCES, sum(by_type.values()), TOTAL,
                                f"{_names(cfg, [e for e in cfg.endpoints if not e.is_serverless])}"
-                               " at peak"))
+                               " during an update at the maximum"))
         largest = max((ep for ep in cfg.endpoints if not ep.is_serverless),
                       key=steady_instances)
         needs.append(QuotaNeed(PER_ENDPOINT, steady_instances(largest), "",
