@@ -187,6 +187,18 @@ def test_a_shortfall_is_one_line_with_the_request_that_fixes_it():
         "--desired-value 14 --region eu-central-1`"]
 
 
+def test_a_quota_that_cannot_be_raised_asks_to_lower_the_config():
+    """Per endpoint: other endpoints do not count, and a fixed quota cannot be requested."""
+    aws = Stubbed()
+    aws.quotas([_quota(G5_12, "L-65C4BD00", 12.0),
+                _quota(PER_ENDPOINT, "L-ED8DEE9B", 4.0, adjustable=False)], [[]])
+    aws.endpoints()
+    outcome = aws.check(PROD)
+    assert (outcome.code, outcome.problems) == (1, [
+        "Maximum number of instances per endpoint in eu-central-1 is 4 and cannot be raised "
+        "(6 needed: 6 by llm-prod-chat at its maximum): lower the config's maximums"])
+
+
 def test_a_quota_missing_by_name_cannot_be_judged():
     aws = Stubbed()
     aws.quotas([_quota(PER_ENDPOINT, "L-ED8DEE9B", 6.0)], [[]])
@@ -285,3 +297,29 @@ def test_the_command_prints_problems_one_per_line_without_a_traceback(tmp_path, 
     assert code == 2
     assert err.startswith(f"error: {bad}: 2 problem(s):")
     assert "Traceback" not in err
+
+
+def test_the_command_checks_prod_and_exits_1_on_a_shortfall(monkeypatch, capsys):
+    """The whole command on config/prod.yaml (needs above: 12, 12 and 6) against stubbed
+    quotas of 8 ml.g5.12xlarge, 20 instances, 10 per endpoint: one shortfall line on
+    stderr, the figures on stdout."""
+    aws = Stubbed()
+    aws.quotas([_quota(G5_12, "L-65C4BD00", 8.0), _quota(TOTAL_INSTANCES, "L-7A3DF611", 20.0),
+                _quota(PER_ENDPOINT, "L-ED8DEE9B", 10.0)], [[]])
+    aws.endpoints()
+    for stub in aws.stubs.values():
+        stub.activate()
+    monkeypatch.setattr(quota_check, "client_factory",
+                        lambda region, role: aws.clients.__getitem__)
+    code = quota_check.main(["--config", str(ROOT / "config" / "prod.yaml"),
+                             "--region", REGION])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.splitlines() == [
+        "request ml.g5.12xlarge for endpoint usage ≥ 12 in eu-central-1 (now 8; 12 needed "
+        "by llm-prod-chat during an update at the maximum): Service Quotas console → Amazon "
+        "SageMaker, or `aws service-quotas request-service-quota-increase --service-code "
+        "sagemaker --quota-code L-65C4BD00 --desired-value 12 --region eu-central-1`"]
+    assert out.splitlines() == [f"{G5_12}: 12 needed of 8", f"{TOTAL_INSTANCES}: 12 needed of 20",
+                                f"{PER_ENDPOINT}: 6 needed of 10",
+                                "(0 other endpoint(s) in eu-central-1 counted)"]
