@@ -32,7 +32,7 @@ from pathlib import Path
 
 from config import AppConfig, ConfigError, parse_config, read_yaml
 from config.shapes import Endpoint, Serverless
-from config.shapes.endpoint import Component
+from config.shapes.endpoint import Component, InstanceScaling
 from llm_constructs import instances
 
 #: Instances of one type across the account-region's endpoints (L-65C4BD00 for g5.12xlarge).
@@ -85,8 +85,9 @@ def steady_instances(ep: Endpoint) -> int:
     initial count), a components endpoint's ``max_instances``; 0 for serverless."""
     if ep.is_serverless:
         return 0
-    if ep.is_components:
-        return ep.instance_scaling.max_instances if ep.instance_scaling else 1
+    if ep.is_components:  # the variant starts at max(initial, min_instances, 1)
+        most = (ep.instance_scaling or InstanceScaling()).max_instances
+        return max(most, ep.initial_instance_count)
     most = ep.autoscaling.max_capacity if ep.autoscaling else ep.initial_instance_count
     return max(most, ep.initial_instance_count)
 
