@@ -71,7 +71,7 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
         #: (subnet IDs, security group IDs) of the endpoint and its models, or None.
         self.vpc_config: tuple[list[str], list[str]] | None = (
             (list(subnet_ids), list(security_group_ids or ())) if subnet_ids else None)
-        key_allowed = not instances.has_instance_store(instance_type)
+        key_allowed = not any(instances.has_instance_store(t) for t in self.instance_types)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "Config",
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(

@@ -210,7 +210,9 @@ class LlmEndpoint(Construct, AsyncMetrics):
 
         # The volume of an instance with NVMe storage is encrypted by its hardware module
         # and SageMaker refuses a KmsKeyId for it.
-        key_allowed = not instances.has_instance_store(instance_type) and serverless is None
+        # (any type the variant may launch: the fallback types too)
+        key_allowed = serverless is None and not any(
+            instances.has_instance_store(t) for t in self.capacity.instance_types(instance_type))
         variant = self._variant(
             serverless, instance_type=instance_type,
             initial_instance_count=initial_instance_count,

@@ -12,6 +12,7 @@ from functools import cache
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_kms as kms
 
 from config import load_config, parse_config
 from config.shapes.capacity import RoutingStrategy, ScaleInStrategy
@@ -202,6 +203,15 @@ def test_a_fallback_type_must_fit_the_weights():
     assert "ml.g4dn.12xlarge gives" in message
 
 
+def test_a_volume_size_refuses_a_fallback_type_with_nvme_storage():
+    found = dev_problems(instance_type="ml.p3.2xlarge", volume_size_gb=100, autoscaling=None,
+                         fallback_instance_types=["ml.g5.2xlarge"],
+                         model_size={"parameters_billions": 1.5})
+    assert found == {f"{EP}.fallback_instance_types[0]":
+                     "ml.g5.2xlarge has local NVMe storage and SageMaker rejects "
+                     "VolumeSizeInGB for it: remove volume_size_gb, or this type"}
+
+
 def test_too_many_fallback_types_are_counted_with_instance_type():
     found = dev_problems(fallback_instance_types=["ml.g6.2xlarge", "ml.g6e.2xlarge",
                                                   "ml.g5.4xlarge", "ml.g5.8xlarge",
@@ -288,6 +298,9 @@ def _template() -> dict:
                                     concurrency_threshold=16),
                     fallback_instance_types=("ml.g6e.12xlarge",),
                     provision_timeout=cdk.Duration.minutes(20)))
+    LlmEndpoint(stack, "Cpu", execution_role=role, instance_type="ml.m5.xlarge",
+                image_uri=image, endpoint_name="cpu", volume_kms_key=kms.Key(stack, "Key"),
+                capacity=VariantCapacity(fallback_instance_types=("ml.m5d.xlarge",)))
     LlmEndpoint(stack, "Reserved", execution_role=role, instance_type="ml.p5.48xlarge",
                 image_uri=image, endpoint_name="reserved",
                 capacity=VariantCapacity(reservation_arn=PLAN))
@@ -321,6 +334,15 @@ def test_realtime_variant_takes_pools_prefix_aware_routing_and_timeout():
         "RoutingStrategy": "PREFIX_AWARE",
         "PrefixAwareRoutingConfig": {"PrefixLength": 4096, "ConcurrencyThreshold": 16}}
     assert variant["VariantInstanceProvisionTimeoutInSeconds"] == 1200
+
+
+def test_no_volume_key_when_any_type_has_nvme_storage():
+    """SageMaker refuses a KmsKeyId for instance-store types: ml.m5d.xlarge may launch."""
+    (config,) = [c["Properties"] for lid, c in resources(
+        _template(), "AWS::SageMaker::EndpointConfig").items() if lid.startswith("Cpu")]
+    assert "KmsKeyId" not in config
+    assert [p["InstanceType"] for p in config["ProductionVariants"][0]["InstancePools"]] == [
+        "ml.m5.xlarge", "ml.m5d.xlarge"]
 
 
 def test_reserved_variant_launches_only_into_its_reservation():

@@ -129,6 +129,9 @@ def _fallback_problems(p: str, ep: Endpoint) -> list[Problem]:
                                "give each type once"))
             continue
         seen.add(itype)
+        if ep.volume_size_gb is not None and instances.has_instance_store(itype):
+            errors.append((at, f"{itype} has local NVMe storage and SageMaker rejects "
+                               "VolumeSizeInGB for it: remove volume_size_gb, or this type"))
         if ep.is_components:
             errors += [e for c in ep.components or [] for e in _component_fit(at, ep, c, itype)]
         elif ep.image is not None:
