@@ -69,6 +69,18 @@ def test_strategies_are_the_ones_cloudformation_takes_and_sagemaker_knows():
     assert _botocore_enum("CapacityReservationPreference") == {"capacity-reservations-only"}
 
 
+def test_what_a_capacity_change_replaces():
+    """cfn-lint's createOnlyProperties: every capacity setting sits in ProductionVariants, so a
+    change makes a new EndpointConfig and updates the Endpoint in place (blue/green); an
+    InferenceComponent has no create-only property, so moving from Specification to
+    per-type Specifications updates it in place. Nothing for the deploy-risk guard to add."""
+    from tests.helpers import create_only_properties
+
+    assert "ProductionVariants" in create_only_properties("AWS::SageMaker::EndpointConfig")
+    assert create_only_properties("AWS::SageMaker::Endpoint") == {"EndpointName"}
+    assert create_only_properties("AWS::SageMaker::InferenceComponent") == set()
+
+
 # -- the shipped configs ------------------------------------------------------------------
 def test_prod_routes_to_the_least_busy_instance_and_waits_for_capacity():
     chat = load_config("prod").endpoints[0]
