@@ -26,7 +26,8 @@ from . import instances
 from .endpoint_metrics import INVOCATIONS, ComponentHostMetrics
 from .execution_role import SageMakerExecutionRole
 from .model_endpoint import ModelData, check_ami, model_data_properties
-from .variant_capacity import Routing, ScaleIn, VariantCapacity, use_per_type_specifications
+from .variant_capacity import (ScaleInPolicy, VariantCapacity, VariantRouting,
+                               use_per_type_specifications)
 
 #: Utilization of inference component copies (``InferenceComponentName``). Source: AWS,
 #: "Amazon SageMaker AI enhanced metrics for inference endpoints": for inference components,
@@ -54,12 +55,12 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
                  variant_name: str = "AllTraffic",
                  inference_ami_version: str | None = None,
                  capacity: VariantCapacity | None = None,
-                 scale_in: ScaleIn | None = None) -> None:
+                 scale_in: ScaleInPolicy | None = None) -> None:
         super().__init__(scope, id)
         check_ami(inference_ami_version)
         # Components default to least outstanding requests (SageMaker's default is random).
         capacity = capacity or VariantCapacity()
-        routing = capacity.routing or Routing(strategy="LEAST_OUTSTANDING_REQUESTS")
+        routing = capacity.routing or VariantRouting(strategy="LEAST_OUTSTANDING_REQUESTS")
         #: The variant's instance types by priority (more than one: per-type Specifications).
         self.instance_types = capacity.instance_types(instance_type)
         if not min_instances <= max_instances:

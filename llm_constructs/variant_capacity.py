@@ -28,7 +28,7 @@ SCALE_IN_STRATEGIES = ("IDLE_RELEASE", "CONSOLIDATION")
 
 
 @dataclass(frozen=True, kw_only=True)
-class Routing:
+class VariantRouting:
     """``RoutingConfig``: ``strategy`` one of ROUTING_STRATEGIES; PREFIX_AWARE needs both
     ``prefix_length`` and ``concurrency_threshold``."""
 
@@ -55,7 +55,7 @@ class Routing:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScaleIn:
+class ScaleInPolicy:
     """``ManagedInstanceScaling.ScaleInPolicy`` of a components endpoint."""
 
     strategy: str = "IDLE_RELEASE"
@@ -80,7 +80,7 @@ class VariantCapacity:
     5); ``reservation_arn``: launch only into that ML capacity reservation;
     ``provision_timeout``: 300-3600 s across all types."""
 
-    routing: Routing | None = None
+    routing: VariantRouting | None = None
     fallback_instance_types: Sequence[str] = ()
     reservation_arn: str | None = None
     provision_timeout: cdk.Duration | None = None

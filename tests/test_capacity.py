@@ -16,9 +16,9 @@ from aws_cdk import aws_kms as kms
 
 from config import load_config, parse_config
 from config.shapes.capacity import RoutingStrategy, ScaleInStrategy
-from llm_constructs import ComponentEndpoint, LlmEndpoint, SageMakerExecutionRole
-from llm_constructs.variant_capacity import (ROUTING_STRATEGIES, SCALE_IN_STRATEGIES, Routing,
-                                             VariantCapacity)
+from llm_constructs import (ComponentEndpoint, LlmEndpoint, SageMakerExecutionRole,
+                            VariantCapacity, VariantRouting)
+from llm_constructs.variant_capacity import ROUTING_STRATEGIES, SCALE_IN_STRATEGIES
 from stacks import translate
 from tests.helpers import (changed, config_data, dev_with, one, problems, resources,
                            synthesize)
@@ -306,7 +306,7 @@ def _template() -> dict:
     LlmEndpoint(stack, "Llm", execution_role=role, instance_type="ml.g5.12xlarge",
                 image_uri=image, endpoint_name="capacity",
                 capacity=VariantCapacity(
-                    routing=Routing(strategy="PREFIX_AWARE", prefix_length=4096,
+                    routing=VariantRouting(strategy="PREFIX_AWARE", prefix_length=4096,
                                     concurrency_threshold=16),
                     fallback_instance_types=("ml.g6e.12xlarge",),
                     provision_timeout=cdk.Duration.minutes(20)))
@@ -387,8 +387,8 @@ def test_the_capacity_template_is_cfn_lint_clean():
 
 
 @pytest.mark.parametrize(("make", "says"), [
-    (lambda: Routing(strategy="PREFIX_AWARE"), "both for PREFIX_AWARE"),
-    (lambda: Routing(strategy="KV_AWARE"), "one of LEAST_OUTSTANDING_REQUESTS"),
+    (lambda: VariantRouting(strategy="PREFIX_AWARE"), "both for PREFIX_AWARE"),
+    (lambda: VariantRouting(strategy="KV_AWARE"), "one of LEAST_OUTSTANDING_REQUESTS"),
     (lambda: VariantCapacity(reservation_arn=PLAN, fallback_instance_types=("ml.p5e.48xlarge",)),
      "no fallbacks"),
 ])
