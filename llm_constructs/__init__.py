@@ -11,10 +11,11 @@ from .model_endpoint import (AsyncOutput, BlueGreenDeployment, ImportedLlmEndpoi
 from .monitoring import EndpointMonitoring
 from .network import ModelNetwork
 from .scaling import ScalingGuardFunction, VariantAutoScaling
+from .variant_capacity import ScaleInPolicy, VariantCapacity, VariantRouting
 
 __all__ = ["AsyncInferenceStorage", "AsyncJobRuntime", "AsyncOutput", "BlueGreenDeployment",
            "ComponentEndpoint", "DataCapture", "DataCaptureBucket", "EndpointMonitoring",
            "ImportedLlmEndpoint", "InferenceCode", "InferenceComponent", "LlmEndpoint",
            "ModelData", "ModelNetwork",
-           "SageMakerExecutionRole", "ScalingGuardFunction", "ServerlessCompute",
-           "VariantAutoScaling"]
+           "SageMakerExecutionRole", "ScaleInPolicy", "ScalingGuardFunction",
+           "ServerlessCompute", "VariantAutoScaling", "VariantCapacity", "VariantRouting"]

@@ -26,6 +26,8 @@ from . import instances
 from .endpoint_metrics import INVOCATIONS, ComponentHostMetrics
 from .execution_role import SageMakerExecutionRole
 from .model_endpoint import ModelData, check_ami, model_data_properties
+from .variant_capacity import (ScaleInPolicy, VariantCapacity, VariantRouting,
+                               use_per_type_specifications)
 
 #: Utilization of inference component copies (``InferenceComponentName``). Source: AWS,
 #: "Amazon SageMaker AI enhanced metrics for inference endpoints": for inference components,
@@ -51,9 +53,16 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
                  security_group_ids: Sequence[str] | None = None,
                  volume_kms_key: kms.IKey | None = None,
                  variant_name: str = "AllTraffic",
-                 inference_ami_version: str | None = None) -> None:
+                 inference_ami_version: str | None = None,
+                 capacity: VariantCapacity | None = None,
+                 scale_in: ScaleInPolicy | None = None) -> None:
         super().__init__(scope, id)
         check_ami(inference_ami_version)
+        # Components default to least outstanding requests (SageMaker's default is random).
+        capacity = capacity or VariantCapacity()
+        routing = capacity.routing or VariantRouting(strategy="LEAST_OUTSTANDING_REQUESTS")
+        #: The variant's instance types by priority (more than one: per-type Specifications).
+        self.instance_types = capacity.instance_types(instance_type)
         if not min_instances <= max_instances:
             raise ValueError(f"min_instances {min_instances} > max_instances {max_instances}")
         if bool(subnet_ids) != bool(security_group_ids):
@@ -63,19 +72,20 @@ class ComponentEndpoint(Construct, ComponentHostMetrics):
         #: (subnet IDs, security group IDs) of the endpoint and its models, or None.
         self.vpc_config: tuple[list[str], list[str]] | None = (
             (list(subnet_ids), list(security_group_ids or ())) if subnet_ids else None)
-        key_allowed = not instances.has_instance_store(instance_type)
+        key_allowed = not any(instances.has_instance_store(t) for t in self.instance_types)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "Config",
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=variant_name, instance_type=instance_type,
+                variant_name=variant_name,
                 initial_instance_count=max(initial_instance_count, min_instances, 1),
                 managed_instance_scaling=sagemaker.CfnEndpointConfig
-                .ManagedInstanceScalingProperty(status="ENABLED",
-                                                min_instance_count=min_instances,
-                                                max_instance_count=max_instances),
-                routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
-                    routing_strategy="LEAST_OUTSTANDING_REQUESTS"),
-                inference_ami_version=inference_ami_version)],
+                .ManagedInstanceScalingProperty(
+                    status="ENABLED", min_instance_count=min_instances,
+                    max_instance_count=max_instances,
+                    scale_in_policy=scale_in.property() if scale_in else None),
+                inference_ami_version=inference_ami_version,
+                **{**capacity.variant_properties(instance_type),
+                   "routing_config": routing.property()})],
             execution_role_arn=execution_role.role_arn,
             vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
                 subnets=self.vpc_config[0], security_group_ids=self.vpc_config[1])
@@ -152,6 +162,7 @@ class InferenceComponent(Construct):
                         model_data_download_timeout.to_seconds()))),
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(
                 copy_count=copies))
+        use_per_type_specifications(self.component, endpoint.instance_types, accelerators)
         # Named, not generated: scaling and invocations address the component by name, and
         # CloudFormation returns no name attribute to reference.
         self.component_name: str = component_name

@@ -18,6 +18,7 @@ from .data_capture import DataCapture
 from .endpoint_metrics import AsyncMetrics
 from .execution_role import SageMakerExecutionRole
 from .scaling import VariantAutoScaling
+from .variant_capacity import VariantCapacity
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,9 @@ class LlmEndpoint(Construct, AsyncMetrics):
     ``inference_ami_version``: the host AMI; a DLC built on CUDA 12.9 or 13 needs a newer
     NVIDIA driver than SageMaker's default AMI has (``inference_ami.required_for(tag)``).
 
+    ``capacity``: routing, fallback instance types, a capacity reservation and the provision
+    timeout of the variant (``VariantCapacity``; not on serverless endpoints).
+
     ``data_capture``: a sample of requests and responses written to S3 (real-time and
     async); the execution role gets a write of exactly its prefix.
 
@@ -159,11 +163,15 @@ class LlmEndpoint(Construct, AsyncMetrics):
         serverless: ServerlessCompute | None = None,
         inference_ami_version: str | None = None,
         data_capture: DataCapture | None = None,
+        capacity: VariantCapacity | None = None,
     ) -> None:
         super().__init__(scope, id)
         if data_capture is not None and serverless is not None:
             raise ValueError("serverless endpoints take no data capture (SageMaker does not "
                              "support it)")
+        if capacity is not None and serverless is not None:
+            raise ValueError("serverless endpoints have no instances: no capacity settings")
+        self.capacity = capacity or VariantCapacity()
         _check_props(instance_type=instance_type, image_uri=image_uri,
                      model_package_name=model_package_name, environment=environment,
                      model_data=model_data, subnet_ids=subnet_ids,
@@ -202,7 +210,9 @@ class LlmEndpoint(Construct, AsyncMetrics):
 
         # The volume of an instance with NVMe storage is encrypted by its hardware module
         # and SageMaker refuses a KmsKeyId for it.
-        key_allowed = not instances.has_instance_store(instance_type) and serverless is None
+        # (any type the variant may launch: the fallback types too)
+        key_allowed = serverless is None and not any(
+            instances.has_instance_store(t) for t in self.capacity.instance_types(instance_type))
         variant = self._variant(
             serverless, instance_type=instance_type,
             initial_instance_count=initial_instance_count,
@@ -245,7 +255,7 @@ class LlmEndpoint(Construct, AsyncMetrics):
         return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
             variant_name=self.variant_name,
             model_name=self.model.attr_model_name,
-            instance_type=instance_type,
+            **self.capacity.variant_properties(instance_type),
             initial_instance_count=initial_instance_count,
             initial_variant_weight=1.0,
             container_startup_health_check_timeout_in_seconds=int(

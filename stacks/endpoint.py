@@ -114,7 +114,7 @@ class ModelEndpointStack(cdk.Stack):
             volume_size_gb=ep.volume_size_gb, volume_kms_key=key,
             inference_ami_version=ep.host_ami,
             async_output=translate.async_output(ep, self.storage) if self.storage else None,
-            data_capture=capture)
+            data_capture=capture, capacity=translate.variant_capacity(ep))
         if capture is not None:
             self._capture_access(capture)
         translate.add_autoscaling(llm, ep)
@@ -134,7 +134,8 @@ class ModelEndpointStack(cdk.Stack):
             initial_instance_count=ep.initial_instance_count,
             min_instances=scaling.min_instances, max_instances=scaling.max_instances,
             subnet_ids=self.subnet_ids, security_group_ids=self.security_group_ids,
-            volume_kms_key=self.network.key, inference_ami_version=ep.host_ami)
+            volume_kms_key=self.network.key, inference_ami_version=ep.host_ami,
+            capacity=translate.variant_capacity(ep), scale_in=translate.scale_in(ep))
         self.alarm_topic = translate.alarm_topic(self, ep.alarms)
         for c in ep.components or []:
             prefix, view = translate.component_prefix(c), ep.component_view(c)

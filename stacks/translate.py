@@ -36,6 +36,7 @@ from llm_constructs.inference_components import InferenceComponent
 from llm_constructs.monitoring import ComponentMonitoring
 from llm_constructs.partitions import partition_of
 from llm_constructs.scaling import VariantAutoScaling
+from llm_constructs.variant_capacity import ScaleInPolicy, VariantCapacity, VariantRouting
 
 #: The image a model runs: its URI (None: a model package brings its own) and the ECR
 #: repositories the execution role may pull from.
@@ -290,6 +291,30 @@ def serverless_compute(ep: Endpoint) -> ServerlessCompute | None:
     return ServerlessCompute(memory_size_mb=settings.memory_size_mb,
                              max_concurrency=settings.max_concurrency,
                              provisioned_concurrency=settings.provisioned_concurrency)
+
+
+def variant_capacity(ep: Endpoint) -> VariantCapacity | None:
+    """Routing, fallback types, reservation and provision timeout (None: none set)."""
+    routing, timeout = ep.routing, ep.instance_provision_timeout_seconds
+    if ep.is_serverless or not (routing or ep.fallback_instance_types or timeout
+                                or ep.capacity_reservation):
+        return None
+    return VariantCapacity(
+        routing=VariantRouting(strategy=routing.api_strategy,
+                               prefix_length=routing.prefix_length,
+                               concurrency_threshold=routing.concurrency_threshold)
+        if routing else None,
+        fallback_instance_types=tuple(ep.fallback_instance_types),
+        reservation_arn=ep.capacity_reservation.arn if ep.capacity_reservation else None,
+        provision_timeout=cdk.Duration.seconds(timeout) if timeout else None)
+
+
+def scale_in(ep: Endpoint) -> ScaleInPolicy | None:
+    policy = ep.instance_scaling.scale_in if ep.instance_scaling else None
+    if policy is None:
+        return None
+    return ScaleInPolicy(strategy=policy.api_strategy, max_step_size=policy.max_step_size,
+                   cooldown_minutes=policy.cooldown_minutes)
 
 
 def model_timeouts(spec: ModelSpec) -> tuple[cdk.Duration, cdk.Duration]:

@@ -240,3 +240,34 @@ def test_a_mistyped_accept_label_names_the_known_rules(dev, tmp_path, capsys):
     assert "endpoint-replace;" in md.read_text()
     assert risk.accepted_rules("endpoint-replaced bucket-deleted,") == {
         "endpoint-replaced", "bucket-deleted"}
+
+
+def test_an_instance_type_change_through_instance_pools_is_one_too(dev):
+    """A variant with InstancePools names no InstanceType: moving to pools, or reordering
+    them, changes the type SageMaker launches first (issue 16, item 5)."""
+    def native(res):
+        res["NativeTarget"] = {
+            "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+            "Properties": {"ResourceId": "endpoint/llm-dev-chat/variant/AllTraffic",
+                           "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                           "ServiceNamespace": "sagemaker", "MinCapacity": 1,
+                           "MaxCapacity": 2}}
+        for k in [k for k, r in res.items() if r["Type"].startswith("Custom::Scal")]:
+            del res[k]
+
+    def pools(*types):
+        def change(res):
+            native(res)
+            for c in of_type(res, "AWS::SageMaker::EndpointConfig"):
+                variant = c["Properties"]["ProductionVariants"][0]
+                del variant["InstanceType"]
+                variant["InstancePools"] = [{"InstanceType": t, "Priority": i}
+                                            for i, t in enumerate(types, start=1)]
+        return change
+    base = edit(dev, "-endpoint-chat", native)
+    to_pools = risk.compare(base, edit(dev, "-endpoint-chat", pools("ml.g6.2xlarge",
+                                                                    "ml.g5.2xlarge")))
+    assert [f.rule for f in to_pools] == ["scaled-instance-type"]
+    assert "ml.g5.2xlarge -> ml.g6.2xlarge, ml.g5.2xlarge" in to_pools[0].message
+    same = edit(dev, "-endpoint-chat", pools("ml.g6.2xlarge", "ml.g5.2xlarge"))
+    assert risk.compare(same, same) == []

@@ -282,9 +282,18 @@ def _variants(template: dict) -> dict[str, str]:
         for clid, c in res.items():
             if c.get("Type") == "AWS::SageMaker::EndpointConfig" and f'"{clid}"' in ref:
                 for v in c["Properties"].get("ProductionVariants", []):
-                    if "InstanceType" in v:
-                        out[f"{name}/{v['VariantName']}"] = v["InstanceType"]
+                    if "InstanceType" in v or "InstancePools" in v:
+                        out[f"{name}/{v['VariantName']}"] = _instance_types(v)
     return out
+
+
+def _instance_types(variant: dict) -> str:
+    """A variant's instance type, or its instance pools' types by priority (``a, b``):
+    a change of either is an instance-type change."""
+    if "InstanceType" in variant:
+        return str(variant["InstanceType"])
+    pools = sorted(variant["InstancePools"], key=lambda pool: pool.get("Priority", 0))
+    return ", ".join(str(pool["InstanceType"]) for pool in pools)
 
 
 def _instance_type_changes(stack: str, old_t: dict, new_t: dict) -> Iterator[Finding]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from config.shapes.endpoint import CAPACITY_TYPES
 
+from . import capacity_values as capacity
 from . import capture_values as capture
 from . import values as v
 from .botocore_model import Parameter
@@ -59,6 +60,8 @@ COMPUTE = "Specification.ComputeResourceRequirements"
 ENVIRONMENT = "PrimaryContainer.Environment"
 UPDATE_COMPONENT = "UpdateInferenceComponent"
 ROLLING = "DeploymentConfig.RollingUpdatePolicy"
+PREFIX_AWARE = f"{VARIANT}.RoutingConfig.PrefixAwareRoutingConfig"
+SCALE_IN = f"{VARIANT}.ManagedInstanceScaling.ScaleInPolicy"
 
 
 #: A setting the container reads as a variable: checked with the whole environment.
@@ -138,6 +141,23 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
         sagemaker(CONFIG, f"{VARIANT}.ManagedInstanceScaling.MinInstanceCount"),),
     ("InstanceScaling", "max_instances"): (
         sagemaker(CONFIG, f"{VARIANT}.ManagedInstanceScaling.MaxInstanceCount"),),
+    # -- capacity of the variant --------------------------------------------------------------
+    ("Endpoint", "fallback_instance_types"): (
+        sagemaker(CONFIG, f"{VARIANT}.InstancePools", capacity.instance_pools),),
+    ("Endpoint", "instance_provision_timeout_seconds"): (
+        sagemaker(CONFIG, f"{VARIANT}.VariantInstanceProvisionTimeoutInSeconds", v.on_variant),),
+    ("Routing", "strategy"): (
+        sagemaker(CONFIG, f"{VARIANT}.RoutingConfig.RoutingStrategy", capacity.upper),),
+    ("Routing", "prefix_length"): (
+        sagemaker(CONFIG, f"{PREFIX_AWARE}.PrefixLength", v.on_variant),),
+    ("Routing", "concurrency_threshold"): (
+        sagemaker(CONFIG, f"{PREFIX_AWARE}.ConcurrencyThreshold", v.on_variant),),
+    ("CapacityReservation", "arn"): (
+        sagemaker(CONFIG, f"{VARIANT}.CapacityReservationConfig.MlReservationArn",
+                  v.on_variant),),
+    ("ScaleInPolicy", "strategy"): (sagemaker(CONFIG, f"{SCALE_IN}.Strategy", capacity.upper),),
+    ("ScaleInPolicy", "max_step_size"): (sagemaker(CONFIG, f"{SCALE_IN}.MaximumStepSize"),),
+    ("ScaleInPolicy", "cooldown_minutes"): (sagemaker(CONFIG, f"{SCALE_IN}.CooldownInMinutes"),),
     # -- asynchronous inference -----------------------------------------------------------
     ("AsyncInference", "max_concurrent_invocations_per_instance"): (
         sagemaker(CONFIG, "AsyncInferenceConfig.ClientConfig.MaxConcurrentInvocationsPerInstance",

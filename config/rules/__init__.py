@@ -12,6 +12,7 @@ from llm_constructs import instances
 from .accelerators import accelerator_problems
 from .arns import arn_problems
 from .asynchronous import async_problems
+from .capacity import capacity_problems
 from .capture import capture_problems
 from .components import components_problems
 from .deployment import name_problems, network_problems, zone_problems
@@ -56,7 +57,7 @@ def endpoint_problems(p: str, ep: Endpoint, full: str, net: Network,
                        f"{ep.instance_type} has local NVMe storage and SageMaker rejects "
                        "VolumeSizeInGB for it; remove volume_size_gb"))
     return (errors + scaling_problems(p, ep) + async_problems(p, ep)
-            + arn_problems(p, ep, dep) + capture_problems(p, ep))
+            + arn_problems(p, ep, dep) + capture_problems(p, ep) + capacity_problems(p, ep))
 
 
 def model_problems(p: str, ep: ModelSpec, net: Network, dep: Deployment) -> list[Problem]:

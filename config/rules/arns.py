@@ -9,6 +9,7 @@ from __future__ import annotations
 from config.arns import Arn, parse_arn, parse_kms_key_arn
 from config.backends import Problem
 from config.shapes import Deployment, Endpoint, ModelPackageImage, S3Source
+from config.shapes.capacity import parse_reservation_arn
 from llm_constructs.partitions import partition_of
 
 
@@ -20,6 +21,9 @@ def arns_of(ep: Endpoint) -> list[tuple[str, Arn]]:
     if ep.alarms.topic_arn:
         found.append(("alarms.topic_arn", parse_arn(ep.alarms.topic_arn, service="sns",
                                                     resource="")))
+    if ep.capacity_reservation is not None:
+        found.append(("capacity_reservation.arn",
+                      parse_reservation_arn(ep.capacity_reservation.arn)))
     if ep.data_capture is not None and ep.data_capture.kms_key_arn:
         found.append(("data_capture.kms_key_arn",
                       parse_kms_key_arn(ep.data_capture.kms_key_arn)))

@@ -9,9 +9,10 @@ from pydantic import Field, field_validator
 
 from config import facts
 from config.arns import parse_arn
-from llm_constructs import inference_ami
+from llm_constructs import inference_ami, instances
 
-from .base import ENDPOINT_NAME_RE, Strict
+from .base import ENDPOINT_NAME_RE, Strict, close
+from .capacity import CapacityReservation, Routing, ScaleInPolicy
 from .capture import DataCapture
 from .deployment import Deployment, Encryption, Network, reserved_tag_keys
 from .model import ModelSpec
@@ -99,6 +100,9 @@ class InstanceScaling(Strict):
     min_instances: int = Field(default=1, ge=0, le=100,
                                description="Fewest instances (0 scales the endpoint to zero).")
     max_instances: int = Field(default=1, ge=1, le=100, description="Most instances.")
+    scale_in: ScaleInPolicy | None = Field(
+        default=None, description="How instances are released (ScaleInPolicy; default: "
+                                  "SageMaker's).")
 
 
 class Endpoint(ModelSpec):
@@ -132,6 +136,21 @@ class Endpoint(ModelSpec):
         default=None, description="Components only: the instances SageMaker manages.")
     serverless: Serverless | None = Field(
         default=None, description="Serverless only: memory and concurrency.")
+    routing: Routing | None = Field(
+        default=None, description="Request routing among instances (RoutingConfig); default: "
+                                  "random, least_outstanding_requests on components endpoints.")
+    fallback_instance_types: list[str] = Field(
+        default_factory=list,
+        description="Instance types SageMaker falls back to, in this order, when instance_type "
+                    "has no capacity (InstancePools, priority 2 onwards); each must fit the "
+                    "model as instance_type does.")
+    instance_provision_timeout_seconds: int | None = Field(
+        default=None, description="Seconds SageMaker may look for instances across the types "
+                                  "before the deployment fails "
+                                  "(VariantInstanceProvisionTimeoutInSeconds).")
+    capacity_reservation: CapacityReservation | None = Field(
+        default=None, description="Launch only into this ML capacity reservation "
+                                  "(CapacityReservationConfig).")
     guardrails: Guardrails | None = Field(
         default=None, description="Real-time only: blue/green updates with auto-rollback.")
     alarms: Alarms = Field(default_factory=Alarms,
@@ -165,6 +184,17 @@ class Endpoint(ModelSpec):
                              f"{', '.join(inference_ami.versions())}")
         return v
 
+    @field_validator("fallback_instance_types")
+    @classmethod
+    def _fallbacks(cls, v: list[str]) -> list[str]:
+        allowed = instances.realtime_instance_types()
+        for itype in v:
+            if itype not in allowed:
+                raise ValueError(f"{itype!r} is not a SageMaker hosting instance type"
+                                 f"{close(itype, allowed)}; the list is botocore's "
+                                 "ProductionVariantInstanceType")
+        return v
+
     @field_validator("invoke_principals")
     @classmethod
     def _principals(cls, v: list[str]) -> list[str]:
@@ -191,6 +221,11 @@ class Endpoint(ModelSpec):
     @property
     def uses_gpu(self) -> bool:
         return not self.is_serverless and self.gpus != 0
+
+    @property
+    def instance_types(self) -> list[str]:
+        """The variant's instance types by priority: ``instance_type``, then the fallbacks."""
+        return [self.instance_type, *self.fallback_instance_types]
 
     @property
     def host_ami(self) -> str | None:
