@@ -37,7 +37,8 @@ def test_endpoint_config_has_managed_instance_scaling_and_no_model(ic):
     assert "ModelName" not in variant
     assert variant["InstanceType"] == "ml.g5.12xlarge"
     assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0,
-                                                 "MaxInstanceCount": 1}
+                                                 "MaxInstanceCount": 1,
+                                                 "ScaleInPolicy": {"Strategy": "IDLE_RELEASE"}}
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
     assert config["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0].startswith("ExecutionRole")
     assert len(config["Properties"]["VpcConfig"]["Subnets"]) == 2
