@@ -324,7 +324,8 @@ class LlmEndpoint(Construct, AsyncMetrics):
             raise ValueError(f"min_capacity {min_capacity} > max_capacity {max_capacity}")
         self.scaling = VariantAutoScaling(
             self, "Scaling", endpoint=self.endpoint, endpoint_name=self.endpoint_name,
-            variant_name=self.variant_name, instance_type=self.instance_type,
+            variant_name=self.variant_name,
+            instance_type=", ".join(self.capacity.instance_types(self.instance_type)),
             min_capacity=min_capacity, max_capacity=max_capacity)
         return self.scaling
 

@@ -233,9 +233,15 @@ def test_too_many_fallback_types_are_counted_with_instance_type():
                      "takes at most 5 (botocore InstancePoolList): give at most 4"}
 
 
-def test_fallback_types_wait_for_the_scaling_guard():
-    found = dev_problems(fallback_instance_types=["ml.g6.2xlarge"])
-    assert "the scaling guard cannot tell which type" in found[f"{EP}.fallback_instance_types"]
+def test_fallback_types_with_autoscaling_are_accepted():
+    """dev's chat endpoint scales on invocations: with a fallback type, its scaling guard
+    tells an instance-type change by the pools' types (tests/test_scaling_guard.py)."""
+    from config import parse_config
+
+    data = dev_with(**{"endpoints.0.fallback_instance_types": ["ml.g6.2xlarge"]})
+    (ep,) = parse_config(data).endpoints
+    assert ep.autoscaling is not None and ep.instance_types == ["ml.g5.2xlarge",
+                                                                "ml.g6.2xlarge"]
 
 
 def test_a_component_copy_must_fit_each_fallback_type():
@@ -292,6 +298,10 @@ def test_backends_vllm_falls_back_to_l40s_then_l4():
                                         {"InstanceType": "ml.g6.12xlarge", "Priority": 3}]
     assert variant["VariantInstanceProvisionTimeoutInSeconds"] == 1200
     assert "RoutingConfig" not in variant and "CapacityReservationConfig" not in variant
+    # the scaling guard tells a change of types by the pools' types in priority order
+    fingerprints = {r["Properties"]["Fingerprint"] for r in template["Resources"].values()
+                    if r["Type"] in ("Custom::ScalingRelease", "Custom::ScalableVariant")}
+    assert fingerprints == {"ml.g5.12xlarge, ml.g6e.12xlarge, ml.g6.12xlarge"}
 
 
 @cache

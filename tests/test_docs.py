@@ -83,3 +83,9 @@ def test_capacity_counts_autoscaling_components_and_serverless():
     assert capacity.serverless_concurrency(load_config("seed-containers")) == 5
     assert {n.instance_type for n in capacity.instance_needs(load_config("seed-containers"))
             } == {"ml.g5.2xlarge", "ml.g5.xlarge"}
+    # backends: vLLM (1-3, g6e and g6 as fallbacks) and LMI (1) on g5.12xlarge; a fallback
+    # type may have to hold vLLM's fleet alone, not LMI's
+    rows = {(n.instance_type, n.fallback_of): (n.first, n.most, n.update)
+            for n in capacity.instance_needs(load_config("backends"))}
+    assert rows[("ml.g5.12xlarge", "")] == (2, 4, 8)
+    assert rows[("ml.g6e.12xlarge", "ml.g5.12xlarge")] == (1, 3, 6)

@@ -249,6 +249,28 @@ def deployed(send, endpoint):
 
 
 # -- every path ends registered as the deployed template declares ---------------------
+def test_a_variant_with_instance_pools_is_told_by_its_types_in_priority_order():
+    """DescribeEndpointConfig gives a pooled variant InstancePools and no InstanceType
+    (botocore's ProductionVariant shape has both members): the guard's reading is the pool
+    types by priority, as VariantAutoScaling's fingerprint joins them."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    variant_shape = model.shape_for("ProductionVariant")
+    assert {"InstanceType", "InstancePools"} <= set(variant_shape.members)
+    pool_shape = variant_shape.members["InstancePools"].member
+    assert {"InstanceType", "Priority"} <= set(pool_shape.members)
+    pooled = {"VariantName": "AllTraffic", "InstancePools": [
+        {"InstanceType": "ml.g6.12xlarge", "Priority": 3},
+        {"InstanceType": "ml.g5.12xlarge", "Priority": 1},
+        {"InstanceType": "ml.g6e.12xlarge", "Priority": 2}]}
+    assert guard.variant_instance_types(pooled) == (
+        "ml.g5.12xlarge, ml.g6e.12xlarge, ml.g6.12xlarge")
+    assert guard.variant_instance_types({"VariantName": "AllTraffic",
+                                         "InstanceType": "ml.g5.2xlarge"}) == "ml.g5.2xlarge"
+    assert guard.variant_instance_types({"VariantName": "AllTraffic"}) is None
+
+
 def test_create(send, endpoint, aas):
     send(RELEASE, "Create", OLD)           # no endpoint yet: nothing to register
     assert registration(aas) is None

@@ -5,11 +5,10 @@ SageMaker counts endpoint instances per type against the quota "<type> for endpo
 
 * ``first``: instances the first ``cdk deploy`` starts (initial counts);
 * ``most``: what autoscaling may run (its max; a components endpoint's max instances);
-* ``update``: the worst case during an update. An endpoint update is blue/green unless a
-  rolling policy is set: "If no update policy is specified, SageMaker uses a blue/green
-  deployment strategy with all at once traffic shifting by default" (DeploymentConfig, the
-  SageMaker API reference), and the new fleet starts before the old one stops, so an
-  update at full scale needs twice ``most``.
+* ``update``: the worst case during an update, as the pipeline's quota check counts it
+  (``tools/quota_needs.py``): an endpoint update is blue/green, the new fleet starting
+  before the old one stops, so twice ``most``; a components endpoint adds the instances
+  one batch of new copies takes.
 
 Serverless endpoints use no instance quota; their ``max_concurrency`` counts against the
 account's serverless concurrency instead.
@@ -26,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config import AppConfig, load_config
-from config.shapes import InstanceScaling, Serverless
+from config.shapes import Serverless
+from tools.quota_needs import INSTANCE_QUOTA, endpoint_instance_needs, steady_instances
 
 
 @dataclass(frozen=True)
@@ -34,32 +34,37 @@ class Need:
     instance_type: str
     first: int
     most: int
-
-    @property
-    def update(self) -> int:
-        return 2 * self.most
+    update: int
+    fallback_of: str = ""   # a fallback type: launched only when that type has no capacity
 
     @property
     def quota_name(self) -> str:
-        return f"{self.instance_type} for endpoint usage"
+        return INSTANCE_QUOTA.format(instance_type=self.instance_type)
+
+    @property
+    def label(self) -> str:
+        extra = f" (fallback of {self.fallback_of})" if self.fallback_of else ""
+        return f"`{self.quota_name}`{extra}"
 
 
 def instance_needs(cfg: AppConfig) -> list[Need]:
-    """Instances per type that ``cfg``'s endpoints start and may scale to, summed over
-    endpoints that share a type; serverless endpoints are left out."""
-    totals: dict[str, tuple[int, int]] = {}
+    """Instances per type that ``cfg``'s endpoints start, may scale to and hold during an
+    update at that maximum (``tools/quota_needs.py``, which the pipeline's quota check
+    uses), summed over endpoints that share a type; serverless endpoints are left out. A
+    fallback instance type may need as many, when the first type has no capacity."""
+    totals: dict[tuple[str, str], tuple[int, int, int]] = {}
     for ep in cfg.endpoints:
-        if ep.mode == "serverless":
+        if ep.is_serverless:
             continue
-        first = ep.initial_instance_count
-        if ep.mode == "components":
-            most = (ep.instance_scaling or InstanceScaling()).max_instances
-        else:
-            most = ep.autoscaling.max_capacity if ep.autoscaling else first
-        most = max(most, first)
-        f0, m0 = totals.get(ep.instance_type, (0, 0))
-        totals[ep.instance_type] = (f0 + first, m0 + most)
-    return [Need(t, f, m) for t, (f, m) in sorted(totals.items())]
+        counts = (ep.initial_instance_count, steady_instances(ep),
+                  endpoint_instance_needs(ep)[ep.instance_type])
+        keys = [(ep.instance_type, "")] + [(t, ep.instance_type)
+                                           for t in ep.fallback_instance_types]
+        for key in keys:
+            before = totals.get(key, (0, 0, 0))
+            totals[key] = tuple(a + b for a, b in zip(before, counts, strict=True))  # type: ignore[assignment]
+    return [Need(t, *counts, fallback_of=of)
+            for (t, of), counts in sorted(totals.items(), key=lambda kv: (kv[0][1] != "", kv[0]))]
 
 
 def serverless_concurrency(cfg: AppConfig) -> int:
@@ -69,7 +74,7 @@ def serverless_concurrency(cfg: AppConfig) -> int:
 
 
 def markdown_rows(name: str, cfg: AppConfig) -> list[str]:
-    rows = [f"| `{name}` | `{n.quota_name}` | {n.first} | {n.most} | {n.update} |"
+    rows = [f"| `{name}` | {n.label} | {n.first} | {n.most} | {n.update} |"
             for n in instance_needs(cfg)]
     concurrency = serverless_concurrency(cfg)
     if concurrency:

@@ -105,9 +105,8 @@ def _reservation_problems(p: str, ep: Endpoint) -> list[Problem]:
 
 def _fallback_problems(p: str, ep: Endpoint) -> list[Problem]:
     """Each fallback type is a type of its own that fits the model as instance_type does.
-    Not with instance autoscaling yet: the scaling guard tells an instance-type change by the
-    variant's InstanceType, which a variant with pools has not, so it would deregister the
-    scaling before every update and not restore it after a rollback."""
+    With instance autoscaling too: the scaling guard tells a change of instance types by the
+    pools' types in priority order (a variant with pools has no InstanceType)."""
     errors: list[Problem] = []
     if len(ep.instance_types) > most_pools():
         errors.append((f"{p}.fallback_instance_types",
@@ -115,12 +114,6 @@ def _fallback_problems(p: str, ep: Endpoint) -> list[Problem]:
                        f"{len(ep.instance_types)} instance pools, and SageMaker takes at most "
                        f"{most_pools()} (botocore InstancePoolList): give at most "
                        f"{most_pools() - 1}"))
-    if ep.fallback_instance_types and ep.autoscaling is not None:
-        errors.append((f"{p}.fallback_instance_types",
-                       f"{ep.fallback_instance_types} with autoscaling: the scaling guard "
-                       "cannot tell which type a variant with instance pools runs yet; remove "
-                       "one of the two (components endpoints scale with instance_scaling and "
-                       "take both)"))
     seen = {ep.instance_type}
     for i, itype in enumerate(ep.fallback_instance_types):
         at = f"{p}.fallback_instance_types[{i}]"

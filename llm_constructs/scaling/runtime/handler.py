@@ -195,9 +195,19 @@ def deployed_instance_type(aws: Aws, resource_id: str) -> str | None:
         if _not_found(exc):
             return None
         raise
-    types = [v.get("InstanceType") for v in config["ProductionVariants"]
+    types = [variant_instance_types(v) for v in config["ProductionVariants"]
              if v["VariantName"] == variant]
     return types[0] if types else None
+
+
+def variant_instance_types(variant: dict[str, Any]) -> str | None:
+    """What the guard compares: the variant's InstanceType, or the types of its
+    InstancePools by priority joined with ", " (a variant with pools has no InstanceType),
+    as the construct writes the declared fingerprint."""
+    if variant.get("InstanceType"):
+        return str(variant["InstanceType"])
+    pools = sorted(variant.get("InstancePools") or [], key=lambda pool: pool["Priority"])
+    return ", ".join(pool["InstanceType"] for pool in pools) or None
 
 
 def on_release(event: Event, aws: Aws) -> dict[str, str]:
