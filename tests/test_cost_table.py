@@ -119,16 +119,14 @@ def test_extract_refuses_a_missing_ambiguous_or_misunited_price(rows, message):
         update_prices.extract(_offer(rows), "us-east-1", {("Host", "ml.g5.12xlarge")})
 
 
-def test_an_offer_file_must_be_one_region_of_sagemaker(tmp_path):
+def test_an_offer_file_must_be_sagemakers(tmp_path):
     other = tmp_path / "ec2.json"
     other.write_text(json.dumps({**_offer(ROWS), "offerCode": "AmazonEC2"}))
-    with pytest.raises(SystemExit, match="not an AmazonSageMaker offer file"):
+    with pytest.raises(SystemExit, match=r"ec2\.json: not an AmazonSageMaker offer file"):
         update_prices.read_offer(other)
-    mixed = tmp_path / "all.json"
-    mixed.write_text(json.dumps(_offer({**ROWS, "W": ("USW2-Host:ml.g5.xlarge", "1", "Hrs",
-                                                      "us-west-2")})))
-    with pytest.raises(SystemExit, match="products of 2 regions"):
-        update_prices.read_offer(mixed)
+    with pytest.raises(SystemExit) as usage_error:  # the region is not guessed: REGION=PATH
+        update_prices.main(["--offer", str(other), "--cache", str(tmp_path)])
+    assert usage_error.value.code == 2
 
 
 FAKE_PRICES = {"offers": {"us-east-1": {"url": "https://example/index.json", "version": VERSION,
@@ -148,7 +146,7 @@ def test_rows_multiply_the_price_by_the_fewest_and_most_instances(shipped):
            "5.00 | 15.00 |  |" in text
     # dev: chat 1-2 at 1.25 plus batch 0-2 at 1.00 (it scales in to zero)
     assert "| `dev` | **total** | | | | | 1.25 | 4.50 | |" in text
-    assert "| billed per second of processing at 0.0001 USD; nothing when idle |" in text
+    assert "| billed per second of processing (0.0001 USD per second); nothing when idle |" in text
     assert "| `seed-containers` | `custom` | realtime | `ml.g5.xlarge` | us-east-1 (assumed) | " \
            "1 | not recorded | not recorded |  |" in text  # Host price of it not in FAKE
     assert "| `seed-containers` | **total**" not in text  # a total only when all are priced
@@ -175,6 +173,10 @@ def test_update_prices_downloads_pins_and_caches_the_offer_file(tmp_path, shippe
         "sha256": hashlib.sha256(remote.read_bytes()).hexdigest()}
     assert {(k, key) for k, v in written["prices"]["us-east-1"].items() for key in v} == keys
     assert all(cost_table.unit_price(written, u) is not None for u in shipped)
+    # the same file given by hand: the same result
+    update_prices.main(["--offer", f"us-east-1={remote}", "--cache", str(cache),
+                        "--out", str(tmp_path / "again.json")])
+    assert (tmp_path / "again.json").read_text() == out.read_text()
 
 
 # --- the committed prices --------------------------------------------------------

@@ -98,9 +98,9 @@ def shipped_usages() -> list[Usage]:
     return [u for name in available() for u in usages(name, load_config(name))]
 
 
-def load_prices(path: Path = PRICES) -> dict | None:
+def load_prices() -> dict | None:
     """The recorded prices, or ``None`` while none are recorded."""
-    return json.loads(path.read_text()) if path.is_file() else None
+    return json.loads(PRICES.read_text()) if PRICES.is_file() else None
 
 
 def unit_price(prices: dict | None, u: Usage) -> Decimal | None:
@@ -114,7 +114,7 @@ def usd(value: Decimal | None) -> str:
 
 def _note(u: Usage, price: Decimal | None) -> str:
     if u.kind == "ServerlessInf":
-        per_second = "" if price is None else f" at {price.normalize():f} USD"
+        per_second = "" if price is None else f" ({price.normalize():f} USD per second)"
         return f"billed per second of processing{per_second}; {u.note}"
     return u.note
 

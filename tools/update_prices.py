@@ -3,7 +3,7 @@
 
     python tools/update_prices.py                     # download the current offer files
     python tools/update_prices.py --version 20261007160901    # a given (earlier) version
-    python tools/update_prices.py --offer index.json  # an offer file downloaded elsewhere
+    python tools/update_prices.py --offer us-east-1=index.json   # a file downloaded elsewhere
 
 The source is the AWS Price List Bulk API (no credentials needed), one regional offer file
 per region the shipped configs are priced in (``tools/cost_table.py``: a config's
@@ -67,18 +67,13 @@ def cache_name(version: str, region: str) -> str:
     return f"AmazonSageMaker-{version}-{region}.json"
 
 
-def read_offer(path: Path) -> tuple[dict, str]:
-    """The offer file's JSON and its region; refuses anything but one region of SageMaker."""
+def read_offer(path: Path) -> dict:
+    """The offer file's JSON; refuses anything but a version of SageMaker's."""
     offer = json.loads(path.read_bytes())
     if offer.get("offerCode") != "AmazonSageMaker" or not offer.get("version"):
         raise SystemExit(f"{path}: not an AmazonSageMaker offer file (offerCode "
                          f"{offer.get('offerCode')!r})")
-    regions = {p.get("attributes", {}).get("regionCode") for p in offer["products"].values()}
-    regions.discard(None)
-    if len(regions) != 1:
-        raise SystemExit(f"{path}: products of {len(regions)} regions; use one region's file "
-                         f"({offer_url('current', '<region>')})")
-    return offer, regions.pop()
+    return offer
 
 
 def on_demand(offer: dict, sku: str) -> dict:
@@ -126,7 +121,7 @@ def table(files: dict[str, Path], want: Wanted) -> dict:
     """The committed file's content from one cached offer file per region."""
     offers, prices = {}, {}
     for region in sorted(want):
-        offer, _ = read_offer(files[region])
+        offer = read_offer(files[region])
         offers[region] = {"url": offer_url(offer["version"], region),
                           "version": offer["version"],
                           "publication_date": offer["publicationDate"],
@@ -140,13 +135,21 @@ def render(content: dict) -> str:
     return json.dumps(content, indent=2, sort_keys=True) + "\n"
 
 
-def into_cache(path: Path, cache: Path) -> tuple[str, Path]:
-    """Copy an offer file into the cache under its version; (region, cached path)."""
-    offer, region = read_offer(path)
-    target = cache / cache_name(offer["version"], region)
+def into_cache(region: str, path: Path, cache: Path) -> Path:
+    """Copy ``region``'s offer file into the cache under its version."""
+    target = cache / cache_name(read_offer(path)["version"], region)
     if path.resolve() != target.resolve():
         shutil.copyfile(path, target)
-    return region, target
+    return target
+
+
+def region_file(arg: str) -> tuple[str, Path]:
+    """``--offer REGION=PATH``."""
+    region, sep, path = arg.partition("=")
+    if not sep or not region or not path:
+        raise argparse.ArgumentTypeError(f"{arg!r}: expected REGION=PATH, e.g. "
+                                         "us-east-1=index.json")
+    return region, Path(path)
 
 
 def download(region: str, version: str, cache: Path, base: str = BASE_URL) -> Path:
@@ -155,15 +158,15 @@ def download(region: str, version: str, cache: Path, base: str = BASE_URL) -> Pa
         with urllib.request.urlopen(offer_url(version, region, base), timeout=300) as response, \
                 part.open("wb") as out:
             shutil.copyfileobj(response, out)
-        return into_cache(part, cache)[1]
+        return into_cache(region, part, cache)
     finally:
         part.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--offer", type=Path, nargs="+", help="regional offer files already "
-                                                          "downloaded (instead of downloading)")
+    ap.add_argument("--offer", type=region_file, nargs="+", metavar="REGION=PATH",
+                    help="offer files already downloaded (instead of downloading them)")
     ap.add_argument("--version", default="current", help="the offer version to download")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--base-url", default=BASE_URL, help=argparse.SUPPRESS)  # tests: file://
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     want = wanted(cost_table.shipped_usages())
     if args.offer:
-        files = dict(into_cache(path, args.cache) for path in args.offer)
+        files = {region: into_cache(region, path, args.cache) for region, path in args.offer}
     else:
         files = {r: download(r, args.version, args.cache, args.base_url) for r in sorted(want)}
     absent = sorted(set(want) - files.keys())
