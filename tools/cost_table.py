@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config import AppConfig, Endpoint, available, load_config
 from config.shapes import InstanceScaling, Serverless
+from tools.quota_needs import steady_instances
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT / "tools" / "data" / "sagemaker_prices.json"
@@ -54,16 +55,16 @@ class Usage:
 
 def instance_range(ep: Endpoint) -> tuple[int, int] | None:
     """(fewest, most) instances ``ep`` can run outside an update; ``None`` if serverless.
-    Scheduled actions stay within the autoscaling bounds (config validation), so the
-    bounds are the extremes at any hour."""
+    The most is the quota check's (``tools/quota_needs.py``). Scheduled actions stay within
+    the autoscaling bounds (config validation), so the bounds are the extremes at any
+    hour."""
     if ep.is_serverless:
         return None
     if ep.is_components:
-        scaling = ep.instance_scaling or InstanceScaling()
-        return scaling.min_instances, scaling.max_instances
-    if ep.autoscaling:
-        return ep.autoscaling.min_capacity, ep.autoscaling.max_capacity
-    return ep.initial_instance_count, ep.initial_instance_count
+        fewest = (ep.instance_scaling or InstanceScaling()).min_instances
+    else:
+        fewest = ep.autoscaling.min_capacity if ep.autoscaling else ep.initial_instance_count
+    return fewest, steady_instances(ep)
 
 
 def price_key(ep: Endpoint) -> tuple[str, str]:
