@@ -61,7 +61,8 @@ def load_pipeline_file(path: Path, source: str | None = None,
 def parse_pipeline(data: Any, source: str = "<pipeline>",
                    config_dir: Path = CONFIG_DIR) -> Pipeline:
     if not isinstance(data, dict):
-        raise ConfigError(source, [("(top level)", "expected a mapping (source:, tools:, waves:)")])
+        raise ConfigError(source, [("(top level)",
+                                    "expected a mapping (repository:, tools:, waves:)")])
     try:
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:

@@ -8,6 +8,8 @@ assumes their read-only lookup roles and nothing else."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -32,6 +34,13 @@ RUNTIMES = {"python": "3.11", "nodejs": "22"}
 TEST_COMMAND = "make test"
 SETUP_SYNTH = "make synth-setup"
 SETUP_RISK = "make risk-setup"
+
+
+def pinned_cli_version() -> str:
+    """The CDK CLI package.json pins (npm's latest cannot read this app's assemblies): the
+    self-mutation step installs the same one."""
+    package = Path(__file__).resolve().parents[1] / "package.json"
+    return str(json.loads(package.read_text(encoding="utf-8"))["devDependencies"]["aws-cdk"])
 
 
 def synth_command(pipeline_file: str) -> str:
@@ -62,13 +71,15 @@ class FleetPipelineStack(cdk.Stack):
                          description=f"{cfg.name}: CDK Pipelines fleet of the LLM endpoints",
                          **kwargs)
         self.source = pipelines.CodePipelineSource.connection(
-            cfg.source.repository, cfg.source.branch, connection_arn=cfg.source.connection_arn,
+            cfg.repository.name, cfg.repository.branch,
+            connection_arn=cfg.repository.connection_arn,
             code_build_clone_output=True)  # a git clone: the guard needs the history
         self.parameter = deployed_commit_parameter(cfg.name)
         self.pipeline = pipelines.CodePipeline(
             self, "Pipeline", pipeline_name=cfg.name, synth=self._synth(pipeline_file),
             cross_account_keys=True, enable_key_rotation=True, self_mutation=True,
             publish_assets_in_parallel=False, docker_enabled_for_synth=False,
+            cli_version=pinned_cli_version(),
             pipeline_type=codepipeline.PipelineType.V2,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(
@@ -108,6 +119,10 @@ class FleetPipelineStack(cdk.Stack):
                 "--query Parameter.Value --output text 2>/dev/null || echo none)",
                 'if [ "$base" = none ]; then echo "Nothing deployed by this pipeline yet: '
                 'no deploy-risk comparison"; exit 0; fi',
+                # fail closed, as the guard does, when the deployed commit cannot be read
+                'git cat-file -e "$base^{commit}" || git fetch --quiet --unshallow || true',
+                'git cat-file -e "$base^{commit}" || { echo "error: the deployed commit $base '
+                'is not in the clone: the guard cannot judge"; exit 2; }',
                 'accept=$(git log --format="%(trailers:key=Accept-Risk,valueonly,'
                 'separator=%x2C)" "$base..HEAD" | paste -sd, -)',
                 'make risk BASE="$base" ACCEPT="$accept"',

@@ -60,20 +60,20 @@ def lower_name(name: str) -> str:
     return name
 
 
-class Source(Strict):
+class Repository(Strict):
     """The repository the pipeline builds, through a CodeConnections connection."""
 
     connection_arn: str = Field(
         description="ARN of the CodeConnections connection to GitHub, GitLab or Bitbucket "
                     "(created in the tools account, and confirmed in the console).")
-    repository: str = Field(description="`owner/name` of the repository.")
+    name: str = Field(description="`owner/name` of the repository.")
     branch: str = Field(default="main", description="The branch whose commits are deployed.")
 
     _arn = field_validator("connection_arn")(check_connection_arn)
 
-    @field_validator("repository")
+    @field_validator("name")
     @classmethod
-    def _repository(cls, v: str) -> str:
+    def _name(cls, v: str) -> str:
         if not REPOSITORY_RE.match(v):
             raise ValueError(f"{v!r} is not owner/name (letters, digits, '.', '_', '-')")
         return v
@@ -134,7 +134,7 @@ class PipelineConfig(Strict):
 
     name: str = Field(default="llm-pipeline",
                       description="Pipeline (and pipeline stack) name.")
-    source: Source = Field(description="The repository and branch.")
+    repository: Repository = Field(description="The repository and branch.")
     tools: Tools = Field(description="Where the pipeline runs.")
     waves: list[Wave] = Field(min_length=1, description="Waves, deployed in this order.")
 
