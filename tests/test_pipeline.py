@@ -143,29 +143,45 @@ def test_deployments_go_through_the_target_accounts_bootstrap_roles(synth):
 
 
 def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role(synth):
+    lookup_roles = set()
     for account, region in TARGETS:
-        stage = "staging" if account == STAGING else "production"
-        env = "dev" if account == STAGING else "prod"
+        stage, env = ("staging", "dev") if account == STAGING else ("production", "prod")
         (check,) = [a for a in synth.actions if a.name.endswith(f"Quotas-{stage}-{region}")]
         role = f"arn:aws:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-{region}"
         assert check.commands[-1] == (f".venv/bin/python -m tools.quota_check --config "
                                       f"config/{env}.yaml --region {region} "
                                       f"--assume-role-arn {role}")
-        prefix = f"Pipeline{stage}{stage}{region.replace('-', '')}Quotas"
-        if stage == "staging":
-            prefix = f"Pipeline{stage}{region.replace('-', '')}Quotas"
-        assert [s["Resource"] for s in assume_statements(synth.template, prefix)] == [role]
+        sts = [(action, render(resource)) for st in project_statements(synth.template, check)
+               for action in as_list(st["Action"]) if action.startswith("sts:")
+               for resource in as_list(st["Resource"])]
+        assert sts == [("sts:AssumeRole", role)]
+        lookup_roles.add(role)
+    # ...and nothing else may assume a lookup role
+    anywhere = {render(r) for _, st in policy_statements(synth.template)
+                for r in as_list(st["Resource"]) if "lookup-role" in render(r)}
+    assert anywhere == lookup_roles
+
+
+def project_statements(template: dict, action: Action) -> list[dict]:
+    """The IAM statements of the role a CodeBuild action's project runs as."""
+    project = template["Resources"][action.project]["Properties"]
+    role = project["ServiceRole"]["Fn::GetAtt"][0]
+    return [st for res in resources(template, "AWS::IAM::Policy").values()
+            if {"Ref": role} in res["Properties"]["Roles"]
+            for st in res["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def test_only_the_guard_reads_and_only_the_last_step_writes_the_deployed_commit(synth):
     arn = f"arn:aws:ssm:eu-central-1:{TOOLS}:parameter/llm-pipeline/deployed-commit"
-    ssm = {(lid, action, render(st["Resource"]))
-           for lid, st in policy_statements(synth.template)
-           for action in as_list(st["Action"]) if action.startswith("ssm:")}
-    assert {(action, resource) for _, action, resource in ssm} == {
-        ("ssm:GetParameter", arn), ("ssm:PutParameter", arn)}
-    assert {lid.split("Role")[0] for lid, action, _ in ssm} == {
-        "Pipelinestagingeucentral1DeployRisk", "PipelineproductionRecordDeployedCommit"}
+    ssm = {(action.name, verb, render(st["Resource"]))
+           for action in synth.actions if action.project
+           for st in project_statements(synth.template, action)
+           for verb in as_list(st["Action"]) if verb.startswith("ssm:")}
+    assert ssm == {("DeployRisk", "ssm:GetParameter", arn),
+                   ("RecordDeployedCommit", "ssm:PutParameter", arn)}
+    everyone = {v for _, st in policy_statements(synth.template)
+                for v in as_list(st["Action"]) if v.startswith("ssm:")}
+    assert everyone == {"ssm:GetParameter", "ssm:PutParameter"}
 
 
 def test_cfn_lint_is_clean_on_the_pipeline_and_its_support_stack(synth):
@@ -289,7 +305,8 @@ def test_a_region_without_the_image_is_an_error_naming_the_stage_and_region():
     from config.shapes.deployment import all_regions
     from llm_constructs.images import tgi_image
 
-    missing = sorted(set(all_regions()) - set(tgi_image("3.3.6").registries))[0]
+    missing = sorted(r for r in set(all_regions()) - set(tgi_image("3.3.6").registries)
+                     if not r.endswith("-global"))[0]  # CDK lists partitions' global "regions"
     def change(d):
         staging(d)["regions"][0] = {"region": missing,
                                     "availability_zones": [f"{missing}a", f"{missing}b"]}

@@ -47,6 +47,7 @@ class Action:
     provider: str
     details: dict[str, str] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
+    project: str | None = None  #: a CodeBuild action's project (logical ID)
 
     def line(self) -> str:
         detail = ", ".join(f"{k} {v}" for k, v in self.details.items())
@@ -104,10 +105,12 @@ def actions(template: dict) -> list[Action]:
     for stage in pipeline["Stages"]:
         for action in sorted(stage["Actions"], key=lambda a: (a.get("RunOrder", 1), a["Name"])):
             provider = action["ActionTypeId"]["Provider"]
-            commands = (project_commands(template, action["Configuration"]["ProjectName"])
-                        if provider == "CodeBuild" else [])
+            project = action["Configuration"].get("ProjectName") if provider == "CodeBuild" \
+                else None
             out.append(Action(stage["Name"], action["Name"], action.get("RunOrder", 1), provider,
-                              _details(action, region), commands))
+                              _details(action, region),
+                              project_commands(template, project) if project else [],
+                              project.get("Ref") if isinstance(project, dict) else None))
     return out
 
 
