@@ -34,6 +34,8 @@ RUNTIMES = {"python": "3.11", "nodejs": "22"}
 TEST_COMMAND = "make test"
 SETUP_SYNTH = "make synth-setup"
 SETUP_RISK = "make risk-setup"
+#: The guard as the pipeline runs it: reads the deployed commit, then ``make risk``.
+GUARD_COMMAND = "bash tools/pipeline_guard.sh"
 
 
 def pinned_cli_version() -> str:
@@ -106,27 +108,16 @@ class FleetPipelineStack(cdk.Stack):
                 compute_type=codebuild.ComputeType.LARGE))
 
     def _guard(self) -> pipelines.CodeBuildStep:
-        """The deploy-risk guard between the commit last deployed everywhere and this one.
-        Rules are accepted by ``Accept-Risk: <rule>`` trailers in the commits between them
-        (reviewed with the change, as the pull request's ``accept-risk:`` labels are)."""
+        """The deploy-risk guard between the commit last deployed everywhere and this one
+        (``tools/pipeline_guard.sh``). Rules are accepted by ``Accept-Risk: <rule>`` trailers
+        in the commits between them (reviewed with the change, as the pull request's
+        ``accept-risk:`` labels are)."""
         arn = self.format_arn(service="ssm", resource="parameter",
                               resource_name=self.parameter.lstrip("/"))
         return pipelines.CodeBuildStep(
             "DeployRisk", input=self.source, install_commands=[SETUP_RISK],
             env={"DEPLOYED_COMMIT_PARAMETER": self.parameter},
-            commands=[
-                'base=$(aws ssm get-parameter --name "$DEPLOYED_COMMIT_PARAMETER" '
-                "--query Parameter.Value --output text 2>/dev/null || echo none)",
-                'if [ "$base" = none ]; then echo "Nothing deployed by this pipeline yet: '
-                'no deploy-risk comparison"; exit 0; fi',
-                # fail closed, as the guard does, when the deployed commit cannot be read
-                'git cat-file -e "$base^{commit}" || git fetch --quiet --unshallow || true',
-                'git cat-file -e "$base^{commit}" || { echo "error: the deployed commit $base '
-                'is not in the clone: the guard cannot judge"; exit 2; }',
-                'accept=$(git log --format="%(trailers:key=Accept-Risk,valueonly,'
-                'separator=%x2C)" "$base..HEAD" | paste -sd, -)',
-                'make risk BASE="$base" ACCEPT="$accept"',
-            ],
+            commands=[GUARD_COMMAND],
             role_policy_statements=[iam.PolicyStatement(
                 actions=["ssm:GetParameter"], resources=[arn])])
 

@@ -92,10 +92,8 @@ def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(sy
     staging = synth.stage("staging-eu-central-1")
     assert [a.name for a in staging if a.run_order == 1] == ["DeployRisk"]
     assert min(a.run_order for a in staging if a.provider == "CloudFormation") > 1
-    guard = synth.action("DeployRisk").commands
-    assert guard[0] == "make risk-setup"
-    assert any(c.startswith("base=$(aws ssm get-parameter") for c in guard)
-    assert guard[-1] == 'make risk BASE="$base" ACCEPT="$accept"'
+    assert synth.action("DeployRisk").commands == ["make risk-setup",
+                                                   "bash tools/pipeline_guard.sh"]
     production = synth.stage("production")
     record = synth.action("RecordDeployedCommit")
     assert record is production[-1]
@@ -194,11 +192,11 @@ def test_cfn_lint_is_clean_on_the_pipeline_and_its_support_stack(synth):
 
 def cdk_pipelines_own(match) -> bool:
     """What cfn-lint 1.58.0 says about every CDK Pipelines template, not about ours:
-    W3005, the DependsOn CDK adds from the pipeline to its role's policy (as our Model's on
-    its role's policy); E3703 passing on I1022 ("prefer Fn::Sub", informational) for the
-    CloudFormation actions' RoleArn, which CDK writes as Fn::Join: E3703 re-validates
-    RoleArn and labels every finding of that pass as its own (its validate() sets
-    ``err.rule = self``)."""
+    W3005, the DependsOn CDK adds from the pipeline to its role (with the role's policy,
+    which no GetAtt expresses; as our Model's); and E3703 passing on I1022 ("prefer
+    Fn::Sub", informational) for the CloudFormation actions' RoleArn, which CDK writes as
+    Fn::Join: E3703 re-validates RoleArn and labels every finding of that pass as its own
+    (its validate() sets ``err.rule = self``)."""
     return match.rule.id == "W3005" or (
         match.rule.id == "E3703"
         and match.message == "Prefer using Fn::Sub over Fn::Join with an empty delimiter")
@@ -347,3 +345,62 @@ def test_cdk_synth_with_a_bad_pipeline_is_one_line(tmp_path, monkeypatch, capsys
     assert capsys.readouterr().err.splitlines() == [
         f"error: {path}: 1 problem(s):",
         "  - waves: List should have at least 1 item after validation, not 0 (got [])"]
+
+
+# The guard script, with `aws` and `make` replaced by recorders and a git repository of
+# three commits: what it compares with, and which rules it accepts.
+
+def run_guard(tmp_path: Path, deployed: str | None) -> tuple[int, str, str]:
+    """(exit code, output, the arguments `make` got); ``deployed`` is what the parameter
+    holds: ``"base"`` (the first commit), a commit id, or None (not set yet)."""
+    import os
+    import subprocess
+
+    bin_dir, repo = tmp_path / "bin", tmp_path / "repo"
+    bin_dir.mkdir()
+    repo.mkdir()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "DEPLOYED_COMMIT_PARAMETER": "/llm-pipeline/deployed-commit",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "deployed")
+    base = git("rev-parse", "HEAD")
+    git("commit", "-q", "--allow-empty", "-m", "rename\n\nAccept-Risk: endpoint-replaced")
+    git("commit", "-q", "--allow-empty", "-m", "drop\n\nAccept-Risk: bucket-deleted")
+    value = base if deployed == "base" else deployed
+    # get-parameter of a parameter that does not exist fails (ParameterNotFound)
+    answer = f"echo {value}" if value else "exit 254"
+    tools = {"aws": answer, "make": f'echo "$@" > {tmp_path}/make-args'}
+    for name, body in tools.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    proc = subprocess.run(["bash", str(ROOT / "tools" / "pipeline_guard.sh")], cwd=repo,
+                          env=env, capture_output=True, text=True)
+    made = tmp_path / "make-args"
+    return proc.returncode, proc.stdout + proc.stderr, made.read_text() if made.exists() else ""
+
+
+def test_the_guard_compares_with_the_deployed_commit_accepting_the_trailers_since(tmp_path):
+    code, output, make_args = run_guard(tmp_path, "base")
+    assert code == 0, output
+    base = make_args.split()[1].removeprefix("BASE=")
+    assert len(base) == 40
+    assert make_args.split() == ["risk", f"BASE={base}",
+                                 "ACCEPT=bucket-deleted,endpoint-replaced"]
+
+
+@pytest.mark.parametrize("deployed,code,message", [
+    (None, 0, "Nothing deployed by this pipeline yet"),
+    ("0" * 40, 2, f"error: the deployed commit {'0' * 40} is not in this clone: the guard "
+                  "cannot judge"),
+])
+def test_the_guard_before_the_first_deployment_and_with_an_unknown_commit(
+        tmp_path, deployed, code, message):
+    exit_code, output, make_args = run_guard(tmp_path, deployed)
+    assert (exit_code, make_args) == (code, "")  # `make risk` never ran
+    assert message in output
