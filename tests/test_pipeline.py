@@ -16,7 +16,7 @@ from config import ConfigError
 from config.pipeline import parse_pipeline
 from tests.helpers import ROOT, resources
 from tests.test_lint_and_nag import lint
-from tools.pipeline_listing import Action, actions, render
+from tools.pipeline_listing import Action, actions, pipeline_resource, render
 
 SHIPPED = yaml.safe_load((ROOT / "pipeline.yaml").read_text())
 TOOLS, STAGING, PRODUCTION = "111111111111", "222222222222", "333333333333"
@@ -74,8 +74,7 @@ def test_the_pipeline_runs_source_synth_self_mutation_assets_then_the_waves(synt
     (source,) = synth.stage("Source")
     assert source.details == {"repository": "example-org/llm-endpoints@main",
                               "output": "CODEBUILD_CLONE_REF"}  # a git clone: history for the guard
-    pipeline = next(r["Properties"] for r in synth.template["Resources"].values()
-                    if r["Type"] == "AWS::CodePipeline::Pipeline")
+    pipeline = pipeline_resource(synth.template)
     assert pipeline["Name"] == "llm-pipeline" and pipeline["PipelineType"] == "V2"
     assert pipeline["RestartExecutionOnUpdate"] is True  # self-mutation restarts the run
 
@@ -100,6 +99,12 @@ def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(sy
     assert record.run_order > max(a.run_order for a in production if a.provider != "CodeBuild")
     assert record.commands == ['aws ssm put-parameter --name "$DEPLOYED_COMMIT_PARAMETER" '
                                '--value "$COMMIT_ID" --type String --overwrite']
+    # the commit the source action fetched (the run's), not whatever the branch holds now
+    (raw,) = [a for s in pipeline_resource(synth.template)["Stages"] for a in s["Actions"]
+              if a["Name"] == "RecordDeployedCommit"]
+    assert json.loads(raw["Configuration"]["EnvironmentVariables"]) == [
+        {"name": "COMMIT_ID", "type": "PLAINTEXT",
+         "value": "#{Source@example-org_llm-endpoints.CommitId}"}]
 
 
 def test_production_waits_for_its_quota_checks_then_one_approval(synth):
