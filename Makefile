@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CDK := npx --no-install cdk
 
-.PHONY: setup synth-setup risk-setup synth test risk bench update-images clean
+.PHONY: setup synth-setup risk-setup synth pipeline-synth test risk bench update-images clean
 .DEFAULT_GOAL := synth
 
 # Three stamps: synth needs only requirements.txt (the CDK app and the constructs); the
@@ -53,6 +53,14 @@ synth: $(SYNTH_DEPS) node_modules/.installed
 	rm -rf cdk.out  # no templates left over from another config
 	$(CDK) synth --no-notices --quiet -c env=$(ENV)
 	@echo "Synthesized config/$(ENV).yaml into cdk.out/: $$(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
+
+## Synthesize the CDK Pipelines fleet of $(PIPELINE) (default: pipeline.yaml) into cdk.out/ and
+## list its stages and steps. No AWS credentials needed.
+PIPELINE ?= pipeline.yaml
+pipeline-synth: $(SYNTH_DEPS) node_modules/.installed
+	rm -rf cdk.out
+	$(CDK) synth --no-notices --quiet -c pipeline=$(PIPELINE)
+	$(VENV)/bin/python tools/pipeline_listing.py cdk.out
 
 ## Run the whole test suite (unit, template assertions, snapshots, cfn-lint, cdk-nag, CLI).
 test: $(TEST_DEPS) node_modules/.installed

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """CDK entry point: load ``config/<env>.yaml`` (``-c env=<name>``, default ``dev``), or any
-file with ``-c config=<path>``, and wire the stacks. Nothing else lives here."""
+file with ``-c config=<path>``, and wire the stacks (``stacks/app_stacks.py``); or, with
+``-c pipeline=<path>`` (``pipeline.yaml``), build the CDK Pipelines fleet that deploys them
+(``stacks/pipeline.py``) and nothing else. Nothing else lives here."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from config import AppConfig, ConfigError, load_config, load_config_file
-from stacks import ModelEndpointStack, NetworkStack
+from stacks.app_stacks import build_stacks
 
 ROOT = Path(__file__).resolve().parent
 
@@ -22,25 +24,9 @@ def feature_flags() -> dict:
     return json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
 
 
-def build_stacks(app: cdk.App, config: AppConfig) -> list[cdk.Stack]:
-    dep = config.deployment
-    env = cdk.Environment(account=dep.account, region=dep.region)
-    network = NetworkStack(app, f"{config.project}-network", config=config, env=env,
-                           termination_protection=dep.termination_protection)
-    stacks: list[cdk.Stack] = [network]
-    for ep in config.endpoints:
-        stacks.append(ModelEndpointStack(
-            app, f"{config.project}-endpoint-{ep.name}", config=config, endpoint=ep,
-            network=network, env=env, termination_protection=dep.termination_protection))
-    for key, value in dep.tags.items():
-        cdk.Tags.of(app).add(key, value)
-    cdk.Tags.of(app).add("project", config.project)
-    return stacks
-
-
 def chosen_config(app: cdk.App) -> str:
     """The config the context chooses, as errors name it."""
-    path = app.node.try_get_context("config")
+    path = app.node.try_get_context("pipeline") or app.node.try_get_context("config")
     return str(path) if path else f"config/{app.node.try_get_context('env') or 'dev'}.yaml"
 
 
@@ -66,6 +52,18 @@ def populate(app: cdk.App, config: AppConfig, *, nag: bool = True) -> None:
     build_stacks(app, config)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def populate_pipeline(app: cdk.App, path: str, *, nag: bool = True) -> cdk.Stack:
+    """The pipeline stack of ``pipeline.yaml`` (its stages hold each config's stacks)."""
+    from config.pipeline import load_pipeline_file  # not needed by a plain synth
+    from stacks.pipeline import FleetPipelineStack
+
+    pipeline = load_pipeline_file(Path(path), source=path)
+    stack = FleetPipelineStack(app, pipeline.config.name, pipeline=pipeline, pipeline_file=path)
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
 
 
 def build_app(env_name: str | None = None, *, outdir: str | None = None,
@@ -98,7 +96,11 @@ def main() -> int:
     app = None
     try:
         app = new_app()
-        populate(app, load_chosen_config(app))
+        pipeline = app.node.try_get_context("pipeline")
+        if pipeline:
+            populate_pipeline(app, str(pipeline))
+        else:
+            populate(app, load_chosen_config(app))
         app.synth()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ from .shapes import AppConfig, Endpoint
 CONFIG_DIR = Path(__file__).resolve().parent
 
 __all__ = ["AppConfig", "ConfigError", "ConfigFileError", "Endpoint", "available",
-           "load_config", "load_config_file", "parse_config", "read_yaml"]
+           "load_config", "load_config_file", "parse_config", "read_yaml", "shape_problems"]
 
 #: The largest config file read. The shipped configs are 1-3 KB; a megabyte is a few hundred
 #: endpoints' worth, so no real config comes near it, and loading a megabyte costs well under
@@ -315,17 +315,18 @@ def _strip_tags(loc: tuple) -> tuple:
     return tuple(out)
 
 
+def shape_problems(exc: ValidationError, data: Any) -> list[tuple[str, str]]:
+    """pydantic's errors as ``(path, message)`` lines, paths in the file's own terms."""
+    return [(_path(_strip_tags(err["loc"]), data), _message(err)) for err in exc.errors()]
+
+
 def parse_config(data: Any, source: str = "<config>") -> AppConfig:
     if not isinstance(data, dict):
         raise ConfigError(source, [("(top level)", "expected a mapping of settings")])
     try:
         cfg = AppConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = _strip_tags(err["loc"])
-            problems.append((_path(loc, data), _message(err)))
-        raise ConfigError(source, problems) from None
+        raise ConfigError(source, shape_problems(exc, data)) from None
     problems = semantic_errors(cfg)
     if problems:
         raise ConfigError(source, problems)

@@ -1,0 +1,167 @@
+"""Load ``pipeline.yaml`` into a validated :class:`Pipeline`: the shapes, the rules that join
+its stages, and each stage's config as it is deployed in each of its regions.
+
+A stage deploys ``config/<env>.yaml`` with ``deployment.account``, ``region`` and
+``availability_zones`` set from the stage, validated by the same loader as ``cdk synth -c
+env=<env>``: every rule applies, the image being published in that region among them. A
+problem is one line naming the wave, stage and region, then the config's own line."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from config import (CONFIG_DIR, AppConfig, ConfigError, available, parse_config, read_yaml,
+                    shape_problems)
+from config.shapes.pipeline import PipelineConfig, Region, Stage, Wave
+
+Problem = tuple[str, str]
+#: The keys of ``deployment`` a stage sets.
+STAGE_KEYS = ("account", "region", "availability_zones")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One stage in one region: what a CDK ``Stage`` of the pipeline deploys."""
+
+    wave: Wave
+    stage: Stage
+    region: Region
+    config: AppConfig
+
+    @property
+    def id(self) -> str:
+        """``<stage>-<region>``: the CDK Stage's id, unique in the pipeline."""
+        return f"{self.stage.name}-{self.region.region}"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    config: PipelineConfig
+    targets: list[Target]
+
+    def targets_of(self, stage: Stage) -> list[Target]:
+        return [t for t in self.targets if t.stage is stage]
+
+
+def load_pipeline_file(path: Path, source: str | None = None,
+                       config_dir: Path = CONFIG_DIR) -> Pipeline:
+    """``pipeline.yaml`` (``-c pipeline=<path>``), named ``source`` in errors."""
+    source = source or str(path)
+    if not path.is_file():
+        raise ConfigError(source, [("(file)", "not a file" if path.exists() else "no such file")])
+    return parse_pipeline(read_yaml(path, source), source, config_dir)
+
+
+def parse_pipeline(data: Any, source: str = "<pipeline>",
+                   config_dir: Path = CONFIG_DIR) -> Pipeline:
+    if not isinstance(data, dict):
+        raise ConfigError(source, [("(top level)",
+                                    "expected a mapping (repository:, tools:, waves:)")])
+    try:
+        cfg = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, shape_problems(exc, data)) from None
+    problems = name_problems(cfg) + env_problems(cfg, config_dir)
+    if problems:
+        raise ConfigError(source, problems)
+    targets, problems = stage_configs(cfg, config_dir)
+    problems += placement_problems(targets)
+    if problems:
+        raise ConfigError(source, problems)
+    return Pipeline(cfg, targets)
+
+
+def _stages(cfg: PipelineConfig) -> Iterator[tuple[str, Wave, Stage]]:
+    for i, wave in enumerate(cfg.waves):
+        for j, stage in enumerate(wave.stages):
+            yield f"waves[{i}] ({wave.name}).stages[{j}] ({stage.name})", wave, stage
+
+
+def _duplicates(names: list[str]) -> set[str]:
+    return {n for n in names if names.count(n) > 1}
+
+
+def name_problems(cfg: PipelineConfig) -> list[Problem]:
+    """Wave names are CodePipeline stage names and stage names part of CDK Stage ids: each
+    unique; a stage lists a region once."""
+    problems = [(f"waves[{i}] ({w.name}).name", f"{w.name!r} is used by another wave")
+                for i, w in enumerate(cfg.waves)
+                if w.name in _duplicates([w.name for w in cfg.waves])]
+    stage_names = [stage.name for _, _, stage in _stages(cfg)]
+    for path, _, stage in _stages(cfg):
+        if stage.name in _duplicates(stage_names):
+            problems.append((f"{path}.name", f"{stage.name!r} is used by another stage"))
+        regions = [r.region for r in stage.regions]
+        problems += [(f"{path}.regions", f"{r!r} is listed twice")
+                     for r in sorted(_duplicates(regions))]
+    return problems
+
+
+def env_problems(cfg: PipelineConfig, config_dir: Path) -> list[Problem]:
+    known = available(config_dir)
+    return [(f"{path}.env", f"{stage.env!r}: no config/{stage.env}.yaml; available: "
+                            f"{', '.join(known)}")
+            for path, _, stage in _stages(cfg) if stage.env not in known]
+
+
+def stage_configs(cfg: PipelineConfig, config_dir: Path) -> tuple[list[Target], list[Problem]]:
+    """Each stage's config in each of its regions, validated by ``parse_config``."""
+    targets: list[Target] = []
+    problems: list[Problem] = []
+    for path, wave, stage in _stages(cfg):
+        name = f"config/{stage.env}.yaml"
+        try:
+            data = read_yaml(config_dir / f"{stage.env}.yaml", name)
+        except ConfigError as exc:
+            problems += [(f"{path}.env", f"{name}: {msg}") for _, msg in exc.problems]
+            continue
+        for k, region in enumerate(stage.regions):
+            where = f"{path}.regions[{k}] ({region.region})"
+            try:
+                placed = placed_config(data, stage, region)
+                targets.append(Target(wave, stage, region, parse_config(placed, name)))
+            except ConfigError as exc:
+                problems += [(where, f"{name} deployed there: {p}: {msg}")
+                             for p, msg in exc.problems]
+    return targets, problems
+
+
+def placed_config(data: Any, stage: Stage, region: Region) -> Any:
+    """The config's data with the stage's account, region and zones. A config that fixes
+    one of them differently cannot be deployed by this stage (it would be ignored)."""
+    if not isinstance(data, dict):
+        return data
+    placed = copy.deepcopy(data)
+    deployment = placed.setdefault("deployment", {})
+    if not isinstance(deployment, dict):
+        return placed
+    wanted = {"account": stage.account, "region": region.region,
+              "availability_zones": region.availability_zones}
+    fixed = [(f"deployment.{k}", f"{deployment[k]!r} is fixed here, but the stage sets "
+                                 f"{wanted[k]!r}: leave it out of the config")
+             for k in STAGE_KEYS if k in deployment and deployment[k] != wanted[k]]
+    if fixed:
+        raise ConfigError("", fixed)
+    return placed | {"deployment": deployment | wanted}
+
+
+def placement_problems(targets: list[Target]) -> list[Problem]:
+    """Two stages may not deploy the same project into the same account and region: their
+    stacks have the same names there."""
+    seen: dict[tuple[str, str, str], Target] = {}
+    problems = []
+    for t in targets:
+        key = (t.stage.account, t.region.region, t.config.project)
+        if key in seen:
+            problems.append((f"stages ({t.stage.name})",
+                             f"{t.config.project!r} goes to {t.stage.account}/{t.region.region} "
+                             f"in stage {seen[key].stage.name!r} already; use another account, "
+                             "region or project"))
+        seen.setdefault(key, t)
+    return problems

@@ -1,0 +1,224 @@
+"""The CDK Pipelines fleet: one self-mutating pipeline in the tools account that tests and
+synthesizes the app, runs the deploy-risk guard against the commit last deployed, then
+deploys each stage's config into its account and regions, wave by wave.
+
+Cross-account deployment uses the target accounts' CDK bootstrap roles (``cdk bootstrap
+--trust <tools account>``): the pipeline assumes their deploy roles; the quota pre-check
+assumes their read-only lookup roles and nothing else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
+from constructs import Construct
+
+from config.pipeline import Pipeline, Target
+from config.shapes.pipeline import Stage
+from llm_constructs.nag import acknowledge
+from llm_constructs.partitions import partition_of
+
+from .stage import ConfigStage
+
+#: The CDK bootstrap's qualifier (the default of ``cdk bootstrap``).
+QUALIFIER = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+#: The CodeBuild image and the runtimes the README asks for (Python 3.11+, Node 22 or 24).
+RUNTIMES = {"python": "3.11", "nodejs": "22"}
+#: What the README's two commands are, run where the pipeline builds.
+TEST_COMMAND = "make test"
+SETUP_SYNTH = "make synth-setup"
+SETUP_RISK = "make risk-setup"
+#: The guard as the pipeline runs it: reads the deployed commit, then ``make risk``.
+GUARD_COMMAND = "bash tools/pipeline_guard.sh"
+
+
+def pinned_cli_version() -> str:
+    """The CDK CLI package.json pins (npm's latest cannot read this app's assemblies): the
+    self-mutation step installs the same one."""
+    package = Path(__file__).resolve().parents[1] / "package.json"
+    return str(json.loads(package.read_text(encoding="utf-8"))["devDependencies"]["aws-cdk"])
+
+
+def synth_command(pipeline_file: str) -> str:
+    return f"npx --no-install cdk synth --no-notices --quiet -c pipeline={pipeline_file}"
+
+
+def deployed_commit_parameter(pipeline_name: str) -> str:
+    """The SSM parameter (tools account, pipeline region) holding the commit the last
+    complete run deployed to every stage; the guard compares with it."""
+    return f"/{pipeline_name}/deployed-commit"
+
+
+def lookup_role_arn(account: str, region: str) -> str:
+    """The read-only role ``cdk bootstrap`` creates in each account and region."""
+    partition = partition_of(region).name
+    return (f"arn:{partition}:iam::{account}:role/cdk-{QUALIFIER}-lookup-role-"
+            f"{account}-{region}")
+
+
+class FleetPipelineStack(cdk.Stack):
+    """The pipeline of ``pipeline`` (``pipeline.yaml``), in its tools account and region."""
+
+    def __init__(self, scope: Construct, id: str, *, pipeline: Pipeline, pipeline_file: str,
+                 **kwargs: Any) -> None:
+        cfg = pipeline.config
+        super().__init__(scope, id, env=cdk.Environment(account=cfg.tools.account,
+                                                        region=cfg.tools.region),
+                         description=f"{cfg.name}: CDK Pipelines fleet of the LLM endpoints",
+                         **kwargs)
+        self.source = pipelines.CodePipelineSource.connection(
+            cfg.repository.name, cfg.repository.branch,
+            connection_arn=cfg.repository.connection_arn,
+            code_build_clone_output=True)  # a git clone: the guard needs the history
+        self.parameter = deployed_commit_parameter(cfg.name)
+        self.pipeline = pipelines.CodePipeline(
+            self, "Pipeline", pipeline_name=cfg.name, synth=self._synth(pipeline_file),
+            cross_account_keys=True, enable_key_rotation=True, self_mutation=True,
+            publish_assets_in_parallel=False, docker_enabled_for_synth=False,
+            cli_version=pinned_cli_version(),
+            pipeline_type=codepipeline.PipelineType.V2,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(
+                    build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIMES}}})))
+        waves = cfg.waves
+        for i, wave in enumerate(waves):
+            deployment = self.pipeline.add_wave(
+                wave.name, pre=[self._guard()] if i == 0 else None,
+                post=[self._record()] if i == len(waves) - 1 else None)
+            for stage in wave.stages:
+                self._add_stage(deployment, pipeline, stage)
+        self.pipeline.build_pipeline()
+        acknowledge_pipeline(self.pipeline, account=cfg.tools.account, region=cfg.tools.region)
+
+    def _synth(self, pipeline_file: str) -> pipelines.CodeBuildStep:
+        """The README's test command, then the synth of the whole fleet (no credentials)."""
+        return pipelines.CodeBuildStep(
+            "Synth", input=self.source, install_commands=[SETUP_SYNTH],
+            commands=[TEST_COMMAND, synth_command(pipeline_file)],
+            primary_output_directory="cdk.out",
+            build_environment=codebuild.BuildEnvironment(
+                compute_type=codebuild.ComputeType.LARGE))
+
+    def _guard(self) -> pipelines.CodeBuildStep:
+        """The deploy-risk guard between the commit last deployed everywhere and this one
+        (``tools/pipeline_guard.sh``). Rules are accepted by ``Accept-Risk: <rule>`` trailers
+        in the commits between them (reviewed with the change, as the pull request's
+        ``accept-risk:`` labels are)."""
+        arn = self.format_arn(service="ssm", resource="parameter",
+                              resource_name=self.parameter.lstrip("/"))
+        return pipelines.CodeBuildStep(
+            "DeployRisk", input=self.source, install_commands=[SETUP_RISK],
+            env={"DEPLOYED_COMMIT_PARAMETER": self.parameter},
+            commands=[GUARD_COMMAND],
+            role_policy_statements=[iam.PolicyStatement(
+                actions=["ssm:GetParameter"], resources=[arn])])
+
+    def _record(self) -> pipelines.CodeBuildStep:
+        """After the last wave: every stage runs this commit now."""
+        arn = self.format_arn(service="ssm", resource="parameter",
+                              resource_name=self.parameter.lstrip("/"))
+        return pipelines.CodeBuildStep(
+            "RecordDeployedCommit",
+            env={"DEPLOYED_COMMIT_PARAMETER": self.parameter,
+                 "COMMIT_ID": self.source.source_attribute("CommitId")},
+            commands=['aws ssm put-parameter --name "$DEPLOYED_COMMIT_PARAMETER" '
+                      '--value "$COMMIT_ID" --type String --overwrite'],
+            role_policy_statements=[iam.PolicyStatement(
+                actions=["ssm:PutParameter"], resources=[arn])])
+
+    def _add_stage(self, wave: pipelines.Wave, pipeline: Pipeline, stage: Stage) -> None:
+        """One CDK Stage per region; each region's quota check first, then one approval
+        (when asked) for all the stage's regions."""
+        targets = pipeline.targets_of(stage)
+        checks = {t.id: quota_check(t, self.source) for t in targets}
+        approval = None
+        if stage.manual_approval:
+            approval = pipelines.ManualApprovalStep(
+                f"Approve-{stage.name}",
+                comment=f"Deploy {stage.env} to {stage.account} in "
+                        f"{', '.join(r.region for r in stage.regions)}")
+            for check in checks.values():
+                approval.add_step_dependency(check)
+        for target in targets:
+            pre: list[pipelines.Step] = [checks[target.id]]
+            if approval is not None:
+                pre.append(approval)
+            wave.add_stage(ConfigStage(self, target.id, config=target.config), pre=pre)
+
+
+def quota_check(target: Target, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
+    """Service Quotas against what the stage's endpoints need (``tools/quota_check.py``),
+    read in the target account through its bootstrap lookup role, and nothing else."""
+    account, region = target.stage.account, target.region.region
+    role = lookup_role_arn(account, region)
+    return pipelines.CodeBuildStep(
+        f"Quotas-{target.id}", input=source,
+        install_commands=["python -m venv .venv",
+                          ".venv/bin/pip install --quiet -r requirements.txt"],
+        commands=[f".venv/bin/python -m tools.quota_check --config config/{target.stage.env}.yaml "
+                  f"--region {region} --assume-role-arn {role}"],
+        role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"],
+                                                    resources=[role])])
+
+
+#: CDK's grants on the pipeline's artifact bucket and key (``grantReadWrite``, ``grantRead``):
+#: the wildcards name groups of object and key operations, on that bucket and key only.
+GRANT_ACTIONS = ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*",
+                 "kms:GenerateDataKey*", "kms:ReEncrypt*")
+
+
+def acknowledge_pipeline(fleet: pipelines.CodePipeline, *, account: str, region: str) -> None:
+    """cdk-nag's findings on what CDK Pipelines builds, each with its reason. None is on a
+    resource this project wrote: they are the pipeline's own, documented design."""
+    pipeline = fleet.pipeline
+    partition = partition_of(region).name
+    acknowledge(pipeline.artifact_bucket, "AwsSolutions-S1",
+                "Pipeline artifacts only (KMS-encrypted with the pipeline's key, SSL-only, "
+                "readable by the pipeline's roles); CodePipeline and CloudTrail record who "
+                "ran what; an access-log bucket per region would log only the pipeline.")
+    for action in GRANT_ACTIONS:
+        acknowledge(fleet, f"AwsSolutions-IAM5[Action::{action}]",
+                    "CDK's grants on the pipeline's own artifact bucket and KMS key: the "
+                    "wildcard names a group of object or key operations on them only.")
+    acknowledge(fleet, "AwsSolutions-IAM5", resource=f"{pipeline.artifact_bucket.bucket_arn}/*",
+                reason="Every action reads or writes artifacts of any execution, under "
+                       "keys CodePipeline chooses, in the pipeline's own artifact bucket.")
+    for support in pipeline.cross_region_support.values():
+        acknowledge(support.replication_bucket, "AwsSolutions-S1",
+                    "CodePipeline's replication bucket of a target region: pipeline "
+                    "artifacts only, KMS-encrypted, written and read by the pipeline's roles.")
+        acknowledge(fleet, "AwsSolutions-IAM5",
+                    resource=f"{support.replication_bucket.bucket_arn}/*",
+                    reason="The pipeline copies artifacts of any execution, under keys "
+                           "CodePipeline chooses, into its own replication bucket there.")
+    acknowledge(fleet, "AwsSolutions-IAM5", resource="*",
+                reason="CDK Pipelines: the pipeline role uses the replication keys by alias "
+                       "(their key policies admit it only); self-mutation's DescribeStacks and "
+                       "ListBucket (what `cdk deploy` checks first); the asset role starts its "
+                       "own CodeBuild builds, whose names it learns at run time.")
+    acknowledge(fleet, "AwsSolutions-IAM5",
+                resource=f"arn:*:iam::{account}:role/*",
+                reason="Self-mutation assumes the tools account's CDK bootstrap roles, "
+                       "restricted by the condition on their aws-cdk:bootstrap-role tag.")
+    logs = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/codebuild/"
+    reports = f"arn:{partition}:codebuild:{region}:{account}:report-group/"
+    acknowledge(fleet, "AwsSolutions-IAM5", resource=f"{logs}*",
+                reason="The asset-publishing builds write their own CodeBuild logs; the "
+                       "project is created by CDK Pipelines with a name it chooses.")
+    acknowledge(fleet, "AwsSolutions-IAM5", resource=f"{reports}*",
+                reason="The asset-publishing builds' own CodeBuild test reports.")
+    for project in fleet.node.find_all():
+        if isinstance(project, codebuild.Project):
+            acknowledge(fleet, "AwsSolutions-IAM5", resource=f"{logs}{project.project_name}:*",
+                        reason="The build's own log streams, in its own log group.")
+            acknowledge(fleet, "AwsSolutions-IAM5",
+                        resource=f"{reports}{project.project_name}-*",
+                        reason="The build's own test reports, in report groups named after it.")

@@ -1,0 +1,411 @@
+"""The CDK Pipelines fleet (issue 17): the shipped pipeline.yaml synthesizes without
+credentials (one synth for the module), its stages, steps, approvals and roles are what the
+README says, cfn-lint and cdk-nag are clean; pipeline config errors are cheap parse calls."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config import ConfigError
+from config.pipeline import parse_pipeline
+from tests.helpers import ROOT, resources
+from tests.test_lint_and_nag import lint
+from tools.pipeline_listing import Action, actions, pipeline_resource, render
+
+SHIPPED = yaml.safe_load((ROOT / "pipeline.yaml").read_text())
+TOOLS, STAGING, PRODUCTION = "111111111111", "222222222222", "333333333333"
+#: (account, region) of every stage-region of the shipped pipeline.
+TARGETS = [(STAGING, "eu-central-1"), (PRODUCTION, "eu-central-1"), (PRODUCTION, "eu-west-1")]
+
+
+class PipelineSynth:
+    def __init__(self, outdir: Path):
+        self.outdir = outdir
+        self.template = self.read("llm-pipeline.template.json")
+        self.actions = actions(self.template)
+
+    def read(self, name: str) -> dict:
+        return json.loads((self.outdir / name).read_text())
+
+    def stage(self, name: str) -> list[Action]:
+        return [a for a in self.actions if a.stage == name]
+
+    def action(self, name: str) -> Action:
+        (found,) = [a for a in self.actions if a.name == name]
+        return found
+
+    def stage_stacks(self) -> dict[str, dict[str, str]]:
+        """CDK Stage id -> {stack name: environment}, from the nested assemblies."""
+        out = {}
+        for folder in sorted(self.outdir.glob("assembly-llm-pipeline-*")):
+            manifest = json.loads((folder / "manifest.json").read_text())
+            out[folder.name.removeprefix("assembly-llm-pipeline-")] = {
+                a["properties"]["stackName"]: a["environment"]
+                for a in manifest["artifacts"].values()
+                if a["type"] == "aws:cloudformation:stack"}
+        return out
+
+
+@pytest.fixture(scope="module")
+def synth() -> PipelineSynth:
+    """``cdk synth -c pipeline=pipeline.yaml`` as app.main() builds it, with cdk-nag and
+    without CDK's built-in validation (cfn-lint below checks the templates): about 7 s of
+    CPU (Python and its jsii child; an empty app takes 3 s)."""
+    import app
+
+    outdir = Path(tempfile.mkdtemp(prefix="pipeline-"))
+    application = app.new_app(outdir=str(outdir), validation=False)
+    app.populate_pipeline(application, "pipeline.yaml")
+    application.synth()
+    return PipelineSynth(outdir)
+
+
+def test_the_pipeline_runs_source_synth_self_mutation_assets_then_the_waves(synth):
+    stages = list(dict.fromkeys(a.stage for a in synth.actions))
+    # A wave of one stage becomes a CodePipeline stage named after that stage (CDK Pipelines).
+    assert stages == ["Source", "Build", "UpdatePipeline", "Assets", "staging-eu-central-1",
+                      "production"]
+    (source,) = synth.stage("Source")
+    assert source.details == {"repository": "example-org/llm-endpoints@main",
+                              "output": "CODEBUILD_CLONE_REF"}  # a git clone: history for the guard
+    pipeline = pipeline_resource(synth.template)
+    assert pipeline["Name"] == "llm-pipeline" and pipeline["PipelineType"] == "V2"
+    assert pipeline["RestartExecutionOnUpdate"] is True  # self-mutation restarts the run
+
+
+def test_synth_runs_the_readme_test_command_before_the_synth(synth):
+    assert synth.action("Synth").commands == [
+        "make synth-setup", "make test",
+        "npx --no-install cdk synth --no-notices --quiet -c pipeline=pipeline.yaml"]
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    assert f"npm install -g aws-cdk@{pinned}" in synth.action("SelfMutate").commands
+
+
+def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(synth):
+    staging = synth.stage("staging-eu-central-1")
+    assert [a.name for a in staging if a.run_order == 1] == ["DeployRisk"]
+    assert min(a.run_order for a in staging if a.provider == "CloudFormation") > 1
+    assert synth.action("DeployRisk").commands == ["make risk-setup",
+                                                   "bash tools/pipeline_guard.sh"]
+    production = synth.stage("production")
+    record = synth.action("RecordDeployedCommit")
+    assert record is production[-1]
+    assert record.run_order > max(a.run_order for a in production if a.provider != "CodeBuild")
+    assert record.commands == ['aws ssm put-parameter --name "$DEPLOYED_COMMIT_PARAMETER" '
+                               '--value "$COMMIT_ID" --type String --overwrite']
+    # the commit the source action fetched (the run's), not whatever the branch holds now
+    (raw,) = [a for s in pipeline_resource(synth.template)["Stages"] for a in s["Actions"]
+              if a["Name"] == "RecordDeployedCommit"]
+    assert json.loads(raw["Configuration"]["EnvironmentVariables"]) == [
+        {"name": "COMMIT_ID", "type": "PLAINTEXT",
+         "value": "#{Source@example-org_llm-endpoints.CommitId}"}]
+
+
+def test_production_waits_for_its_quota_checks_then_one_approval(synth):
+    production = synth.stage("production")
+    quotas = [a for a in production if ".Quotas-" in a.name]
+    (approval,) = [a for a in production if a.provider == "Manual"]
+    deploys = [a for a in production if a.provider == "CloudFormation"]
+    assert {a.run_order for a in quotas} == {1} and len(quotas) == 2
+    assert approval.run_order == 2
+    assert approval.details == {"comment": "Deploy prod to 333333333333 in eu-central-1, eu-west-1"}
+    assert min(a.run_order for a in deploys) == 3
+    assert not [a for a in synth.stage("staging-eu-central-1") if a.provider == "Manual"]
+
+
+def test_each_stage_region_deploys_what_cdk_deploy_deploys_there(synth):
+    dev = ("llm-dev-network", "llm-dev-endpoint-chat", "llm-dev-endpoint-batch")
+    prod = ("llm-prod-network", "llm-prod-endpoint-chat")
+    assert synth.stage_stacks() == {
+        "staging-eu-central-1": dict.fromkeys(dev, f"aws://{STAGING}/eu-central-1"),
+        "production-eu-central-1": dict.fromkeys(prod, f"aws://{PRODUCTION}/eu-central-1"),
+        "production-eu-west-1": dict.fromkeys(prod, f"aws://{PRODUCTION}/eu-west-1")}
+    deployed = {(a.details["stack"], a.details["in"]) for a in synth.actions
+                if a.provider == "CloudFormation"}
+    assert deployed == {(stack, env.removeprefix("aws://"))
+                        for stacks in synth.stage_stacks().values()
+                        for stack, env in stacks.items()}
+
+
+def test_deployments_go_through_the_target_accounts_bootstrap_roles(synth):
+    for action in (a for a in synth.actions if a.provider == "CloudFormation"):
+        assert action.details["as"] == "deploy-role", action.name
+        if action.details["mode"] == "CHANGE_SET_REPLACE":
+            assert action.details["executed by"] == "cfn-exec-role", action.name
+    cross_account = {render(r) for s in assume_statements(synth.template, "PipelineRole")
+                     for r in as_list(s["Resource"]) if "Fn::GetAtt" not in json.dumps(r)}
+    assert cross_account == {
+        f"arn:${{AWS::Partition}}:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}"
+        for account, region in TARGETS}
+
+
+def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role(synth):
+    lookup_roles = set()
+    for account, region in TARGETS:
+        stage, env = ("staging", "dev") if account == STAGING else ("production", "prod")
+        (check,) = [a for a in synth.actions if a.name.endswith(f"Quotas-{stage}-{region}")]
+        role = f"arn:aws:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-{region}"
+        assert check.commands[-1] == (f".venv/bin/python -m tools.quota_check --config "
+                                      f"config/{env}.yaml --region {region} "
+                                      f"--assume-role-arn {role}")
+        sts = [(action, render(resource)) for st in project_statements(synth.template, check)
+               for action in as_list(st["Action"]) if action.startswith("sts:")
+               for resource in as_list(st["Resource"])]
+        assert sts == [("sts:AssumeRole", role)]
+        lookup_roles.add(role)
+    # ...and nothing else may assume a lookup role
+    anywhere = {render(r) for _, st in policy_statements(synth.template)
+                for r in as_list(st["Resource"]) if "lookup-role" in render(r)}
+    assert anywhere == lookup_roles
+
+
+def project_statements(template: dict, action: Action) -> list[dict]:
+    """The IAM statements of the role a CodeBuild action's project runs as."""
+    project = template["Resources"][action.project]["Properties"]
+    role = project["ServiceRole"]["Fn::GetAtt"][0]
+    return [st for res in resources(template, "AWS::IAM::Policy").values()
+            if {"Ref": role} in res["Properties"]["Roles"]
+            for st in res["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_only_the_guard_reads_and_only_the_last_step_writes_the_deployed_commit(synth):
+    arn = f"arn:aws:ssm:eu-central-1:{TOOLS}:parameter/llm-pipeline/deployed-commit"
+    ssm = {(action.name, verb, render(st["Resource"]))
+           for action in synth.actions if action.project
+           for st in project_statements(synth.template, action)
+           for verb in as_list(st["Action"]) if verb.startswith("ssm:")}
+    assert ssm == {("DeployRisk", "ssm:GetParameter", arn),
+                   ("RecordDeployedCommit", "ssm:PutParameter", arn)}
+    everyone = {v for _, st in policy_statements(synth.template)
+                for v in as_list(st["Action"]) if v.startswith("ssm:")}
+    assert everyone == {"ssm:GetParameter", "ssm:PutParameter"}
+
+
+def test_cfn_lint_is_clean_on_the_pipeline_and_its_support_stack(synth):
+    for name in ("llm-pipeline.template.json",
+                 "cross-region-stack-111111111111_eu-west-1.template.json"):
+        matches = [m for m in lint((synth.outdir / name).read_text())
+                   if not cdk_pipelines_own(m)]
+        assert not matches, f"{name}: " + "\n".join(str(m) for m in matches)
+
+
+def cdk_pipelines_own(match) -> bool:
+    """What cfn-lint 1.58.0 says about every CDK Pipelines template, not about ours:
+    W3005, the DependsOn CDK adds from the pipeline to its role (with the role's policy,
+    which no GetAtt expresses; as our Model's); and E3703 passing on I1022 ("prefer
+    Fn::Sub", informational) for the CloudFormation actions' RoleArn, which CDK writes as
+    Fn::Join: E3703 re-validates RoleArn and labels every finding of that pass as its own
+    (its validate() sets ``err.rule = self``)."""
+    return match.rule.id == "W3005" or (
+        match.rule.id == "E3703"
+        and match.message == "Prefer using Fn::Sub over Fn::Join with an empty delimiter")
+
+
+def test_cdk_nag_is_clean_with_reasoned_acknowledgements(synth):
+    (report,) = json.loads((synth.outdir / "validation-report.json").read_text())["pluginReports"]
+    assert report["conclusion"] == "success" and report["violations"] == []
+    paths = {c["constructPath"].split("/")[1] for ack in report["suppressedViolations"]
+             for c in ack["violatingConstructs"]}
+    assert {"Pipeline", "staging-eu-central-1", "production-eu-west-1"} <= paths  # stages too
+    for ack in report["suppressedViolations"]:
+        assert len(ack["reason"]) > 40, ack
+        assert "[" in ack["acknowledgedId"] or "IAM5" not in ack["ruleName"], ack
+
+
+def policy_statements(template: dict) -> list[tuple[str, dict]]:
+    return [(lid, st) for lid, res in resources(template, "AWS::IAM::Policy").items()
+            for st in res["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def assume_statements(template: dict, prefix: str) -> list[dict]:
+    return [st for lid, st in policy_statements(template)
+            if lid.startswith(prefix) and "sts:AssumeRole" in as_list(st["Action"])]
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+# Config errors: parse calls, no synth.
+
+def parse(changes) -> str:
+    data = copy.deepcopy(SHIPPED)
+    changes(data)
+    with pytest.raises(ConfigError) as info:
+        parse_pipeline(data, "pipeline.yaml")
+    return str(info.value)
+
+
+def staging(data) -> dict:
+    return data["waves"][0]["stages"][0]
+
+
+def production(data) -> dict:
+    return data["waves"][1]["stages"][0]
+
+
+def test_the_shipped_pipeline_is_valid():
+    pipeline = parse_pipeline(copy.deepcopy(SHIPPED), "pipeline.yaml")
+    assert [(t.id, t.config.deployment.account, t.config.deployment.region)
+            for t in pipeline.targets] == [
+        ("staging-eu-central-1", STAGING, "eu-central-1"),
+        ("production-eu-central-1", PRODUCTION, "eu-central-1"),
+        ("production-eu-west-1", PRODUCTION, "eu-west-1")]
+    assert pipeline.targets[2].config.deployment.availability_zones == [
+        "eu-west-1a", "eu-west-1b", "eu-west-1c"]
+
+
+@pytest.mark.parametrize("change,expected", [
+    (lambda d: d["repository"].update(connection_arn="arn:aws:s3:::bucket"),
+     "repository.connection_arn: 'arn:aws:s3:::bucket' is not an ARN"),
+    (lambda d: d["repository"].update(
+        connection_arn="arn:aws:codeconnections:eu-central-1:1111:connection/x"),
+     "repository.connection_arn: 'arn:aws:codeconnections:eu-central-1:1111:connection/x': the "
+     "account must be 12 digits"),
+    (lambda d: d["repository"].update(name="llm-endpoints"),
+     "repository.name: 'llm-endpoints' is not owner/name"),
+    (lambda d: d["repository"].update(branch="-x"),
+     "repository.branch: '-x' is not a branch name"),
+    (lambda d: d["tools"].update(region="eu-centrall-1"),
+     "tools.region: 'eu-centrall-1' is not an AWS region (did you mean eu-central-1"),
+    (lambda d: staging(d).update(account="2222"),
+     "waves[0] (staging).stages[0] (staging).account: String should match pattern"),
+    (lambda d: staging(d).update(env="nope"),
+     "waves[0] (staging).stages[0] (staging).env: 'nope': no config/nope.yaml; available: "
+     "backends, dev, prod,"),
+    (lambda d: staging(d)["regions"][0].update(availability_zones=["eu-central-1a"]),
+     "waves[0] (staging).stages[0] (staging).regions[0].availability_zones: List should have "
+     "at least 2 items"),
+    (lambda d: staging(d).update(regions=[]),
+     "waves[0] (staging).stages[0] (staging).regions: List should have at least 1 item"),
+    (lambda d: production(d).update(name="staging"),
+     "waves[1] (production).stages[0] (staging).name: 'staging' is used by another stage"),
+    (lambda d: production(d)["regions"].append(production(d)["regions"][0]),
+     "waves[1] (production).stages[0] (production).regions: 'eu-central-1' is listed twice"),
+    (lambda d: d["waves"][1].update(name="staging"),
+     "waves[1] (staging).name: 'staging' is used by another wave"),
+])
+def test_a_bad_pipeline_is_one_line_naming_the_field(change, expected):
+    assert expected in parse(change)
+
+
+def test_a_stage_config_problem_names_the_stage_and_region_then_the_configs_own_line():
+    """Zones of another region: the config's own rule, run for that stage and region."""
+    def change(d):
+        production(d)["regions"][1]["availability_zones"] = ["eu-west-1a", "eu-north-1b"]
+    assert ("  - waves[1] (production).stages[0] (production).regions[1] (eu-west-1): "
+            "config/prod.yaml deployed there: deployment.availability_zones: 'eu-north-1b' is "
+            "not a zone of eu-west-1") in parse(change)
+
+
+def test_a_region_without_the_image_is_an_error_naming_the_stage_and_region():
+    from config.shapes.deployment import all_regions
+    from llm_constructs.images import tgi_image
+
+    missing = sorted(r for r in set(all_regions()) - set(tgi_image("3.3.6").registries)
+                     if not r.endswith("-global"))[0]  # CDK lists partitions' global "regions"
+    def change(d):
+        staging(d)["regions"][0] = {"region": missing,
+                                    "availability_zones": [f"{missing}a", f"{missing}b"]}
+    message = parse(change)
+    assert (f"waves[0] (staging).stages[0] (staging).regions[0] ({missing}): config/dev.yaml "
+            "deployed there: endpoints[0] (chat).image") in message
+    assert f"not published in region '{missing}'" in message
+
+
+def test_a_config_that_fixes_another_region_cannot_be_a_stage(tmp_path):
+    for name in ("dev", "prod"):
+        (tmp_path / f"{name}.yaml").write_text((ROOT / "config" / f"{name}.yaml").read_text())
+    fixed = yaml.safe_load((tmp_path / "dev.yaml").read_text())
+    fixed["deployment"] = {"region": "us-east-1"}
+    (tmp_path / "dev.yaml").write_text(yaml.safe_dump(fixed))
+    with pytest.raises(ConfigError) as info:
+        parse_pipeline(copy.deepcopy(SHIPPED), "pipeline.yaml", config_dir=tmp_path)
+    assert ("regions[0] (eu-central-1): config/dev.yaml deployed there: deployment.region: "
+            "'us-east-1' is fixed here, but the stage sets 'eu-central-1': leave it out of the "
+            "config") in str(info.value)
+
+
+def test_two_stages_may_not_deploy_one_project_into_one_account_and_region():
+    def change(d):
+        production(d).update(env="dev", account=STAGING)
+    assert ("stages (production): 'llm-dev' goes to 222222222222/eu-central-1 in stage "
+            "'staging' already") in parse(change)
+
+
+def test_cdk_synth_with_a_bad_pipeline_is_one_line(tmp_path, monkeypatch, capsys):
+    import app
+
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({**SHIPPED, "waves": []}))
+    flags = app.feature_flags()
+    monkeypatch.setattr(app, "feature_flags", lambda: flags | {"pipeline": str(path)})
+    assert app.main() == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {path}: 1 problem(s):",
+        "  - waves: List should have at least 1 item after validation, not 0 (got [])"]
+
+
+# The guard script, with `aws` and `make` replaced by recorders and a git repository of
+# three commits: what it compares with, and which rules it accepts.
+
+def run_guard(tmp_path: Path, deployed: str | None) -> tuple[int, str, str]:
+    """(exit code, output, the arguments `make` got); ``deployed`` is what the parameter
+    holds: ``"base"`` (the first commit), a commit id, or None (not set yet)."""
+    import os
+    import subprocess
+
+    bin_dir, repo = tmp_path / "bin", tmp_path / "repo"
+    bin_dir.mkdir()
+    repo.mkdir()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "DEPLOYED_COMMIT_PARAMETER": "/llm-pipeline/deployed-commit",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "deployed")
+    base = git("rev-parse", "HEAD")
+    git("commit", "-q", "--allow-empty", "-m", "rename\n\nAccept-Risk: endpoint-replaced")
+    git("commit", "-q", "--allow-empty", "-m", "drop\n\nAccept-Risk: bucket-deleted")
+    value = base if deployed == "base" else deployed
+    # get-parameter of a parameter that does not exist fails (ParameterNotFound)
+    answer = f"echo {value}" if value else "exit 254"
+    tools = {"aws": answer, "make": f'echo "$@" > {tmp_path}/make-args'}
+    for name, body in tools.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    proc = subprocess.run(["bash", str(ROOT / "tools" / "pipeline_guard.sh")], cwd=repo,
+                          env=env, capture_output=True, text=True)
+    made = tmp_path / "make-args"
+    return proc.returncode, proc.stdout + proc.stderr, made.read_text() if made.exists() else ""
+
+
+def test_the_guard_compares_with_the_deployed_commit_accepting_the_trailers_since(tmp_path):
+    code, output, make_args = run_guard(tmp_path, "base")
+    assert code == 0, output
+    base = make_args.split()[1].removeprefix("BASE=")
+    assert len(base) == 40
+    assert make_args.split() == ["risk", f"BASE={base}",
+                                 "ACCEPT=bucket-deleted,endpoint-replaced"]
+
+
+@pytest.mark.parametrize("deployed,code,message", [
+    (None, 0, "Nothing deployed by this pipeline yet"),
+    ("0" * 40, 2, f"error: the deployed commit {'0' * 40} is not in this clone: the guard "
+                  "cannot judge"),
+])
+def test_the_guard_before_the_first_deployment_and_with_an_unknown_commit(
+        tmp_path, deployed, code, message):
+    exit_code, output, make_args = run_guard(tmp_path, deployed)
+    assert (exit_code, make_args) == (code, "")  # `make risk` never ran
+    assert message in output
