@@ -28,19 +28,16 @@ SCHEDULED_ACTION_NAME_RE = re.compile(
 MAX_SCHEDULES = 10
 
 
-class Schedule(Strict):
-    """A scheduled action: from each time ``cron`` fires in ``timezone``, the endpoint
-    scales between these bounds (a bound left out stays as it was)."""
+class ScheduleTiming(Strict):
+    """When a scheduled action fires: its name, AWS cron and time zone (the bounds it sets
+    are the subclass's: instances of a variant, copies of a component)."""
 
-    name: str = Field(description="Unique per endpoint; 1-256 characters, no ':', '/', '|'.")
+    name: str = Field(description="Unique among the schedules beside it; 1-256 characters, "
+                                  "no ':', '/', '|'.")
     cron: str = Field(description="AWS's six-field cron: minutes hours day-of-month month "
                                   "day-of-week year, e.g. '0 8 ? * MON-FRI *'.")
     timezone: str = Field(default="UTC", description="IANA time zone the cron runs in, "
                                                      "e.g. Europe/Berlin.")
-    min_capacity: int | None = Field(default=None, ge=0, le=100,
-                                     description="Fewest instances from then on.")
-    max_capacity: int | None = Field(default=None, ge=1, le=100,
-                                     description="Most instances from then on.")
 
     @field_validator("name")
     @classmethod
@@ -67,6 +64,36 @@ class Schedule(Strict):
             hint = close(v, known) if known else " (no time zone database here: install tzdata)"
             raise ValueError(f"{v!r} is not an IANA time zone name like 'Europe/Berlin'{hint}")
         return v
+
+
+class Schedule(ScheduleTiming):
+    """A scheduled action: from each time ``cron`` fires in ``timezone``, the endpoint
+    scales between these bounds (a bound left out stays as it was)."""
+
+    min_capacity: int | None = Field(default=None, ge=0, le=100,
+                                     description="Fewest instances from then on.")
+    max_capacity: int | None = Field(default=None, ge=1, le=100,
+                                     description="Most instances from then on.")
+
+
+class CopySchedule(ScheduleTiming):
+    """A scheduled action on an inference component's copies: from each time ``cron``
+    fires in ``timezone``, the component scales between these bounds (a bound left out
+    stays as it was); ``min_copies: 0`` lets it scale in to no copy."""
+
+    min_copies: int | None = Field(default=None, ge=0, le=1000,
+                                   description="Fewest copies from then on.")
+    max_copies: int | None = Field(default=None, ge=1, le=1000,
+                                   description="Most copies from then on.")
+
+
+def at_most_ten_schedules(schedules: list, per: str = "endpoint") -> list:
+    """The scaling guard's after-rollback rule holds an endpoint's schedules in its
+    target's input, which EventBridge caps at 8192 characters (ten of the longest names
+    still fit); a component keeps to the same number."""
+    if len(schedules) > MAX_SCHEDULES:
+        raise ValueError(f"{len(schedules)} schedules; at most {MAX_SCHEDULES} per {per}")
+    return schedules
 
 
 class Autoscaling(Strict):
@@ -99,11 +126,7 @@ class Autoscaling(Strict):
     @field_validator("schedules")
     @classmethod
     def _few_schedules(cls, v: list[Schedule]) -> list[Schedule]:
-        # the scaling guard's after-rollback rule holds them in its target's input, which
-        # EventBridge caps at 8192 characters; ten of the longest names still fit
-        if len(v) > MAX_SCHEDULES:
-            raise ValueError(f"{len(v)} schedules; at most {MAX_SCHEDULES} per endpoint")
-        return v
+        return at_most_ten_schedules(v)
 
     @property
     def invocations_target(self) -> int:
