@@ -15,8 +15,8 @@ from .base import ENDPOINT_NAME_RE, Strict
 from .capture import DataCapture
 from .deployment import Deployment, Encryption, Network, reserved_tag_keys
 from .model import ModelSpec
-from .operations import (MAX_SCHEDULES, Alarms, AsyncInference, Autoscaling, CopySchedule,
-                         Guardrails, Serverless, at_most_ten_schedules)
+from .operations import (MAX_SCHEDULES, Alarms, AsyncInference, Autoscaling, CopySchedules,
+                         Guardrails, Serverless)
 
 
 class ComponentAutoscaling(Strict):
@@ -35,15 +35,10 @@ class ComponentAutoscaling(Strict):
     scale_from_zero_cooldown_seconds: int = Field(
         default=120, ge=0, le=3600, description="With min 0: cooldown of the step that brings "
                                                 "the first copy back.")
-    schedules: list[CopySchedule] = Field(
+    schedules: CopySchedules = Field(
         default_factory=list, description="Scheduled actions on the copies (e.g. none at "
                                           "night), each within min_copies..max_copies; at "
                                           f"most {MAX_SCHEDULES}.")
-
-    @field_validator("schedules")
-    @classmethod
-    def _few_schedules(cls, v: list[CopySchedule]) -> list[CopySchedule]:
-        return at_most_ten_schedules(v, per="component")
 
 
 #: ``rolling_update.batch_unit`` -> InferenceComponentCapacitySize.Type.

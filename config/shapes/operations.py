@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from config.arns import check_bucket_name, parse_arn, parse_s3_uri
 from config.aws_cron import cron_problem
@@ -87,13 +87,19 @@ class CopySchedule(ScheduleTiming):
                                    description="Most copies from then on.")
 
 
-def at_most_ten_schedules(schedules: list, per: str = "endpoint") -> list:
+def _at_most_ten(per: str) -> AfterValidator:
     """The scaling guard's after-rollback rule holds an endpoint's schedules in its
     target's input, which EventBridge caps at 8192 characters (ten of the longest names
     still fit); a component keeps to the same number."""
-    if len(schedules) > MAX_SCHEDULES:
-        raise ValueError(f"{len(schedules)} schedules; at most {MAX_SCHEDULES} per {per}")
-    return schedules
+    def check(schedules: list) -> list:
+        if len(schedules) > MAX_SCHEDULES:
+            raise ValueError(f"{len(schedules)} schedules; at most {MAX_SCHEDULES} per {per}")
+        return schedules
+    return AfterValidator(check)
+
+
+VariantSchedules = Annotated[list[Schedule], _at_most_ten("endpoint")]
+CopySchedules = Annotated[list[CopySchedule], _at_most_ten("component")]
 
 
 class Autoscaling(Strict):
@@ -118,15 +124,10 @@ class Autoscaling(Strict):
         default=120, ge=0, le=3600,
         description="Async with min 0: cooldown of the step that brings the first instance back.")
 
-    schedules: list[Schedule] = Field(
+    schedules: VariantSchedules = Field(
         default_factory=list, description="Scheduled actions (e.g. office hours), each "
                                           "within min_capacity..max_capacity; at most "
                                           f"{MAX_SCHEDULES}.")
-
-    @field_validator("schedules")
-    @classmethod
-    def _few_schedules(cls, v: list[Schedule]) -> list[Schedule]:
-        return at_most_ten_schedules(v)
 
     @property
     def invocations_target(self) -> int:
