@@ -356,6 +356,6 @@ def test_notes_are_reported_and_never_block(prod, tmp_path):
     text = md.read_text()
     assert "0 finding(s), 0 blocking; 1 note(s), never blocking" in text
     assert "[capture-stopped] prod/llm-prod-endpoint-chat/" in text and "(note)" in text
-    with pytest.raises(risk.GuardError, match="known rules: .*component-removed, "
-                                              "rollback-removed$"):
+    with pytest.raises(risk.GuardError, match=r"known rules: .*component-removed, "
+                                              r"rollback-removed$"):
         risk.accepted_rules("capture-stopped")  # a note has nothing to accept
