@@ -297,7 +297,6 @@ def test_copies_at_zero_with_instances_kept_warn(min_instances, warned):
     """Managed instance scaling keeps min_instances with no copy on them: the idle
     endpoint still bills them (a warning: a warm instance shortens the first wait)."""
     from aws_cdk import App, Stack
-    from aws_cdk.assertions import Annotations, Match
 
     from config import parse_config
     from stacks.translate import idle_instances_warning
@@ -307,11 +306,10 @@ def test_copies_at_zero_with_instances_kept_warn(min_instances, warned):
         "endpoints.0.instance_scaling.min_instances": min_instances}))
     stack = Stack(App(), "S")
     idle_instances_warning(stack, cfg.endpoints[0])
-    found = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp(
-        "every component can scale to 0 copies"))
+    found = [m.data for m in stack.node.metadata if m.type == "aws:cdk:warning"]
     assert len(found) == int(warned)
     if warned:
-        assert found[0].entry.data.startswith(
+        assert found[0].startswith(
             "llama3: every component can scale to 0 copies, but instance_scaling.min_instances "
             "is 1: with no copy, 1 instance(s) of ml.g5.12xlarge stay and bill; set "
             "min_instances: 0")
