@@ -311,4 +311,35 @@ class InferenceComponent(Construct):
                 alarm_description="requests found no copy of the component: add one")
             self.scale_from_zero_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(step))
         self.scalable_target = target
+        #: (min, max) copies: the range every schedule stays within.
+        self.copy_range = (min_copies, max_copies)
+        self._schedule_names: set[str] = set()
         return target
+
+    def scale_copies_on_schedule(self, name: str, *, schedule: appscaling.Schedule,
+                                 time_zone: cdk.TimeZone | None = None,
+                                 min_copies: int | None = None,
+                                 max_copies: int | None = None) -> None:
+        """A scheduled action ``name`` on the copies (``ScheduledActions`` of the scalable
+        target ``add_copy_autoscaling`` made): from each time ``schedule`` fires, in
+        ``time_zone`` (default UTC), the copies stay between these bounds, which lie within
+        the autoscaling range (a bound left out stays as it was). ``min_copies=0`` needs
+        ``add_copy_autoscaling(min_copies=0)``: its step policy brings the first copy back.
+        A deployment that updates the target can register the autoscaling range again,
+        until the next schedule fires."""
+        if self.scalable_target is None:
+            raise ValueError(f"schedule {name!r}: call add_copy_autoscaling first (a "
+                             "schedule acts on its scalable target)")
+        if min_copies is None and max_copies is None:
+            raise ValueError(f"schedule {name!r}: give min_copies, max_copies or both")
+        low, high = self.copy_range
+        if not low <= (low if min_copies is None else min_copies) \
+                <= (high if max_copies is None else max_copies) <= high:
+            raise ValueError(f"schedule {name!r}: need {low} <= min_copies ({min_copies}) <= "
+                             f"max_copies ({max_copies}) <= {high}")
+        if name in self._schedule_names:
+            raise ValueError(f"schedule {name!r} exists already on {self.component_name}")
+        self._schedule_names.add(name)
+        self.scalable_target.scale_on_schedule(
+            name, schedule=schedule, time_zone=time_zone, min_capacity=min_copies,
+            max_capacity=max_copies)

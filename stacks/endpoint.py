@@ -151,6 +151,7 @@ class ModelEndpointStack(cdk.Stack):
             translate.add_copy_autoscaling(component, c.autoscaling)
             cdk.CfnOutput(self, f"{prefix}ComponentName", value=component.component_name,
                           description=f"InferenceComponentName of {c.name!r} (invoke with it)")
+        translate.idle_instances_warning(self, ep)
         return endpoint
 
     def _environment(self, spec: ModelSpec, label: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from config.rules.serving import unknown_flags
 from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
                            Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
                            Serverless, UriImage, project_path)
+from config.shapes.endpoint import InstanceScaling
 from config.shapes.operations import Schedule
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             BlueGreenDeployment, ComponentEndpoint, DataCapture,
@@ -359,6 +360,27 @@ def add_copy_autoscaling(component: InferenceComponent, a: ComponentAutoscaling 
         scale_in_cooldown=cdk.Duration.seconds(a.scale_in_cooldown_seconds),
         scale_out_cooldown=cdk.Duration.seconds(a.scale_out_cooldown_seconds),
         scale_from_zero_cooldown=cdk.Duration.seconds(a.scale_from_zero_cooldown_seconds))
+    for s in a.schedules:
+        component.scale_copies_on_schedule(
+            s.name, schedule=appscaling.Schedule.expression(f"cron({s.cron})"),
+            time_zone=cdk.TimeZone.of(s.timezone), min_copies=s.min_copies,
+            max_copies=s.max_copies)
+
+
+def idle_instances_warning(scope: Construct, ep: Endpoint) -> None:
+    """Copies at zero save money only when the instances may go too: managed instance
+    scaling keeps ``instance_scaling.min_instances`` even with no copy on them. With every
+    component able to reach 0 copies (``min_copies: 0``, which schedules at 0 need) and a
+    minimum above 0, the idle endpoint still bills those instances. A warning, not an
+    error: a warm instance shortens the first request's wait (no instance to launch)."""
+    kept = (ep.instance_scaling or InstanceScaling()).min_instances
+    components = ep.components or []
+    if components and kept > 0 and all(c.min_copies == 0 for c in components):
+        cdk.Annotations.of(scope).add_warning_v2(
+            "llm:idle-instances",
+            f"{ep.name}: every component can scale to 0 copies, but instance_scaling."
+            f"min_instances is {kept}: with no copy, {kept} instance(s) of {ep.instance_type}"
+            " stay and bill; set min_instances: 0 for the endpoint to scale to zero")
 
 
 def add_rolling_updates(endpoint: ComponentEndpoint, ep: Endpoint,

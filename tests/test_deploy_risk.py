@@ -271,3 +271,122 @@ def test_an_instance_type_change_through_instance_pools_is_one_too(dev):
     assert "ml.g5.2xlarge -> ml.g6.2xlarge, ml.g5.2xlarge" in to_pools[0].message
     same = edit(dev, "-endpoint-chat", pools("ml.g6.2xlarge", "ml.g5.2xlarge"))
     assert risk.compare(same, same) == []
+
+
+# -- issue 16: what components, capture and rollbacks can drop ---------------------------------
+def _notes(base: dict, head: dict) -> list[tuple[str, str]]:
+    return [(f.rule, f.message) for f in risk.notes(base, head)]
+
+
+def _capture(res: dict) -> dict:
+    (config,) = of_type(res, "AWS::SageMaker::EndpointConfig")
+    return config["Properties"]["DataCaptureConfig"]
+
+
+def test_capture_losing_its_key_is_encryption_removed(prod):
+    base = prod.templates
+    keyless = edit(base, "-endpoint-chat", lambda res: _capture(res).pop("KmsKeyId"))
+    findings = risk.compare(base, keyless)
+    assert [f.rule for f in findings] == ["encryption-removed"]
+    assert "data capture drops its KMS key (DataCaptureConfig.KmsKeyId)" in findings[0].message
+    # capture turned off as well: nothing is captured without the key, only a note
+    off = edit(keyless, "-endpoint-chat", lambda res: _capture(res).update(EnableCapture=False))
+    assert risk.compare(base, off) == []
+    assert [rule for rule, _ in _notes(base, off)] == ["capture-stopped"]
+
+
+def test_stopping_narrowing_or_moving_capture_is_a_note_not_a_finding(prod):
+    base = prod.templates
+
+    def drop(res):
+        (config,) = of_type(res, "AWS::SageMaker::EndpointConfig")
+        del config["Properties"]["DataCaptureConfig"]
+
+    def inputs_only(res):
+        _capture(res)["CaptureOptions"] = [{"CaptureMode": "Input"}]
+
+    def elsewhere(res):
+        _capture(res)["DestinationS3Uri"] = "s3://audit-bucket/llm/"
+    for change in (drop, inputs_only, elsewhere):
+        assert risk.compare(base, edit(base, "-endpoint-chat", change)) == [], change.__name__
+    (stopped,) = _notes(base, edit(base, "-endpoint-chat", drop))
+    assert stopped[0] == "capture-stopped"
+    assert "requests from now on are not captured; those captured so far stay in a " \
+           "location made at deploy time" in stopped[1]
+    assert _notes(base, edit(base, "-endpoint-chat", inputs_only)) == [
+        ("capture-stopped", "data capture no longer records Output.")]
+    (moved,) = _notes(base, edit(base, "-endpoint-chat", elsewhere))
+    assert moved[0] == "capture-moved"
+    assert moved[1].startswith("captures go to s3://audit-bucket/llm/ from now on")
+    assert _notes(base, copy.deepcopy(base)) == []
+
+
+def test_the_capture_bucket_losing_its_only_writer_rule_is_weakened(prod):
+    def open_(res):
+        for policy in of_type(res, "AWS::S3::BucketPolicy"):
+            document = policy["Properties"]["PolicyDocument"]
+            document["Statement"] = [s for s in document["Statement"]
+                                     if s.get("Sid") != "NoOtherWriter"]
+    findings = risk.compare(prod.templates, edit(prod.templates, "-endpoint-chat", open_))
+    assert [f.rule for f in findings] == ["bucket-weakened"]
+    assert "loses its Deny statement(s) NoOtherWriter" in findings[0].message
+
+
+@pytest.fixture(scope="module")
+def components() -> dict:
+    return synthesize("seed-components").templates
+
+
+def test_an_inference_component_deleted_or_renamed(components):
+    def drop(res):
+        for lid in [k for k, r in res.items() if r["Type"] == "AWS::SageMaker::InferenceComponent"]:
+            del res[lid]
+
+    def rename(res):
+        (component,) = of_type(res, "AWS::SageMaker::InferenceComponent")
+        component["Properties"]["InferenceComponentName"] = "llm-seed-ic-llama3-news"
+    deleted = risk.compare(components, edit(components, "-endpoint-llama3", drop))
+    assert [f.rule for f in deleted] == ["component-removed"]
+    assert deleted[0].message.startswith(
+        "inference component 'llm-seed-ic-llama3-naver-news' would be DELETED")
+    renamed = risk.compare(components, edit(components, "-endpoint-llama3", rename))
+    assert [f.rule for f in renamed] == ["component-removed"]
+    assert "RENAMED to 'llm-seed-ic-llama3-news'" in renamed[0].message
+    # the whole stack gone: endpoint-replaced says it, once
+    gone = {k: v for k, v in components.items() if not k.endswith("-endpoint-llama3")}
+    assert "component-removed" not in rules(components, gone)
+
+
+def test_auto_rollback_removed_from_a_component_or_an_endpoint(components, prod):
+    def no_rollback(res):
+        for r in res.values():
+            if r["Type"] in ("AWS::SageMaker::InferenceComponent", "AWS::SageMaker::Endpoint"):
+                r["Properties"].get("DeploymentConfig", {}).pop("AutoRollbackConfiguration", None)
+    component = risk.compare(components, edit(components, "-endpoint-llama3", no_rollback))
+    assert [(f.rule, f.message.split(" (")[0]) for f in component] == [
+        ("rollback-removed", "inference component loses its auto-rollback")]
+    assert "had 2 alarm(s), now none" in component[0].message
+    endpoint = risk.compare(prod.templates, edit(prod.templates, "-endpoint-chat", no_rollback))
+    assert [(f.rule, f.message.split(" (")[0]) for f in endpoint] == [
+        ("rollback-removed", "endpoint loses its auto-rollback")]
+
+    def no_deployment_config(res):
+        for r in of_type(res, "AWS::SageMaker::InferenceComponent"):
+            del r["Properties"]["DeploymentConfig"]
+    assert rules(components, edit(components, "-endpoint-llama3", no_deployment_config)) == [
+        "rollback-removed"]
+
+
+def test_notes_are_reported_and_never_block(prod, tmp_path):
+    def off(res):
+        _capture(res)["EnableCapture"] = False
+    write_assembly(tmp_path / "base" / "prod", prod.templates)
+    write_assembly(tmp_path / "head" / "prod", edit(prod.templates, "-endpoint-chat", off))
+    md = tmp_path / "risk.md"
+    assert risk.main([str(tmp_path / "base"), str(tmp_path / "head"), "--markdown", str(md)]) == 0
+    text = md.read_text()
+    assert "0 finding(s), 0 blocking; 1 note(s), never blocking" in text
+    assert "[capture-stopped] prod/llm-prod-endpoint-chat/" in text and "(note)" in text
+    with pytest.raises(risk.GuardError, match=r"known rules: .*component-removed, "
+                                              r"rollback-removed$"):
+        risk.accepted_rules("capture-stopped")  # a note has nothing to accept

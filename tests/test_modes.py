@@ -90,6 +90,7 @@ def test_two_components_share_the_endpoint_and_min_one_copy_needs_no_step_policy
     data = components_with(**{
         "endpoints.0.components.0.accelerators": 2,
         "endpoints.0.components.0.autoscaling.min_copies": 1,
+        "endpoints.0.components.0.autoscaling.schedules": [],
         "endpoints.0.components.0.sm_num_gpus": 2})
     data["endpoints"][0]["components"].append(second_component(cpu_cores=2))
     synth = synthesize_data(data)
@@ -147,12 +148,14 @@ def test_component_rules(changes, path, fragment):
 
 
 def test_minimum_copies_must_fit_the_instances():
-    data = components_with(**{"endpoints.0.components.0.autoscaling.min_copies": 1})
+    data = components_with(**{"endpoints.0.components.0.autoscaling.min_copies": 1,
+                              "endpoints.0.components.0.autoscaling.schedules": []})
     data["endpoints"][0]["components"].append(second_component(copies=1))
     msg = problems(data)[f"{IC}.components"]
     assert "need 5 accelerators; 1 x ml.g5.12xlarge have 4" in msg
     data = components_with(**{"endpoints.0.instance_scaling.max_instances": 2,
-                              "endpoints.0.components.0.autoscaling.min_copies": 1})
+                              "endpoints.0.components.0.autoscaling.min_copies": 1,
+                              "endpoints.0.components.0.autoscaling.schedules": []})
     data["endpoints"][0]["components"].append(second_component(copies=1))
     from config import parse_config
     assert parse_config(data)  # two instances hold 8 accelerators

@@ -192,3 +192,124 @@ def test_a_declaration_too_big_for_the_after_rollback_rule_fails_synth():
     assert message.startswith("endpoint/e1/variant/AllTraffic: the scaling declaration takes "
                               "about ")
     assert "above EventBridge's 8192 for the after-rollback rule's input" in message
+
+
+# -- inference components: components[].autoscaling.schedules ---------------------------------
+C = "endpoints[0] (llama3).components[0] (naver-news)"
+NIGHT = {"name": "night", "cron": "0 19 ? * MON-FRI *", "timezone": "Asia/Seoul",
+         "min_copies": 0}
+
+
+def components_with(*schedules, **changes) -> dict:
+    from tests.helpers import changed, config_data
+
+    scaling = "endpoints.0.components.0.autoscaling"
+    return changed(config_data("seed-components"),
+                   **{f"{scaling}.max_copies": 3, f"{scaling}.schedules": list(schedules),
+                      **{f"{scaling}.{k}": v for k, v in changes.items()}})
+
+
+def test_the_seed_keeps_seoul_office_hours_on_its_component():
+    from config import load_config
+
+    (component,) = load_config("seed-components").endpoints[0].components
+    assert [(s.name, s.cron, s.timezone, s.min_copies, s.max_copies)
+            for s in component.autoscaling.schedules] == [
+        ("office-hours-start", "0 9 ? * MON-FRI *", "Asia/Seoul", 1, None),
+        ("office-hours-end", "0 19 ? * MON-FRI *", "Asia/Seoul", 0, None)]
+
+
+def test_component_schedules_share_the_endpoints_checks():
+    at = f"{C}.autoscaling.schedules"
+    found = problems(components_with(  # shapes first
+        {**NIGHT, "cron": "0 19 * * MON-FRI", "timezone": "Asia/Seul", "min_copies": 1001}))
+    assert "5 fields; AWS cron has 6" in found[f"{at}[0] (night).cron"]
+    assert found[f"{at}[0] (night).timezone"].startswith("'Asia/Seul' is not an IANA time zone")
+    assert "less than or equal to 1000" in found[f"{at}[0] (night).min_copies"]
+    found = problems(components_with(  # then the rules
+        NIGHT, {**NIGHT, "min_copies": 2, "max_copies": 1}, {**NIGHT, "max_copies": 4},
+        {"name": "empty", "cron": "0 8 ? * * *"}))
+    assert found[f"{at}[1] (night).name"] == "'night' is used twice; names are unique per component"
+    assert found[f"{at}[1] (night).min_copies"] == "2 is above max_copies 1"
+    assert found[f"{at}[2] (night).max_copies"] == "4 is outside autoscaling 0..3"
+    assert found[f"{at}[3] (empty)"] == "sets neither min_copies nor max_copies; give one or both"
+    assert problems(components_with(*[{**NIGHT, "name": f"n{i}"} for i in range(11)])) == {
+        f"{C}.autoscaling.schedules": "11 schedules; at most 10 per component"}
+
+
+def test_zero_copies_on_a_schedule_needs_the_scale_from_zero_policy():
+    """Only min_copies: 0 brings the step policy that adds the first copy back; a schedule
+    at 0 above that would leave the component without a copy until its next schedule."""
+    found = problems(components_with(NIGHT, min_copies=1))
+    assert found == {f"{C}.autoscaling.schedules[0] (night).min_copies": (
+        "0 copies needs the scale-from-zero alarm and step policy, which exist only with "
+        "autoscaling.min_copies: 0 (now 1): set min_copies: 0 and let a schedule keep the "
+        "daytime minimum")}
+
+
+def test_a_components_endpoint_sends_its_schedules_to_its_scalable_target():
+    (template,) = synthesize("seed-components").endpoints.values()
+    _, target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    props = target["Properties"]
+    assert (props["ResourceId"], props["ScalableDimension"], props["MinCapacity"],
+            props["MaxCapacity"]) == ("inference-component/llm-seed-ic-llama3-naver-news",
+                                      "sagemaker:inference-component:DesiredCopyCount", 0, 1)
+    assert props["ScheduledActions"] == [
+        {"ScheduledActionName": "office-hours-start", "Schedule": "cron(0 9 ? * MON-FRI *)",
+         "ScalableTargetAction": {"MinCapacity": 1}, "Timezone": "Asia/Seoul"},
+        {"ScheduledActionName": "office-hours-end", "Schedule": "cron(0 19 ? * MON-FRI *)",
+         "ScalableTargetAction": {"MinCapacity": 0}, "Timezone": "Asia/Seoul"}]
+    # the step policy that brings the first copy back at night is there
+    steps = [r for r in template["Resources"].values()
+             if r["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"
+             and r["Properties"]["PolicyType"] == "StepScaling"]
+    assert len(steps) == 1
+
+
+def test_the_construct_keeps_copy_schedules_within_its_range():
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_applicationautoscaling as appscaling
+
+    from llm_constructs import ComponentEndpoint, SageMakerExecutionRole
+
+    stack = Stack(App(), "S")
+    role = SageMakerExecutionRole(stack, "Role", endpoint_names=["e1"])
+    endpoint = ComponentEndpoint(stack, "E", execution_role=role, instance_type="ml.g5.xlarge",
+                                 endpoint_name="e1")
+    component = endpoint.add_component("C", component_name="e1-c", image_uri="img",
+                                       memory_mb=1024, accelerators=1)
+    nightly = appscaling.Schedule.expression("cron(0 19 ? * * *)")
+    with pytest.raises(ValueError, match="call add_copy_autoscaling first"):
+        component.scale_copies_on_schedule("night", schedule=nightly, min_copies=0)
+    component.add_copy_autoscaling(min_copies=1, max_copies=3)
+    with pytest.raises(ValueError, match=r"need 1 <= min_copies \(0\) <= max_copies "
+                                         r"\(None\) <= 3"):
+        component.scale_copies_on_schedule("night", schedule=nightly, min_copies=0)
+    with pytest.raises(ValueError, match="give min_copies, max_copies or both"):
+        component.scale_copies_on_schedule("night", schedule=nightly)
+    component.scale_copies_on_schedule("night", schedule=nightly, max_copies=1)
+    with pytest.raises(ValueError, match="'night' exists already on e1-c"):
+        component.scale_copies_on_schedule("night", schedule=nightly, max_copies=2)
+
+
+@pytest.mark.parametrize(("min_instances", "warned"), [(0, False), (1, True)])
+def test_copies_at_zero_with_instances_kept_warn(min_instances, warned):
+    """Managed instance scaling keeps min_instances with no copy on them: the idle
+    endpoint still bills them (a warning: a warm instance shortens the first wait)."""
+    from aws_cdk import App, Stack
+
+    from config import parse_config
+    from stacks.translate import idle_instances_warning
+    from tests.helpers import changed
+
+    cfg = parse_config(changed(components_with(NIGHT), **{
+        "endpoints.0.instance_scaling.min_instances": min_instances}))
+    stack = Stack(App(), "S")
+    idle_instances_warning(stack, cfg.endpoints[0])
+    found = [m.data for m in stack.node.metadata if m.type == "aws:cdk:warning"]
+    assert len(found) == int(warned)
+    if warned:
+        assert found[0].startswith(
+            "llama3: every component can scale to 0 copies, but instance_scaling.min_instances "
+            "is 1: with no copy, 1 instance(s) of ml.g5.12xlarge stay and bill; set "
+            "min_instances: 0")

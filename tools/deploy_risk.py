@@ -22,7 +22,20 @@ what to do instead. Rules (accept one deliberately with ``--accept <rule>``):
 * ``encryption-removed``   a queue, table, endpoint config or log group loses its encryption,
                            or a KMS key its rotation;
 * ``iam-broadened``        an IAM statement gains a wildcard resource or action it did not
-                           have, or a model loses network isolation.
+                           have, or a model loses network isolation;
+* ``component-removed``    an inference component would be deleted, or renamed (clients
+                           invoke it by InferenceComponentName);
+* ``rollback-removed``     an endpoint or inference component loses the alarms its
+                           auto-rollback watches (AutoRollbackConfiguration removed or emptied).
+
+Notes, printed but never blocking (nothing stored is lost; a reviewer should know):
+
+* ``capture-stopped``      an endpoint config stops capturing data, or one side of it;
+* ``capture-moved``        captures go to another S3 location from now on.
+
+An endpoint config's capture that loses its KMS key is ``encryption-removed``; a bucket
+policy that loses a Deny statement (the capture bucket's "no other writer") is
+``bucket-weakened``.
 
 Exit status: 0 no unaccepted finding, 1 findings, 2 the guard could not judge (a usage
 error, a missing input or tool, an unknown rule); ``--markdown`` is written in every case.
@@ -39,7 +52,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 RULES = ("endpoint-replaced", "scaled-instance-type", "bucket-deleted", "bucket-weakened",
-         "topic-weakened", "encryption-removed", "iam-broadened")
+         "topic-weakened", "encryption-removed", "iam-broadened", "component-removed",
+         "rollback-removed")
+#: Informational: reported beside the findings, never blocking, nothing to accept.
+NOTES = ("capture-stopped", "capture-moved")
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,8 @@ def _lifecycle(stack: str, lid: str, old: dict, new: dict | None,
                           f"{', '.join(_replaced(old, new))}): a new endpoint is created and the "
                           "old one deleted, with downtime and a new name for clients; keep "
                           "EndpointName stable and change the endpoint config instead.")
+    elif type_ == "AWS::SageMaker::InferenceComponent" and not gone_stack:
+        yield from _component_removed(stack, lid, old, new)
     elif type_ == "AWS::S3::Bucket":
         retained = "Retain" in (old.get("DeletionPolicy"), old.get("UpdateReplacePolicy"))
         if new is None and not retained:
@@ -198,6 +216,26 @@ def _lifecycle(stack: str, lid: str, old: dict, new: dict | None,
             yield Finding("bucket-deleted", stack, lid,
                           f"bucket would be REPLACED (changed: {', '.join(_replaced(old, new))}): "
                           "a new empty bucket is created and the old one deleted.")
+
+
+def _component_removed(stack: str, lid: str, old: dict,
+                       new: dict | None) -> Iterator[Finding]:
+    """A component deleted (gone from the config, or renamed: its logical ID follows the
+    config name) or given another InferenceComponentName. With the whole stack gone,
+    ``endpoint-replaced`` says it already."""
+    name = old.get("Properties", {}).get("InferenceComponentName", lid)
+    if new is None:
+        yield Finding("component-removed", stack, lid,
+                      f"inference component {name!r} would be DELETED: clients invoking it "
+                      "by InferenceComponentName get errors. If intended (or renamed on "
+                      "purpose), accept the rule for this change.")
+        return
+    new_name = new.get("Properties", {}).get("InferenceComponentName", lid)
+    if new_name != name:
+        yield Finding("component-removed", stack, lid,
+                      f"inference component {name!r} would be RENAMED to {new_name!r}: "
+                      "clients invoking the old name get errors; keep the component and "
+                      "endpoint names stable, or accept the rule and move the clients.")
 
 
 #: Resource type -> (rule, "is it protected?", what losing it means): a protection the old
@@ -234,6 +272,47 @@ def _weakening(stack: str, lid: str, old: dict, new: dict, old_t: dict,
         rule, protected, what = _PROTECTIONS[type_]
         if protected(before) and not protected(after):
             yield Finding(rule, stack, lid, what)
+    if type_ == "AWS::SageMaker::EndpointConfig":
+        yield from _capture_key_lost(stack, lid, before, after)
+    if type_ in ("AWS::SageMaker::Endpoint", "AWS::SageMaker::InferenceComponent"):
+        yield from _rollback_removed(stack, lid, type_, before, after)
+
+
+def _rollback_alarms(props: dict) -> list:
+    deployment = props.get("DeploymentConfig") or {}
+    return (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+
+
+def _rollback_removed(stack: str, lid: str, type_: str, before: dict,
+                      after: dict) -> Iterator[Finding]:
+    """Guardrails (an endpoint's blue/green) and rolling updates (a component's) roll back
+    on alarms; without them a bad update stays deployed."""
+    if _rollback_alarms(before) and not _rollback_alarms(after):
+        what = "endpoint" if type_.endswith("::Endpoint") else "inference component"
+        yield Finding("rollback-removed", stack, lid,
+                      f"{what} loses its auto-rollback (AutoRollbackConfiguration had "
+                      f"{len(_rollback_alarms(before))} alarm(s), now none): a bad update "
+                      "stays deployed until someone notices; keep auto_rollback and alarms "
+                      "on, or accept the rule.")
+
+
+def _capturing(props: dict) -> dict | None:
+    """The DataCaptureConfig of an endpoint config when it captures (EnableCapture defaults
+    to true), else None."""
+    capture = props.get("DataCaptureConfig")
+    return capture if capture and capture.get("EnableCapture", True) is not False else None
+
+
+def _capture_key_lost(stack: str, lid: str, before: dict, after: dict) -> Iterator[Finding]:
+    """Captures hold whole prompts and responses: encrypted with the given key before,
+    with whatever the destination bucket defaults to after."""
+    old, new = _capturing(before), _capturing(after)
+    if old and new and old.get("KmsKeyId") and not new.get("KmsKeyId"):
+        yield Finding("encryption-removed", stack, lid,
+                      "endpoint config's data capture drops its KMS key (DataCaptureConfig."
+                      "KmsKeyId): captured prompts and responses are encrypted as the "
+                      "destination bucket's default says, no longer with that key; set "
+                      "data_capture.kms_key_arn, or accept the rule.")
 
 
 def _bucket_weakening(stack: str, lid: str, before: dict, after: dict, old_t: dict,
@@ -257,6 +336,21 @@ def _bucket_weakening(stack: str, lid: str, before: dict, after: dict, old_t: di
     if _lost_ssl_only(old_t, new_t, "AWS::S3::BucketPolicy", "Bucket", lid):
         yield Finding("bucket-weakened", stack, lid,
                       "the bucket policy no longer denies requests without TLS (SSL-only).")
+    lost = _denials(old_t, lid) - _denials(new_t, lid)
+    if lost:
+        yield Finding("bucket-weakened", stack, lid,
+                      f"the bucket policy loses its Deny statement(s) {', '.join(sorted(lost))}"
+                      " (e.g. the capture bucket's NoOtherWriter): principals it kept out "
+                      "may act again.")
+
+
+def _denials(template: dict, bucket: str) -> set[str]:
+    """The Deny statements of ``bucket``'s policies, by Sid (else by their actions), except
+    the SSL-only one, which has its own finding."""
+    return {s.get("Sid") or json.dumps(s.get("Action"), sort_keys=True)
+            for doc in _policies_on(template, "AWS::S3::BucketPolicy", "Bucket", bucket)
+            for s in _statements(doc)
+            if s.get("Effect") == "Deny" and not _ssl_only({"Statement": [s]})}
 
 
 def _topic_weakening(stack: str, lid: str, before: dict, after: dict, old_t: dict,
@@ -314,6 +408,49 @@ def _instance_type_changes(stack: str, old_t: dict, new_t: dict) -> Iterator[Fin
                           "Application Auto Scaling: SageMaker rejects the endpoint update "
                           "(deregister first) and the stack rolls back. Use LlmEndpoint's "
                           "scaling (the scaling guard deregisters and registers again).")
+
+
+# -- notes (informational) --------------------------------------------------------------------
+def notes(base: dict[str, dict], head: dict[str, dict]) -> list[Finding]:
+    """What a reviewer should know and nothing blocks: an endpoint config (same logical
+    ID) that stops capturing, or captures less, or elsewhere. Captures stored so far stay
+    (a capture bucket deleted with the stack is ``bucket-deleted``)."""
+    out: list[Finding] = []
+    for stack, old_t in base.items():
+        new_r = head.get(stack, {}).get("Resources", {})
+        for lid, old in old_t.get("Resources", {}).items():
+            new = new_r.get(lid)
+            if old.get("Type") == "AWS::SageMaker::EndpointConfig" and new is not None:
+                out += _capture_notes(stack, lid, _capturing(old.get("Properties", {})),
+                                      _capturing(new.get("Properties", {})))
+    return out
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else "a location made at deploy time " \
+        f"({json.dumps(value)[:120]})"
+
+
+def _capture_notes(stack: str, lid: str, old: dict | None,
+                   new: dict | None) -> Iterator[Finding]:
+    if old is None:
+        return
+    where = _shown(old.get("DestinationS3Uri"))
+    if new is None:
+        yield Finding("capture-stopped", stack, lid,
+                      "endpoint config stops data capture: requests from now on are not "
+                      f"captured; those captured so far stay in {where}.")
+        return
+    def modes(c: dict) -> set[str]:
+        return {o.get("CaptureMode") for o in c.get("CaptureOptions", [])}
+    dropped = modes(old) - modes(new)
+    if dropped:
+        yield Finding("capture-stopped", stack, lid,
+                      f"data capture no longer records {' and '.join(sorted(dropped))}.")
+    if old.get("DestinationS3Uri") != new.get("DestinationS3Uri"):
+        yield Finding("capture-moved", stack, lid,
+                      f"captures go to {_shown(new.get('DestinationS3Uri'))} from now on; "
+                      f"those so far stay in {where} (readers of CaptureLocation must follow).")
 
 
 def _wild(values: list[str]) -> set[str]:
@@ -393,11 +530,13 @@ def _judge(base_dir: Path, head_dir: Path, accept: str) -> tuple[str, list[str],
     accepted = accepted_rules(accept)
     _schemas()  # the tool is checked even when no change needs it: a broken job fails now
     base, head = templates(base_dir), templates(head_dir)
-    findings = compare(base, head)
+    findings, noted = compare(base, head), notes(base, head)
     blocking = [f for f in findings if f.rule not in accepted]
     lines = [f.line() + ("  (accepted)" if f.rule in accepted else "") for f in findings]
+    lines += [f.line() + "  (note)" for f in noted]
     summary = (f"deploy-risk guard: {len(base)} stack(s) before, {len(head)} after; "
-               f"{len(findings)} finding(s), {len(blocking)} blocking")
+               f"{len(findings)} finding(s), {len(blocking)} blocking"
+               + (f"; {len(noted)} note(s), never blocking" if noted else ""))
     return summary, lines, blocking
 
 

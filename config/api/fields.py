@@ -218,11 +218,14 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
         scaling(POLICY, f"{TRACKING}.ScaleOutCooldown"),),
     ("Autoscaling", "scale_from_zero_cooldown_seconds"): (
         scaling(POLICY, f"{STEP}.Cooldown", v.when(v.from_zero)),),
-    ("Schedule", "name"): (scaling(SCHEDULED, "ScheduledActionName"),),
-    ("Schedule", "cron"): (scaling(SCHEDULED, "Schedule", lambda site, cron: f"cron({cron})"),),
-    ("Schedule", "timezone"): (scaling(SCHEDULED, "Timezone"),),
+    ("ScheduleTiming", "name"): (scaling(SCHEDULED, "ScheduledActionName"),),
+    ("ScheduleTiming", "cron"): (
+        scaling(SCHEDULED, "Schedule", lambda site, cron: f"cron({cron})"),),
+    ("ScheduleTiming", "timezone"): (scaling(SCHEDULED, "Timezone"),),
     ("Schedule", "min_capacity"): (scaling(SCHEDULED, "ScalableTargetAction.MinCapacity"),),
     ("Schedule", "max_capacity"): (scaling(SCHEDULED, "ScalableTargetAction.MaxCapacity"),),
+    ("CopySchedule", "min_copies"): (scaling(SCHEDULED, "ScalableTargetAction.MinCapacity"),),
+    ("CopySchedule", "max_copies"): (scaling(SCHEDULED, "ScalableTargetAction.MaxCapacity"),),
     # -- deployment guardrails ----------------------------------------------------------------
     ("Guardrails", "strategy"): (sagemaker(ENDPOINT, f"{ROUTING}.Type", v.strategy),),
     ("Guardrails", "canary_size_percent"): (sagemaker(ENDPOINT, f"{ROUTING}.CanarySize.Value"),),

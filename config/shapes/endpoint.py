@@ -16,7 +16,8 @@ from .capacity import CapacityReservation, Routing, ScaleInPolicy
 from .capture import DataCapture
 from .deployment import Deployment, Encryption, Network, reserved_tag_keys
 from .model import ModelSpec
-from .operations import Alarms, AsyncInference, Autoscaling, Guardrails, Serverless
+from .operations import (MAX_SCHEDULES, Alarms, AsyncInference, Autoscaling, CopySchedules,
+                         Guardrails, Serverless)
 
 
 class ComponentAutoscaling(Strict):
@@ -35,6 +36,10 @@ class ComponentAutoscaling(Strict):
     scale_from_zero_cooldown_seconds: int = Field(
         default=120, ge=0, le=3600, description="With min 0: cooldown of the step that brings "
                                                 "the first copy back.")
+    schedules: CopySchedules = Field(
+        default_factory=list, description="Scheduled actions on the copies (e.g. none at "
+                                          "night), each within min_copies..max_copies; at "
+                                          f"most {MAX_SCHEDULES}.")
 
 
 #: ``rolling_update.batch_unit`` -> InferenceComponentCapacitySize.Type.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from config.arns import check_bucket_name, parse_arn, parse_s3_uri
 from config.aws_cron import cron_problem
@@ -28,19 +28,16 @@ SCHEDULED_ACTION_NAME_RE = re.compile(
 MAX_SCHEDULES = 10
 
 
-class Schedule(Strict):
-    """A scheduled action: from each time ``cron`` fires in ``timezone``, the endpoint
-    scales between these bounds (a bound left out stays as it was)."""
+class ScheduleTiming(Strict):
+    """When a scheduled action fires: its name, AWS cron and time zone (the bounds it sets
+    are the subclass's: instances of a variant, copies of a component)."""
 
-    name: str = Field(description="Unique per endpoint; 1-256 characters, no ':', '/', '|'.")
+    name: str = Field(description="Unique among the schedules beside it; 1-256 characters, "
+                                  "no ':', '/', '|'.")
     cron: str = Field(description="AWS's six-field cron: minutes hours day-of-month month "
                                   "day-of-week year, e.g. '0 8 ? * MON-FRI *'.")
     timezone: str = Field(default="UTC", description="IANA time zone the cron runs in, "
                                                      "e.g. Europe/Berlin.")
-    min_capacity: int | None = Field(default=None, ge=0, le=100,
-                                     description="Fewest instances from then on.")
-    max_capacity: int | None = Field(default=None, ge=1, le=100,
-                                     description="Most instances from then on.")
 
     @field_validator("name")
     @classmethod
@@ -69,6 +66,42 @@ class Schedule(Strict):
         return v
 
 
+class Schedule(ScheduleTiming):
+    """A scheduled action: from each time ``cron`` fires in ``timezone``, the endpoint
+    scales between these bounds (a bound left out stays as it was)."""
+
+    min_capacity: int | None = Field(default=None, ge=0, le=100,
+                                     description="Fewest instances from then on.")
+    max_capacity: int | None = Field(default=None, ge=1, le=100,
+                                     description="Most instances from then on.")
+
+
+class CopySchedule(ScheduleTiming):
+    """A scheduled action on an inference component's copies: from each time ``cron``
+    fires in ``timezone``, the component scales between these bounds (a bound left out
+    stays as it was); ``min_copies: 0`` lets it scale in to no copy."""
+
+    min_copies: int | None = Field(default=None, ge=0, le=1000,
+                                   description="Fewest copies from then on.")
+    max_copies: int | None = Field(default=None, ge=1, le=1000,
+                                   description="Most copies from then on.")
+
+
+def _at_most_ten(per: str) -> AfterValidator:
+    """The scaling guard's after-rollback rule holds an endpoint's schedules in its
+    target's input, which EventBridge caps at 8192 characters (ten of the longest names
+    still fit); a component keeps to the same number."""
+    def check(schedules: list) -> list:
+        if len(schedules) > MAX_SCHEDULES:
+            raise ValueError(f"{len(schedules)} schedules; at most {MAX_SCHEDULES} per {per}")
+        return schedules
+    return AfterValidator(check)
+
+
+VariantSchedules = Annotated[list[Schedule], _at_most_ten("endpoint")]
+CopySchedules = Annotated[list[CopySchedule], _at_most_ten("component")]
+
+
 class Autoscaling(Strict):
     """Real-time: target tracking on SageMakerVariantInvocationsPerInstance.
     Async: target tracking on ApproximateBacklogSizePerInstance, min 0 allowed, plus a
@@ -91,19 +124,10 @@ class Autoscaling(Strict):
         default=120, ge=0, le=3600,
         description="Async with min 0: cooldown of the step that brings the first instance back.")
 
-    schedules: list[Schedule] = Field(
+    schedules: VariantSchedules = Field(
         default_factory=list, description="Scheduled actions (e.g. office hours), each "
                                           "within min_capacity..max_capacity; at most "
                                           f"{MAX_SCHEDULES}.")
-
-    @field_validator("schedules")
-    @classmethod
-    def _few_schedules(cls, v: list[Schedule]) -> list[Schedule]:
-        # the scaling guard's after-rollback rule holds them in its target's input, which
-        # EventBridge caps at 8192 characters; ten of the longest names still fit
-        if len(v) > MAX_SCHEDULES:
-            raise ValueError(f"{len(v)} schedules; at most {MAX_SCHEDULES} per endpoint")
-        return v
 
     @property
     def invocations_target(self) -> int:
