@@ -16,14 +16,15 @@ compute of its base. Sources, checked against the pinned versions:
   ``BaseInferenceComponentName`` and ``Container.ArtifactUrl`` (``Url``: 1024 characters at
   most), no property is create-only, ``EndpointName`` is the only required one.
 
-So the shape has no compute, copy, scaling or image keys: giving one is an unknown key.
+So the shape has no compute, copy, scaling or image keys: giving one is an error that says
+where it belongs (the base).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from config.arns import check_kms_key_arn, parse_s3_uri
 from config.backends import LMI, VLLM, Backend
@@ -49,6 +50,22 @@ class Adapter(Strict):
         default=None,
         description="The KMS key (ARN, in the endpoint's region) of an SSE-KMS artifact; the "
                     "role may decrypt with exactly it.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_compute(cls, data: Any) -> Any:
+        """A component's keys (accelerators, copies, autoscaling, image, ...) are the base's:
+        say so, rather than "unknown key"."""
+        from .endpoint import Component
+
+        if isinstance(data, dict):
+            given = [k for k in data if k in Component.model_fields and k not in cls.model_fields]
+            if given:
+                raise ValueError(f"{', '.join(map(str, given))}: an adapter has no model, compute, "
+                                 "copies or scaling of its own (it runs in each copy of the "
+                                 "component it is listed under): set them on that component; "
+                                 "an adapter takes name, artifact and kms_key_arn")
+        return data
 
     @field_validator("name")
     @classmethod
