@@ -170,3 +170,35 @@ def test_the_base_model_loads_adapters(template):
     base = _component(template, "base")[1]["Properties"]["Specification"]
     model = template["Resources"][base["ModelName"]["Fn::GetAtt"][0]]
     assert model["Properties"]["PrimaryContainer"]["Environment"]["OPTION_ENABLE_LORA"] == "true"
+
+
+# -- the construct, without the app -------------------------------------------------------
+
+def test_an_encrypted_adapter_is_decrypted_with_exactly_its_key_and_checked_by_the_construct():
+    """A cheap stack (no network, images or app): add_adapters on one base component."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from llm_constructs import ComponentEndpoint, SageMakerExecutionRole
+    from stacks import translate
+
+    key = "arn:aws:kms:ap-northeast-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    ep = parse_config(seed(adapters=[adapter(kms_key_arn=key)])).endpoints[0]
+    base = next(c for c in ep.components or [] if c.name == "base")
+    # Without CDK's built-in validation (about 6 s of CPU here): test_lint_and_nag lints
+    # the real template.
+    stack = cdk.Stack(cdk.App(builtin_cloud_formation_validation=False), "Adapters")
+    role = SageMakerExecutionRole(stack, "Role")
+    endpoint = ComponentEndpoint(stack, "Components", instance_type=ep.instance_type,
+                                 execution_role=role, endpoint_name=ENDPOINT)
+    component = endpoint.add_component("CBase", image_uri="img", memory_mb=1024,
+                                       component_name=f"{ENDPOINT}-base", accelerators=1)
+    translate.add_adapters(stack, role, component, base, ENDPOINT)
+    decrypt = [s for s in statements(Template.from_stack(stack).to_json())
+               if s.get("Sid") == "DecryptAdapterANaverNewsLora"]
+    assert [(s["Action"], s["Resource"]) for s in decrypt] == [("kms:Decrypt", key)]
+    assert list(component.adapters) == ["ANaverNewsLora"]
+    with pytest.raises(ValueError, match=r"an adapter is one s3://bucket/key\.tar\.gz"):
+        component.add_adapter("Prefix", component_name="x", artifact_url="s3://b/lora/")
+    with pytest.raises(ValueError, match="is not an inference component name"):
+        component.add_adapter("Bad", component_name="-x", artifact_url=ARTIFACT)
