@@ -168,6 +168,18 @@ class InferenceComponent(Construct):
         self.component_name: str = component_name
         self.scalable_target: appscaling.ScalableTarget | None = None
         self.scale_from_zero_alarm: cloudwatch.Alarm | None = None
+        #: LoRA adapters this component serves (``add_adapter``), by construct id.
+        self.adapters: dict[str, AdapterComponent] = {}
+
+    def add_adapter(self, id: str, *, component_name: str,
+                    artifact_url: str) -> AdapterComponent:
+        """A LoRA adapter this component's model serves (its image must load adapters: the
+        LMI or vLLM DLC with LoRA on); the execution role must be able to read
+        ``artifact_url``."""
+        adapter = AdapterComponent(self, id, base=self, component_name=component_name,
+                                   artifact_url=artifact_url)
+        self.adapters[id] = adapter
+        return adapter
 
     def use_rolling_update(self, *, batch_size: int = 1, unit: str = "COPY_COUNT",
                            wait_interval: cdk.Duration = cdk.Duration.minutes(2),
@@ -343,3 +355,34 @@ class InferenceComponent(Construct):
         self.scalable_target.scale_on_schedule(
             name, schedule=schedule, time_zone=time_zone, min_capacity=min_copies,
             max_capacity=max_copies)
+
+class AdapterComponent(Construct):
+    """A LoRA adapter on a base ``InferenceComponent``: an ``AWS::SageMaker::InferenceComponent``
+    with ``Specification.BaseInferenceComponentName`` and ``Container.ArtifactUrl`` (one
+    ``.tar.gz``) only. It has no model, image, compute or copies of its own: SageMaker loads
+    it into each copy of the base (botocore 1.44.5 sagemaker InferenceComponentSpecification:
+    omit ComputeResourceRequirements for an adapter; RuntimeConfig is optional). Created
+    after its base and deleted before it (DependsOn).
+
+    Attributes: ``component`` (L1), ``component_name`` (what clients pass as
+    ``InferenceComponentName``), ``base``."""
+
+    def __init__(self, scope: Construct, id: str, *, base: InferenceComponent,
+                 component_name: str, artifact_url: str) -> None:
+        super().__init__(scope, id)
+        if not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", component_name):
+            raise ValueError(f"{component_name!r} is not an inference component name")
+        if not re.match(r"^s3://[^/]+/.+\.tar\.gz$", artifact_url):
+            raise ValueError(f"{artifact_url!r}: an adapter is one s3://bucket/key.tar.gz")
+        self.base, self.component_name = base, component_name
+        spec = sagemaker.CfnInferenceComponent
+        self.component = spec(
+            self, "Component", endpoint_name=base.component.endpoint_name,
+            inference_component_name=component_name,
+            specification=spec.InferenceComponentSpecificationProperty(
+                base_inference_component_name=base.component_name,
+                container=spec.InferenceComponentContainerSpecificationProperty(
+                    artifact_url=artifact_url)))
+        # The name is a literal (CloudFormation returns none to reference): the dependency
+        # is what orders creation after the base and deletion before it.
+        self.component.node.add_dependency(base.component)

@@ -149,6 +149,7 @@ class ModelEndpointStack(cdk.Stack):
                 container_startup_health_check_timeout=startup,
                 model_data_download_timeout=download)
             translate.add_copy_autoscaling(component, c.autoscaling)
+            translate.add_adapters(self, self.execution_role, component, c, name)
             cdk.CfnOutput(self, f"{prefix}ComponentName", value=component.component_name,
                           description=f"InferenceComponentName of {c.name!r} (invoke with it)")
         translate.idle_instances_warning(self, ep)

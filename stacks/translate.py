@@ -25,6 +25,7 @@ from config.rules.serving import unknown_flags
 from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
                            Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
                            Serverless, UriImage, project_path)
+from config.shapes.adapters import Adapter, lora_environment
 from config.shapes.endpoint import InstanceScaling
 from config.shapes.operations import Schedule
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
@@ -81,7 +82,10 @@ def derived_environment(spec: ModelSpec) -> dict[str, str]:
                  else "/opt/ml/model" if source is not None else None)
         extra = ({"HF_TOKEN": token} if token else
                  {"HF_HUB_OFFLINE": "1"} if isinstance(source, S3Source) else {})
-        return backends.environment(spec.backend, spec, model=model, source_variables=extra)
+        env = backends.environment(spec.backend, spec, model=model, source_variables=extra)
+        if isinstance(spec, Component) and spec.adapters:
+            env.update(lora_environment(spec))  # a base loads its adapters with LoRA on
+        return env
     if not isinstance(source, HubSource):
         return {}
     env = {"HF_MODEL_ID": source.hub}
@@ -141,6 +145,29 @@ def models_of(ep: Endpoint) -> list[tuple[str, ModelSpec]]:
 def component_prefix(c: Component) -> str:
     """Construct-id prefix of an inference component: ``naver-news`` -> ``CNaverNews``."""
     return f"C{c.name.title().replace('-', '')}"
+
+
+def adapter_prefix(a: Adapter) -> str:
+    """Construct-id prefix of a LoRA adapter: ``naver-news`` -> ``ANaverNews``."""
+    return f"A{a.name.title().replace('-', '')}"
+
+
+def add_adapters(stack: cdk.Stack, role: SageMakerExecutionRole, base: InferenceComponent,
+                 c: Component, endpoint_name: str) -> None:
+    """Each adapter of ``c`` on its component ``base``: the role reads exactly its archive
+    (and decrypts with exactly its key); an output names the component to invoke."""
+    for a in c.adapters:
+        prefix = adapter_prefix(a)
+        role.add_model_data(a.artifact)
+        if a.kms_key_arn:
+            role.add_to_policy(iam.PolicyStatement(
+                sid=f"DecryptAdapter{prefix}", actions=["kms:Decrypt"],
+                resources=[a.kms_key_arn]))
+        adapter = base.add_adapter(prefix, component_name=f"{endpoint_name}-{a.name}",
+                                   artifact_url=a.artifact)
+        cdk.CfnOutput(stack, f"{prefix}ComponentName", value=adapter.component_name,
+                      description=f"InferenceComponentName of adapter {a.name!r} on "
+                                  f"{c.name!r} (invoke with it)")
 
 
 def bind_image(stack: cdk.Stack, spec: ModelSpec, prefix: str = "") -> BoundImage:

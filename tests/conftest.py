@@ -32,7 +32,8 @@ def shipped(request) -> Synth:
 ENDPOINT_STACKS = [("dev", "chat"), ("dev", "batch"), ("prod", "chat"),
                    ("seed-async", "flan-t5-xxl"), ("seed-containers", "dlc"),
                    ("seed-containers", "custom"), ("seed-containers", "serverless"),
-                   ("seed-components", "llama3"), ("backends", "vllm"), ("backends", "lmi")]
+                   ("seed-components", "llama3"), ("seed-components", "lora"), ("backends", "vllm"),
+                   ("backends", "lmi")]
 
 
 @pytest.fixture(scope="session", params=ENDPOINT_STACKS, ids=lambda p: f"{p[0]}:{p[1]}")

@@ -89,9 +89,9 @@ def test_prod_routes_to_the_least_busy_instance_and_waits_for_capacity():
 
 
 def test_seed_components_releases_idle_instances():
-    (llama3,) = load_config("seed-components").endpoints
-    scale_in = llama3.instance_scaling.scale_in if llama3.instance_scaling else None
-    assert scale_in is not None and scale_in.api_strategy == "IDLE_RELEASE"
+    for ep in load_config("seed-components").endpoints:  # the merged model's, the LoRA one's
+        scale_in = ep.instance_scaling.scale_in if ep.instance_scaling else None
+        assert scale_in is not None and scale_in.api_strategy == "IDLE_RELEASE", ep.name
 
 
 # -- routing ------------------------------------------------------------------------------
@@ -326,8 +326,8 @@ def _template() -> dict:
     LlmEndpoint(stack, "Reserved", execution_role=role, instance_type="ml.p5.48xlarge",
                 image_uri=image, endpoint_name="reserved",
                 capacity=VariantCapacity(reservation_arn=PLAN))
-    (ep,) = parse_config(seed_with(**{
-        "endpoints.0.fallback_instance_types": ["ml.g6.12xlarge"]})).endpoints
+    ep = parse_config(seed_with(**{
+        "endpoints.0.fallback_instance_types": ["ml.g6.12xlarge"]})).endpoints[0]
     components = ComponentEndpoint(
         stack, "Components", execution_role=role, instance_type=ep.instance_type,
         endpoint_name="components", min_instances=0,

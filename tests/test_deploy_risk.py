@@ -390,3 +390,48 @@ def test_notes_are_reported_and_never_block(prod, tmp_path):
     with pytest.raises(risk.GuardError, match=r"known rules: .*component-removed, "
                                               r"rollback-removed$"):
         risk.accepted_rules("capture-stopped")  # a note has nothing to accept
+
+
+# -- issue 16, item 1: inference components and their LoRA adapters ---------------------------
+def _components_stack(*adapters: tuple[str, str]) -> dict:
+    """A components stack as the app writes it (tests/test_adapters.py checks the real one):
+    base component ``CBase`` and adapters ``(logical ID, base)``, each named
+    ``llm-seed-ic-llama3-naver-news-lora`` after the seed's adapter."""
+    endpoint = {"Fn::GetAtt": ["ComponentsEndpoint", "EndpointName"]}
+    res = {lid: {"Type": "AWS::SageMaker::InferenceComponent", "Properties": {
+        "EndpointName": endpoint, "InferenceComponentName": f"llm-seed-ic-llama3-{lid.lower()}",
+        "RuntimeConfig": {"CopyCount": 0}, "Specification": {"ModelName": f"{lid}-model"}}}
+           for lid in ("CBase", "COther")}
+    for lid, base in adapters:
+        res[lid] = {"Type": "AWS::SageMaker::InferenceComponent", "DependsOn": [base],
+                    "Properties": {"EndpointName": endpoint,
+                                   "InferenceComponentName": "llm-seed-ic-llama3-naver-news-lora",
+                                   "Specification": {
+                                       "BaseInferenceComponentName":
+                                           res[base]["Properties"]["InferenceComponentName"],
+                                       "Container": {"ArtifactUrl": "s3://b/adapter.tar.gz"}}}}
+    return {"llm-seed-ic-endpoint-llama3": {"Resources": res}}
+
+
+def test_an_adapter_removed_is_reported_as_a_removed_component():
+    """Inference components have no create-only property (cfn-lint 1.58), so the replacement
+    rule says nothing about them: a removed adapter (or one renamed: a new logical ID) is a
+    deleted component, and clients invoking its name fail."""
+    assert risk._create_only("AWS::SageMaker::InferenceComponent") == set()
+    base = _components_stack(("CBaseANaverNewsLora", "CBase"))
+    findings = risk.compare(base, _components_stack())
+    assert [(f.rule, f.resource) for f in findings] == [("component-removed",
+                                                         "CBaseANaverNewsLora")]
+    assert "'llm-seed-ic-llama3-naver-news-lora' would be DELETED" in findings[0].message
+    assert risk.compare(base, copy.deepcopy(base)) == []
+
+
+def test_an_adapter_moved_to_another_base_is_created_again_under_its_name():
+    """The adapter's construct lives under its base: moving it is a new logical ID with the
+    same InferenceComponentName, which CloudFormation creates before deleting the old one."""
+    before = _components_stack(("CBaseANaverNewsLora", "CBase"))
+    after = _components_stack(("COtherANaverNewsLora", "COther"))
+    findings = risk.compare(before, after)
+    assert [(f.rule, f.resource) for f in findings] == [("component-removed",
+                                                         "CBaseANaverNewsLora")]
+    assert "created again as COtherANaverNewsLora under the same name" in findings[0].message

@@ -79,7 +79,8 @@ def test_capacity_counts_autoscaling_components_and_serverless():
     assert (needs["ml.g5.2xlarge"].first, needs["ml.g5.2xlarge"].most) == (1, 2)
     assert needs["ml.g5.xlarge"].update == 4  # async 0..2: blue/green at max needs 2 x 2
     comp = capacity.instance_needs(load_config("seed-components"))
-    assert [(n.instance_type, n.first, n.most) for n in comp] == [("ml.g5.12xlarge", 1, 1)]
+    assert [(n.instance_type, n.first, n.most) for n in comp] == [("ml.g5.12xlarge", 1, 1),
+                                                                  ("ml.g5.2xlarge", 1, 1)]
     assert capacity.serverless_concurrency(load_config("seed-containers")) == 5
     assert {n.instance_type for n in capacity.instance_needs(load_config("seed-containers"))
             } == {"ml.g5.2xlarge", "ml.g5.xlarge"}

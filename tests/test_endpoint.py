@@ -26,7 +26,7 @@ def test_no_model_or_config_names_and_stable_endpoint_name(endpoint_template):
     assert endpoint["Properties"]["EndpointName"] in (
         "llm-dev-chat", "llm-dev-batch", "llm-prod-chat", "llm-seed-async-flan-t5-xxl",
         "llm-seeds-dlc", "llm-seeds-custom", "llm-seeds-serverless", "llm-seed-ic-llama3",
-        "llm-backends-vllm", "llm-backends-lmi")
+        "llm-seed-ic-lora", "llm-backends-vllm", "llm-backends-lmi")
 
 
 def test_model_waits_for_the_role_policy(endpoint_template):

@@ -44,8 +44,11 @@ def test_components_need_their_instances_plus_one_batch_of_new_copies():
     """config/seed-components.yaml: llama3 holds at most 1 ml.g5.12xlarge (max_instances);
     its one component reserves 4 accelerators, all 4 GPUs of the type, so one copy fills
     an instance; its rolling update replaces 1 copy per batch, placed before the old one
-    goes: 1 + 1 = 2 instances at peak."""
-    assert _needs("seed-components") == {G5_12: 2, TOTAL_INSTANCES: 2, PER_ENDPOINT: 1}
+    goes: 1 + 1 = 2 instances at peak. lora holds at most 1 ml.g5.2xlarge; its base (1 GPU,
+    at most 1 copy) has no rolling policy, so an update places its copy anew on a second
+    instance: 2. Together 4, the largest endpoint 1."""
+    assert _needs("seed-components") == {G5_12: 2, "ml.g5.2xlarge for endpoint usage": 2,
+                                         TOTAL_INSTANCES: 4, PER_ENDPOINT: 1}
 
 
 def _components(**component: object) -> dict[str, int]:

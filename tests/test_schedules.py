@@ -248,7 +248,7 @@ def test_zero_copies_on_a_schedule_needs_the_scale_from_zero_policy():
 
 
 def test_a_components_endpoint_sends_its_schedules_to_its_scalable_target():
-    (template,) = synthesize("seed-components").endpoints.values()
+    template = synthesize("seed-components").endpoint("llama3")
     _, target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     props = target["Properties"]
     assert (props["ResourceId"], props["ScalableDimension"], props["MinCapacity"],

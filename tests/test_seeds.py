@@ -162,6 +162,22 @@ def component_endpoint() -> dict:
     return synthesize("seed-components").endpoint("llama3")
 
 
+#: Seeds 003 and 004's component: the merged model (its base and adapter serve the
+#: un-merged QLoRA adapter beside it, tests/test_adapters.py).
+MERGED = "naver-news"
+
+
+def merged_component(template: dict) -> dict:
+    (component,) = [r for r in resources(template, "AWS::SageMaker::InferenceComponent")
+                    .values() if r["Properties"]["InferenceComponentName"].endswith(f"-{MERGED}")]
+    return component
+
+
+def merged_container(template: dict) -> dict:
+    model = merged_component(template)["Properties"]["Specification"]["ModelName"]
+    return template["Resources"][model["Fn::GetAtt"][0]]["Properties"]["PrimaryContainer"]
+
+
 def scaling_policy(template: dict) -> dict:
     _, target = one(template, "Custom::ScalableVariant")
     (policy,) = [p for p in json.loads(target["Properties"]["Policies"])
@@ -223,7 +239,7 @@ def test_000_tgi_reads_s3_artifacts_from_the_model_dir(config, endpoint):
     environments = [m["Properties"]["PrimaryContainer"]["Environment"] for m in
                     resources(synthesize(config).endpoint(endpoint),
                               "AWS::SageMaker::Model").values()]
-    assert [env["HF_MODEL_ID"] for env in environments] == [model_dir]
+    assert environments and {env["HF_MODEL_ID"] for env in environments} == {model_dir}
 
 
 # -- seed 001: TGI asynchronous inference -> seed-async.yaml ----------------------------------
@@ -323,16 +339,17 @@ def test_003_instance_type_and_quota_of_one(component_endpoint):
 
 def test_003_model_size_and_server(component_endpoint):
     billions = stated_int("003-model", r"Llama-3-(\d+)B")
-    (component,) = endpoint_data("seed-components", "llama3")["components"]
+    (component,) = [c for c in endpoint_data("seed-components", "llama3")["components"]
+                    if c["name"] == MERGED]
     assert component["model_size"]["parameters_billions"] == billions
     assert "TGI" in quote("003-server")
     assert "/huggingface-pytorch-tgi-inference:" in json.dumps(
-        one(component_endpoint, "AWS::SageMaker::Model")[1]["Properties"])
+        merged_container(component_endpoint)["Image"])
 
 
 def test_004_resource_requirements(component_endpoint):
     assert "INFERENCE_COMPONENT_BASED" in quote("004-endpoint-type")
-    _, component = one(component_endpoint, "AWS::SageMaker::InferenceComponent")
+    component = merged_component(component_endpoint)
     spec = component["Properties"]["Specification"]
     assert spec["ComputeResourceRequirements"] == {
         "NumberOfAcceleratorDevicesRequired": stated_int("004-resources",
@@ -341,5 +358,5 @@ def test_004_resource_requirements(component_endpoint):
     }  # limits={}: no maximum memory either
     assert component["Properties"]["RuntimeConfig"]["CopyCount"] == stated_int(
         "004-resources", r'"copies": (\d+)')
-    assert container(component_endpoint)["Environment"]["SM_NUM_GPUS"] == stated(
+    assert merged_container(component_endpoint)["Environment"]["SM_NUM_GPUS"] == stated(
         "004-resources", r'"num_accelerators": (\d+)')

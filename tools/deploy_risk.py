@@ -23,8 +23,10 @@ what to do instead. Rules (accept one deliberately with ``--accept <rule>``):
                            or a KMS key its rotation;
 * ``iam-broadened``        an IAM statement gains a wildcard resource or action it did not
                            have, or a model loses network isolation;
-* ``component-removed``    an inference component would be deleted, or renamed (clients
-                           invoke it by InferenceComponentName);
+* ``component-removed``    an inference component (a model or a LoRA adapter) would be
+                           deleted, renamed (clients invoke it by InferenceComponentName), or
+                           deleted and created again under its name (an adapter moved to
+                           another base), which SageMaker refuses;
 * ``rollback-removed``     an endpoint or inference component loses the alarms its
                            auto-rollback watches (AutoRollbackConfiguration removed or emptied).
 
@@ -182,6 +184,7 @@ def compare(base: dict[str, dict], head: dict[str, dict]) -> list[Finding]:
             findings += _lifecycle(stack, lid, old, new, gone_stack)
             if new is not None and new.get("Type") == old.get("Type"):
                 findings += _weakening(stack, lid, old, new, old_t, new_t)
+        findings += _components_removed(stack, old_r, new_r, gone_stack)
         findings += _instance_type_changes(stack, old_t, new_t)
         findings += _iam_broadening(stack, old_t, new_t)
     return findings
@@ -203,8 +206,6 @@ def _lifecycle(stack: str, lid: str, old: dict, new: dict | None,
                           f"{', '.join(_replaced(old, new))}): a new endpoint is created and the "
                           "old one deleted, with downtime and a new name for clients; keep "
                           "EndpointName stable and change the endpoint config instead.")
-    elif type_ == "AWS::SageMaker::InferenceComponent" and not gone_stack:
-        yield from _component_removed(stack, lid, old, new)
     elif type_ == "AWS::S3::Bucket":
         retained = "Retain" in (old.get("DeletionPolicy"), old.get("UpdateReplacePolicy"))
         if new is None and not retained:
@@ -218,24 +219,49 @@ def _lifecycle(stack: str, lid: str, old: dict, new: dict | None,
                           "a new empty bucket is created and the old one deleted.")
 
 
-def _component_removed(stack: str, lid: str, old: dict,
-                       new: dict | None) -> Iterator[Finding]:
-    """A component deleted (gone from the config, or renamed: its logical ID follows the
-    config name) or given another InferenceComponentName. With the whole stack gone,
-    ``endpoint-replaced`` says it already."""
-    name = old.get("Properties", {}).get("InferenceComponentName", lid)
-    if new is None:
+def _components_removed(stack: str, old_r: dict, new_r: dict,
+                        gone_stack: bool) -> Iterator[Finding]:
+    """Inference components (models and LoRA adapters) deleted, renamed, or deleted and
+    created again under the same name. cfn-lint 1.58 gives AWS::SageMaker::InferenceComponent
+    no create-only property, so the replacement rule never sees them. With the whole stack
+    gone, ``endpoint-replaced`` says it already."""
+    if gone_stack:
+        return
+    added = {json.dumps(_component_name(r, lid)): lid for lid, r in new_r.items()
+             if r.get("Type") == "AWS::SageMaker::InferenceComponent" and lid not in old_r}
+    for lid, old in old_r.items():
+        if old.get("Type") == "AWS::SageMaker::InferenceComponent":
+            yield from _component_removed(stack, lid, old, new_r.get(lid), added)
+
+
+def _component_name(resource: dict, lid: str) -> Any:
+    return resource.get("Properties", {}).get("InferenceComponentName", lid)
+
+
+def _component_removed(stack: str, lid: str, old: dict, new: dict | None,
+                       added: dict[str, str]) -> Iterator[Finding]:
+    """One component gone from the config, renamed (its logical ID follows the config
+    name), moved (an adapter under another base: a new logical ID, the same name), or given
+    another InferenceComponentName."""
+    name = _component_name(old, lid)
+    again = added.get(json.dumps(name))
+    if new is None and again is not None:
+        yield Finding("component-removed", stack, lid,
+                      f"inference component {name!r} would be created again as {again} under "
+                      "the same name: CloudFormation creates the new one before it deletes "
+                      "this one, and SageMaker refuses a second component of that name, so "
+                      "the update fails. Remove it in one deployment and add it in the next.")
+    elif new is None:
         yield Finding("component-removed", stack, lid,
                       f"inference component {name!r} would be DELETED: clients invoking it "
                       "by InferenceComponentName get errors. If intended (or renamed on "
                       "purpose), accept the rule for this change.")
-        return
-    new_name = new.get("Properties", {}).get("InferenceComponentName", lid)
-    if new_name != name:
+    elif _component_name(new, lid) != name:
         yield Finding("component-removed", stack, lid,
-                      f"inference component {name!r} would be RENAMED to {new_name!r}: "
-                      "clients invoking the old name get errors; keep the component and "
-                      "endpoint names stable, or accept the rule and move the clients.")
+                      f"inference component {name!r} would be RENAMED to "
+                      f"{_component_name(new, lid)!r}: clients invoking the old name get "
+                      "errors; keep the component and endpoint names stable, or accept the "
+                      "rule and move the clients.")
 
 
 #: Resource type -> (rule, "is it protected?", what losing it means): a protection the old

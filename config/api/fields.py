@@ -195,6 +195,8 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
     ("Component", "memory_mb"): (sagemaker(COMPONENT, f"{COMPUTE}.MinMemoryRequiredInMb"),),
     ("Component", "cpu_cores"): (sagemaker(COMPONENT, f"{COMPUTE}.NumberOfCpuCoresRequired"),),
     ("Component", "copies"): (sagemaker(COMPONENT, "RuntimeConfig.CopyCount"),),
+    ("Adapter", "name"): (sagemaker(COMPONENT, "InferenceComponentName", v.component_name),),
+    ("Adapter", "artifact"): (sagemaker(COMPONENT, "Specification.Container.ArtifactUrl"),),
     ("ComponentAutoscaling", "min_copies"): (scaling(REGISTER, "MinCapacity"),),
     ("ComponentAutoscaling", "max_copies"): (scaling(REGISTER, "MaxCapacity"),),
     ("ComponentAutoscaling", "target_concurrent_requests_per_copy"): (
@@ -289,6 +291,7 @@ NOT_SENT: dict[tuple[str, str], str] = {
     ("BuildImage", "build"): "built into a CDK image asset; the Image is the asset's "
                              "generated ECR URI",
     ("S3Source", "kms_key_arn"): "IAM (the role's kms:Decrypt), not these APIs",
+    ("Adapter", "kms_key_arn"): "IAM (the role's kms:Decrypt), not these APIs",
     ("AsyncInference", "input_path"): "S3 notifications and the invoker Lambda (clients "
                                       "send it to InvokeEndpointAsync at run time)",
     ("AsyncInference", "expire_after_days"): "S3 lifecycle rules and DynamoDB TTL",

@@ -37,6 +37,9 @@ def arns_of(ep: Endpoint) -> list[tuple[str, Arn]]:
         if isinstance(spec.source, S3Source) and spec.source.kms_key_arn:
             found.append((f"{prefix}source.kms_key_arn",
                           parse_kms_key_arn(spec.source.kms_key_arn)))
+        found += [(f"{prefix}adapters[{k}] ({a.name}).kms_key_arn",
+                   parse_kms_key_arn(a.kms_key_arn))
+                  for k, a in enumerate(getattr(spec, "adapters", [])) if a.kms_key_arn]
     return found
 
 

@@ -9,6 +9,8 @@ from config.backends import Problem
 from config.shapes import ENDPOINT_NAME_RE, Component, Endpoint, InstanceScaling
 from llm_constructs import instances
 
+from .adapters import adapter_problems
+
 #: The per-model rules (``rules.model_problems``), passed in to keep the modules acyclic.
 ModelRules = Callable[[str, Component], list[Problem]]
 
@@ -36,6 +38,7 @@ def components_problems(p: str, ep: Endpoint, full_name: str,
         pc = f"{p}.components[{j}] ({c.name})"
         errors += _name_problems(pc, c, full_name, names)
         errors += _component_problems(pc, ep, c, model_rules)
+        errors += adapter_problems(pc, ep, c, full_name)
     return errors + _capacity_problems(p, ep, scaling)
 
 

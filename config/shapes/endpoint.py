@@ -11,6 +11,7 @@ from config import facts
 from config.arns import parse_arn
 from llm_constructs import inference_ami, instances
 
+from .adapters import Adapter
 from .base import ENDPOINT_NAME_RE, Strict, close
 from .capacity import CapacityReservation, Routing, ScaleInPolicy
 from .capture import DataCapture
@@ -88,6 +89,11 @@ class Component(ModelSpec):
     rolling_update: RollingUpdate | None = Field(
         default=None, description="Update copies in batches, with auto-rollback on the "
                                   "component's alarms (default: SageMaker's own update).")
+    adapters: list[Adapter] = Field(
+        default_factory=list,
+        description="LoRA adapters this component's model serves (vllm and lmi images), each "
+                    "an inference component on it: invoked as <endpoint name>-<adapter name>, "
+                    "with no compute of its own.")
 
     @property
     def gpus_available(self) -> int | None:
