@@ -176,6 +176,9 @@ class InferenceComponent(Construct):
         """A LoRA adapter this component's model serves (its image must load adapters: the
         LMI or vLLM DLC with LoRA on); the execution role must be able to read
         ``artifact_url``."""
+        if self.component.specifications is not None:
+            raise ValueError(f"{self.component_name} has one Specification per instance type "
+                             "(fallback types): an adapter needs a base on one type")
         adapter = AdapterComponent(self, id, base=self, component_name=component_name,
                                    artifact_url=artifact_url)
         self.adapters[id] = adapter

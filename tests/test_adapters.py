@@ -54,6 +54,19 @@ def test_an_adapter_is_one_tar_gz_not_a_prefix():
     assert "one .tar.gz archive" in message
 
 
+def test_adapters_need_a_base_on_one_instance_type():
+    """Fallback types give the base one Specification per type; an adapter has only the
+    singular Specification (cfn-lint 1.58), so the pair is refused before any synth."""
+    data = seed()
+    data["endpoints"][1]["fallback_instance_types"] = ["ml.g6.2xlarge"]
+    found = problems(data)
+    assert found == {f"{BASE_PATH}.adapters": (
+        "adapters on an endpoint with fallback_instance_types ['ml.g6.2xlarge']: the base "
+        "would get one Specification per instance type, and an adapter takes only the "
+        "singular Specification (cfn-lint 1.58) of a base on one type; put the base and its "
+        "adapters on an endpoint without fallback types")}
+
+
 def test_a_tgi_base_does_not_serve_adapters():
     data = copy.deepcopy(config_data("seed-components"))
     data["endpoints"][0]["components"][0]["adapters"] = [adapter(name="on-tgi")]

@@ -16,6 +16,13 @@ def adapter_problems(pc: str, ep: Endpoint, c: Component, full_name: str) -> lis
     """The adapters of component ``c`` (at path ``pc``) of endpoint ``ep``."""
     if not c.adapters or c.image is None:
         return []
+    if ep.fallback_instance_types:
+        return [(f"{pc}.adapters", f"adapters on an endpoint with fallback_instance_types "
+                                   f"{ep.fallback_instance_types}: the base would get one "
+                                   "Specification per instance type, and an adapter takes only "
+                                   "the singular Specification (cfn-lint 1.58) of a base on one "
+                                   "type; put the base and its adapters on an endpoint without "
+                                   "fallback types")]
     return _base_problems(pc, c) + _name_problems(pc, ep, c, full_name)
 
 
