@@ -113,12 +113,15 @@ def test_prefix_aware_needs_two_instances_to_choose_from():
     assert "this endpoint has at most 1" in found[f"{EP}.routing.strategy"]
 
 
-def test_prefix_aware_is_for_real_time_requests():
-    data = changed(config_data("seed-async"), **{"endpoints.0.routing": {
-        "strategy": "prefix_aware", "prefix_length": 4096, "concurrency_threshold": 8}})
-    (path, message), = problems(data).items()
-    assert path.endswith(".routing.strategy") and "async endpoint takes them from its queue" \
-        in message
+@pytest.mark.parametrize("routing", [
+    {"strategy": "prefix_aware", "prefix_length": 4096, "concurrency_threshold": 8},
+    {"strategy": "least_outstanding_requests"}])
+def test_routing_is_for_requests_as_they_arrive_not_for_async(routing):
+    data = changed(config_data("seed-async"), **{"endpoints.0.routing": routing})
+    assert problems(data) == {"endpoints[0] (flan-t5-xxl).routing": (
+        "an async endpoint takes requests from its own queue; SageMaker documents routing "
+        "(RoutingConfig) for requests it routes as they arrive, not for queued ones: remove "
+        "routing")}
 
 
 def test_an_unknown_strategy_lists_the_allowed_ones():

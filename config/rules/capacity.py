@@ -56,16 +56,16 @@ def _routing_problems(p: str, ep: Endpoint) -> list[Problem]:
     if routing is None:
         return []
     at = f"{p}.routing"
+    if ep.is_async:  # botocore 1.44.5 documents RoutingConfig for requests as they arrive only
+        return [(at, "an async endpoint takes requests from its own queue; SageMaker documents "
+                     "routing (RoutingConfig) for requests it routes as they arrive, not for "
+                     "queued ones: remove routing")]
     if routing.strategy != "prefix_aware":
         return [(f"{at}.{key}", f"only for strategy: prefix_aware (strategy is "
                                 f"{routing.strategy}): remove it")
                 for key in _PREFIX_KEYS if getattr(routing, key) is not None]
     errors = [(f"{at}.{key}", "required for strategy: prefix_aware") for key in _PREFIX_KEYS
               if getattr(routing, key) is None]
-    if ep.is_async:
-        errors.append((f"{at}.strategy", "prefix_aware routes real-time requests; an async "
-                                         "endpoint takes them from its queue: use "
-                                         "least_outstanding_requests or random"))
     most = _most_instances(ep)
     if most < 2:
         errors.append((f"{at}.strategy", f"prefix_aware chooses among two or more instances; "

@@ -148,8 +148,9 @@ class Endpoint(ModelSpec):
     serverless: Serverless | None = Field(
         default=None, description="Serverless only: memory and concurrency.")
     routing: Routing | None = Field(
-        default=None, description="Request routing among instances (RoutingConfig); default: "
-                                  "random, least_outstanding_requests on components endpoints.")
+        default=None, description="Request routing among instances (RoutingConfig), real-time and "
+                                  "components endpoints; default: random, "
+                                  "least_outstanding_requests on components endpoints.")
     fallback_instance_types: list[str] = Field(
         default_factory=list,
         description="Instance types SageMaker falls back to, in this order, when instance_type "
