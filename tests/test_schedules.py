@@ -247,6 +247,22 @@ def test_zero_copies_on_a_schedule_needs_the_scale_from_zero_policy():
         "daytime minimum")}
 
 
+def test_a_schedule_may_stop_a_component_out_of_hours():
+    """max_copies: 0 stops the component (instance-scheduler-on-aws #601's use); only within
+    an autoscaling range that reaches 0, with the shape's own one-line message otherwise."""
+    from config import parse_config
+
+    stop = {**NIGHT, "max_copies": 0}
+    (component,) = parse_config(components_with(stop)).endpoints[0].components or []
+    assert component.autoscaling and component.autoscaling.schedules[0].max_copies == 0
+    assert problems(components_with(stop, min_copies=1)) == {
+        f"{C}.autoscaling.schedules[0] (night).min_copies": (
+            "0 copies needs the scale-from-zero alarm and step policy, which exist only with "
+            "autoscaling.min_copies: 0 (now 1): set min_copies: 0 and let a schedule keep the "
+            "daytime minimum"),
+        f"{C}.autoscaling.schedules[0] (night).max_copies": "0 is outside autoscaling 1..3"}
+
+
 def test_a_components_endpoint_sends_its_schedules_to_its_scalable_target():
     template = synthesize("seed-components").endpoint("llama3")
     _, target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")

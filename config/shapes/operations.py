@@ -79,12 +79,14 @@ class Schedule(ScheduleTiming):
 class CopySchedule(ScheduleTiming):
     """A scheduled action on an inference component's copies: from each time ``cron``
     fires in ``timezone``, the component scales between these bounds (a bound left out
-    stays as it was); ``min_copies: 0`` lets it scale in to no copy."""
+    stays as it was); ``min_copies: 0`` lets it scale in to no copy, ``max_copies: 0``
+    stops it (requests fail for want of a copy until a later schedule raises the bound)."""
 
     min_copies: int | None = Field(default=None, ge=0, le=1000,
                                    description="Fewest copies from then on.")
-    max_copies: int | None = Field(default=None, ge=1, le=1000,
-                                   description="Most copies from then on.")
+    max_copies: int | None = Field(default=None, ge=0, le=1000,
+                                   description="Most copies from then on (0: stopped, "
+                                               "requests fail until a schedule raises it).")
 
 
 def _at_most_ten(per: str) -> AfterValidator:
