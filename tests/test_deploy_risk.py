@@ -59,16 +59,19 @@ def test_endpoint_deleted_with_its_stack(dev):
     assert any("whole stack is removed" in f.message for f in findings)
 
 
+def _native_target(res: dict) -> None:
+    """What a plain CDK app would have: a native scalable target, no scaling guard."""
+    res["NativeTarget"] = {
+        "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+        "Properties": {"ResourceId": "endpoint/llm-dev-chat/variant/AllTraffic",
+                       "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                       "ServiceNamespace": "sagemaker", "MinCapacity": 1, "MaxCapacity": 2}}
+    for k in [k for k, r in res.items() if r["Type"].startswith("Custom::Scal")]:
+        del res[k]
+
+
 def test_scaled_instance_type_change_without_the_guard(dev):
-    def native(res):  # what a plain CDK app would have: a native scalable target
-        res["NativeTarget"] = {
-            "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
-            "Properties": {"ResourceId": "endpoint/llm-dev-chat/variant/AllTraffic",
-                           "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                           "ServiceNamespace": "sagemaker", "MinCapacity": 1,
-                           "MaxCapacity": 2}}
-        for k in [k for k, r in res.items() if r["Type"].startswith("Custom::Scal")]:
-            del res[k]
+    native = _native_target
     base = edit(dev, "-endpoint-chat", native)
 
     def bigger(res):
@@ -245,15 +248,7 @@ def test_a_mistyped_accept_label_names_the_known_rules(dev, tmp_path, capsys):
 def test_an_instance_type_change_through_instance_pools_is_one_too(dev):
     """A variant with InstancePools names no InstanceType: moving to pools, or reordering
     them, changes the type SageMaker launches first (issue 16, item 5)."""
-    def native(res):
-        res["NativeTarget"] = {
-            "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
-            "Properties": {"ResourceId": "endpoint/llm-dev-chat/variant/AllTraffic",
-                           "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                           "ServiceNamespace": "sagemaker", "MinCapacity": 1,
-                           "MaxCapacity": 2}}
-        for k in [k for k, r in res.items() if r["Type"].startswith("Custom::Scal")]:
-            del res[k]
+    native = _native_target
 
     def pools(*types):
         def change(res):

@@ -30,7 +30,7 @@ from config.arns import check_kms_key_arn, parse_s3_uri
 from config.backends import LMI, VLLM, Backend
 from config.backends.record import OptionMap, assignment
 
-from .base import NAME_RE, Strict
+from .base import Strict, short_name
 
 if TYPE_CHECKING:
     from .model import ModelSpec
@@ -67,13 +67,7 @@ class Adapter(Strict):
                                  "an adapter takes name, artifact and kms_key_arn")
         return data
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
-            raise ValueError(f"{v!r}: use 1-31 lower-case letters, digits and '-', "
-                             "starting with a letter")
-        return v
+    _name = field_validator("name")(short_name)
 
     @field_validator("artifact")
     @classmethod

@@ -14,6 +14,17 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+
+def short_name(v: str) -> str:
+    """A config name (an endpoint's, a component's, an adapter's): it becomes part of stack,
+    resource and component names."""
+    if not NAME_RE.match(v):
+        raise ValueError(f"{v!r}: use 1-31 lower-case letters, digits and '-', "
+                         "starting with a letter")
+    return v
+
+
 # SageMaker EndpointName: the service model's pattern, and at most 63 characters.
 ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 S3_URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")

@@ -11,7 +11,7 @@ from config import facts
 from config.backends import BACKENDS, TGI, Backend
 from llm_constructs import images, instances
 
-from .base import NAME_RE, Strict, close, raise_each
+from .base import Strict, close, raise_each, short_name
 from .images import BackendImage, Image, ModelPackageImage, PytorchImage
 from .secrets import SecretRef, environment_problem, secret_name_problem
 from .sources import Source
@@ -120,13 +120,7 @@ class ModelSpec(Strict):
     model_data_download_timeout_seconds: int = Field(
         default=1200, ge=60, le=3600, description="Seconds to download the model artifacts.")
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
-            raise ValueError(f"{v!r}: use 1-31 lower-case letters, digits and '-', "
-                             "starting with a letter")
-        return v
+    _name = field_validator("name")(short_name)
 
     @field_validator("instance_type")
     @classmethod
