@@ -355,9 +355,21 @@ def test_cdk_synth_with_a_bad_pipeline_is_one_line(tmp_path, monkeypatch, capsys
 # The guard script, with `aws` and `make` replaced by recorders and a git repository of
 # three commits: what it compares with, and which rules it accepts.
 
-def run_guard(tmp_path: Path, deployed: str | None) -> tuple[int, str, str]:
+#: What the AWS CLI (exit 254) prints when get-parameter fails, by the service's error code.
+CLI_ERRORS = {
+    "ParameterNotFound": "An error occurred (ParameterNotFound) when calling the GetParameter "
+                         "operation: Parameter /llm-pipeline/deployed-commit not found.",
+    "AccessDeniedException": "An error occurred (AccessDeniedException) when calling the "
+                             "GetParameter operation: User: arn:aws:sts::111111111111:"
+                             "assumed-role/x/y is not authorized to perform: ssm:GetParameter",
+}
+
+
+def run_guard(tmp_path: Path, deployed: str, trailers: tuple[str, ...] = (
+        "endpoint-replaced", "bucket-deleted")) -> tuple[int, str, str]:
     """(exit code, output, the arguments `make` got); ``deployed`` is what the parameter
-    holds: ``"base"`` (the first commit), a commit id, or None (not set yet)."""
+    holds: ``"base"`` (the first commit), a commit id, or a key of CLI_ERRORS (get-parameter
+    fails so). ``trailers``: one commit after the base per ``Accept-Risk:`` value."""
     import os
     import subprocess
 
@@ -375,11 +387,11 @@ def run_guard(tmp_path: Path, deployed: str | None) -> tuple[int, str, str]:
     git("init", "-q")
     git("commit", "-q", "--allow-empty", "-m", "deployed")
     base = git("rev-parse", "HEAD")
-    git("commit", "-q", "--allow-empty", "-m", "rename\n\nAccept-Risk: endpoint-replaced")
-    git("commit", "-q", "--allow-empty", "-m", "drop\n\nAccept-Risk: bucket-deleted")
+    for rule in trailers:
+        git("commit", "-q", "--allow-empty", "-m", f"change\n\nAccept-Risk: {rule}")
     value = base if deployed == "base" else deployed
-    # get-parameter of a parameter that does not exist fails (ParameterNotFound)
-    answer = f"echo {value}" if value else "exit 254"
+    answer = (f"echo '{CLI_ERRORS[value]}' >&2; exit 254" if value in CLI_ERRORS
+              else f"echo {value}")
     tools = {"aws": answer, "make": f'echo "$@" > {tmp_path}/make-args'}
     for name, body in tools.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
@@ -400,7 +412,10 @@ def test_the_guard_compares_with_the_deployed_commit_accepting_the_trailers_sinc
 
 
 @pytest.mark.parametrize("deployed,code,message", [
-    (None, 0, "Nothing deployed by this pipeline yet"),
+    ("ParameterNotFound", 0, "Nothing deployed by this pipeline yet"),
+    # the CLI's exit code is 254 for both: only the error code tells a first run
+    ("AccessDeniedException", 2, "error: cannot read /llm-pipeline/deployed-commit, so the "
+                                 "guard cannot judge: An error occurred (AccessDeniedException)"),
     ("0" * 40, 2, f"error: the deployed commit {'0' * 40} is not in this clone: the guard "
                   "cannot judge"),
 ])
@@ -409,3 +424,13 @@ def test_the_guard_before_the_first_deployment_and_with_an_unknown_commit(
     exit_code, output, make_args = run_guard(tmp_path, deployed)
     assert (exit_code, make_args) == (code, "")  # `make risk` never ran
     assert message in output
+
+
+def test_the_guard_drops_a_trailer_naming_no_rule_with_a_warning(tmp_path):
+    """A mistyped trailer cannot be fixed in history: an error would block every run."""
+    code, output, make_args = run_guard(tmp_path, "base",
+                                        ("endpoint-replace", "bucket-deleted"))
+    assert code == 0, output
+    assert make_args.split()[2] == "ACCEPT=bucket-deleted"
+    assert ("warning: ignoring 'Accept-Risk: endpoint-replace': not a rule (known: "
+            "endpoint-replaced, scaled-instance-type,") in output

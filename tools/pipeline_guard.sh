@@ -6,11 +6,21 @@
 # not accepted, and when the guard cannot judge (it fails closed).
 set -euo pipefail
 
-base=$(aws ssm get-parameter --name "$DEPLOYED_COMMIT_PARAMETER" \
-  --query Parameter.Value --output text 2>/dev/null || echo none)
-if [ "$base" = none ]; then
-  echo "Nothing deployed by this pipeline yet ($DEPLOYED_COMMIT_PARAMETER is not set): no comparison"
-  exit 0
+here=$(cd "$(dirname "$0")" && pwd)
+errors=$(mktemp)
+trap 'rm -f "$errors"' EXIT
+
+# Only "the parameter does not exist" means nothing was deployed yet: any other failure
+# (AccessDenied, throttling, no network; the CLI exits 254 or 255 for all of them) is a
+# guard that cannot judge, not a first run.
+if ! base=$(aws ssm get-parameter --name "$DEPLOYED_COMMIT_PARAMETER" \
+    --query Parameter.Value --output text 2>"$errors"); then
+  if grep -q ParameterNotFound "$errors"; then
+    echo "Nothing deployed by this pipeline yet ($DEPLOYED_COMMIT_PARAMETER is not set): no comparison"
+    exit 0
+  fi
+  echo "error: cannot read $DEPLOYED_COMMIT_PARAMETER, so the guard cannot judge: $(cat "$errors")" >&2
+  exit 2
 fi
 if ! git cat-file -e "$base^{commit}" 2>/dev/null; then
   git fetch --quiet --unshallow 2>/dev/null || true  # a shallow clone: fetch the history
@@ -19,7 +29,19 @@ if ! git cat-file -e "$base^{commit}" 2>/dev/null; then
   echo "error: the deployed commit $base is not in this clone: the guard cannot judge" >&2
   exit 2
 fi
-accept=$(git log --format='%(trailers:key=Accept-Risk,valueonly,separator=%x2C)' \
-  "$base..HEAD" | paste -sd, -)
+
+# A trailer naming no rule is dropped with a warning: history cannot be edited, so an
+# error would block every later run (a pull request's labels can be fixed: they stay strict).
+known=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import deploy_risk
+print(" ".join(deploy_risk.RULES))' "$here")
+accept=""
+while IFS= read -r value; do
+  if [[ " $known " == *" $value "* ]]; then
+    accept="${accept:+$accept,}$value"
+  else
+    echo "warning: ignoring 'Accept-Risk: $value': not a rule (known: ${known// /, }); a later commit's trailer can name the right one" >&2
+  fi
+done < <(git log --format='%(trailers:key=Accept-Risk,valueonly,separator=%x2C)' "$base..HEAD" \
+  | tr ', ' '\n\n' | sed '/^$/d' | sort -u)
 echo "Comparing with the deployed commit $base; accepted: ${accept:-nothing}"
 make risk BASE="$base" ACCEPT="$accept"
