@@ -96,6 +96,7 @@ class FleetPipelineStack(cdk.Stack):
             for stage in wave.stages:
                 self._add_stage(deployment, pipeline, stage)
         self.pipeline.build_pipeline()
+        grant_use_connection(self.pipeline, cfg.repository.connection_arn)
         acknowledge_pipeline(self.pipeline, account=cfg.tools.account, region=cfg.tools.region)
 
     def _synth(self, pipeline_file: str) -> pipelines.CodeBuildStep:
@@ -152,6 +153,31 @@ class FleetPipelineStack(cdk.Stack):
             if approval is not None:
                 pre.append(approval)
             wave.add_stage(ConfigStage(self, target.id, config=target.config), pre=pre)
+
+
+def use_connection_action(connection_arn: str) -> str:
+    """``<service>:UseConnection`` of the connection's own service: "the service prefix needs
+    to match that of the resource" (AWS, "Connections rename",
+    docs.aws.amazon.com/dtconsole/latest/userguide/rename.html)."""
+    return f"{connection_arn.split(':')[2]}:UseConnection"
+
+
+#: What CDK (aws-cdk-lib 2.275) grants on the connection, whatever the ARN's service.
+CDK_USE_CONNECTION = "codestar-connections:UseConnection"
+
+
+def grant_use_connection(scope: Construct, connection_arn: str) -> None:
+    """Every policy CDK gave ``codestar-connections:UseConnection`` on the connection (the
+    source action's role, each CodeBuild step that clones) also gets the action of the
+    ARN's own service: CDK's alone is denied on a ``codeconnections`` ARN."""
+    action = use_connection_action(connection_arn)
+    if action == CDK_USE_CONNECTION:
+        return
+    for policy in scope.node.find_all():
+        if isinstance(policy, iam.Policy) and CDK_USE_CONNECTION in json.dumps(
+                policy.document.to_json(), default=str):  # actions are plain strings
+            policy.add_statements(iam.PolicyStatement(actions=[action],
+                                                      resources=[connection_arn]))
 
 
 def quota_check(target: Target, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:

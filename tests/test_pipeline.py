@@ -187,6 +187,24 @@ def test_only_the_guard_reads_and_only_the_last_step_writes_the_deployed_commit(
     assert everyone == {"ssm:GetParameter", "ssm:PutParameter"}
 
 
+def test_every_role_using_the_connection_may_use_it_by_its_arns_service(synth):
+    """AWS ("Connections rename"): the action's service prefix must match the resource's;
+    CDK grants codestar-connections:UseConnection on a codeconnections ARN too."""
+    arn = SHIPPED["repository"]["connection_arn"]
+    grants = [st for _, st in policy_statements(synth.template) if st["Resource"] == arn]
+    assert len(grants) == 7  # the source action, Synth, DeployRisk, 3 quota checks, Record
+    for statement in grants:
+        assert "codeconnections:UseConnection" in as_list(statement["Action"]), statement
+
+
+@pytest.mark.parametrize("service", ["codeconnections", "codestar-connections"])
+def test_the_connection_action_is_the_arns_own_service(service):
+    from stacks.pipeline import use_connection_action
+
+    arn = f"arn:aws:{service}:eu-central-1:{TOOLS}:connection/x"
+    assert use_connection_action(arn) == f"{service}:UseConnection"
+
+
 def test_cfn_lint_is_clean_on_the_pipeline_and_its_support_stack(synth):
     for name in ("llm-pipeline.template.json",
                  "cross-region-stack-111111111111_eu-west-1.template.json"):
