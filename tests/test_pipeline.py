@@ -133,6 +133,20 @@ def test_each_stage_region_deploys_what_cdk_deploy_deploys_there(synth):
                         for stack, env in stacks.items()}
 
 
+def test_each_production_region_reads_its_model_from_a_bucket_of_that_region(synth):
+    """pipeline.yaml overrides the chat model's S3 location in eu-west-1."""
+    import re
+
+    buckets = {}
+    for region in ("eu-central-1", "eu-west-1"):
+        (template,) = (synth.outdir / f"assembly-llm-pipeline-production-{region}").glob(
+            "*endpointchat*.template.json")
+        buckets[region] = set(re.findall(r"s3://(example-llm-artifacts[^/\"]*)/",
+                                         template.read_text()))
+    assert buckets == {"eu-central-1": {"example-llm-artifacts-111122223333"},
+                       "eu-west-1": {"example-llm-artifacts-111122223333-eu-west-1"}}
+
+
 def test_deployments_go_through_the_target_accounts_bootstrap_roles(synth):
     for action in (a for a in synth.actions if a.provider == "CloudFormation"):
         assert action.details["as"] == "deploy-role", action.name
@@ -277,6 +291,9 @@ def test_the_shipped_pipeline_is_valid():
         ("production-eu-west-1", PRODUCTION, "eu-west-1")]
     assert pipeline.targets[2].config.deployment.availability_zones == [
         "eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    assert [t.config.endpoints[0].source.s3 for t in pipeline.targets[1:]] == [
+        "s3://example-llm-artifacts-111122223333/qwen2.5-32b-instruct/",
+        "s3://example-llm-artifacts-111122223333-eu-west-1/qwen2.5-32b-instruct/"]
 
 
 @pytest.mark.parametrize("change,expected", [
@@ -320,6 +337,58 @@ def test_a_stage_config_problem_names_the_stage_and_region_then_the_configs_own_
     assert ("  - waves[1] (production).stages[0] (production).regions[1] (eu-west-1): "
             "config/prod.yaml deployed there: deployment.availability_zones: 'eu-north-1b' is "
             "not a zone of eu-west-1") in parse(change)
+
+
+WEST = "waves[1] (production).stages[0] (production).regions[1] (eu-west-1)"
+
+
+def west(data) -> dict:
+    return production(data)["regions"][1]
+
+
+def test_one_bucket_in_two_regions_is_refused_naming_the_field_and_the_fix():
+    message = parse(lambda d: west(d).pop("overrides"))
+    assert (f"{WEST}: config/prod.yaml deployed there: endpoints[0] (chat).source.s3: bucket "
+            "'example-llm-artifacts-111122223333' is used in eu-central-1 too (stage "
+            "'production'), and an endpoint reaches S3 in its own region only: give this "
+            "region a bucket of its own (overrides: {endpoints.chat.source.s3: <a location in "
+            "eu-west-1>}), e.g. a replica (S3 replication)") in message
+    assert message.count("\n  - ") == 1  # eu-central-1, where it is used first, is fine
+
+
+@pytest.mark.parametrize("path,value,expected", [
+    ("endpoints.chta.source.s3", "s3://b-eu-west-1/m/",
+     f"{WEST}.overrides: 'endpoints.chta.source.s3': at 'endpoints.chta': no item named "
+     "'chta' (names: chat)"),
+    ("endpoints.chat.sauce.s3", "s3://b-eu-west-1/m/",
+     f"{WEST}.overrides: 'endpoints.chat.sauce.s3': at 'endpoints.chat.sauce': no key "
+     "'sauce' here (keys: name,"),
+    # a new last key is the config's own rule to judge
+    ("endpoints.chat.source.s4", "s3://b-eu-west-1/m/",
+     f"{WEST}: config/prod.yaml deployed there: endpoints[0] (chat).source.s4: unknown key"),
+    ("endpoints..source", "x",
+     f"{WEST.split(' (eu-west-1)')[0]}.overrides: 'endpoints..source' is not a dotted path"),
+    # the quota check reads config/prod.yaml: it would count 6, not 8
+    ("endpoints.chat.autoscaling.max_capacity", 8,
+     f"{WEST}.overrides: changes the instances or concurrency the quota check counts"),
+])
+def test_a_bad_override_is_one_line_naming_it(path, value, expected):
+    assert expected in parse(lambda d: west(d).update(overrides={path: value}))
+
+
+def test_s3_locations_finds_uris_and_bucket_names_with_their_override_paths():
+    from config.overrides import s3_locations
+
+    data = {"endpoints": [{"name": "a", "async_inference": {
+        "existing_bucket": "in-eu", "output_path": "s3://out-eu/o/", "input_path": "in/"}},
+        {"components": [{"name": "c", "adapters": [{"artifact": "s3://ad/x.tar.gz"}]}]}]}
+    assert [(x.path, x.override, x.bucket) for x in s3_locations(data)] == [
+        ("endpoints[0] (a).async_inference.existing_bucket",
+         "endpoints.a.async_inference.existing_bucket", "in-eu"),
+        ("endpoints[0] (a).async_inference.output_path",
+         "endpoints.a.async_inference.output_path", "out-eu"),
+        ("endpoints[1].components[0] (c).adapters[0].artifact",
+         "endpoints.1.components.c.adapters.0.artifact", "ad")]
 
 
 def test_a_region_without_the_image_is_an_error_naming_the_stage_and_region():
