@@ -91,7 +91,7 @@ class FleetPipelineStack(cdk.Stack):
         waves = cfg.waves
         for i, wave in enumerate(waves):
             deployment = self.pipeline.add_wave(
-                wave.name, pre=[self._guard()] if i == 0 else None,
+                wave.name, pre=[self._guard(pipeline_file)] if i == 0 else None,
                 post=[self._record()] if i == len(waves) - 1 else None)
             for stage in wave.stages:
                 self._add_stage(deployment, pipeline, stage)
@@ -108,16 +108,16 @@ class FleetPipelineStack(cdk.Stack):
             build_environment=codebuild.BuildEnvironment(
                 compute_type=codebuild.ComputeType.LARGE))
 
-    def _guard(self) -> pipelines.CodeBuildStep:
+    def _guard(self, pipeline_file: str) -> pipelines.CodeBuildStep:
         """The deploy-risk guard between the commit last deployed everywhere and this one
-        (``tools/pipeline_guard.sh``). Rules are accepted by ``Accept-Risk: <rule>`` trailers
-        in the commits between them (reviewed with the change, as the pull request's
-        ``accept-risk:`` labels are)."""
+        (``tools/pipeline_guard.sh``), on the stages of ``pipeline_file`` as they deploy.
+        Rules are accepted by ``Accept-Risk: <rule>`` trailers in the commits between them
+        (reviewed with the change, as the pull request's ``accept-risk:`` labels are)."""
         arn = self.format_arn(service="ssm", resource="parameter",
                               resource_name=self.parameter.lstrip("/"))
         return pipelines.CodeBuildStep(
             "DeployRisk", input=self.source, install_commands=[SETUP_RISK],
-            env={"DEPLOYED_COMMIT_PARAMETER": self.parameter},
+            env={"DEPLOYED_COMMIT_PARAMETER": self.parameter, "PIPELINE_FILE": pipeline_file},
             commands=[GUARD_COMMAND],
             role_policy_statements=[iam.PolicyStatement(
                 actions=["ssm:GetParameter"], resources=[arn])])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -93,6 +94,10 @@ def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(sy
     assert min(a.run_order for a in staging if a.provider == "CloudFormation") > 1
     assert synth.action("DeployRisk").commands == ["make risk-setup",
                                                    "bash tools/pipeline_guard.sh"]
+    project = synth.template["Resources"][synth.action("DeployRisk").project]["Properties"]
+    assert {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]} == {
+        "DEPLOYED_COMMIT_PARAMETER": "/llm-pipeline/deployed-commit",
+        "PIPELINE_FILE": "pipeline.yaml"}  # the guard compares this pipeline's stages
     production = synth.stage("production")
     record = synth.action("RecordDeployedCommit")
     assert record is production[-1]
@@ -217,6 +222,33 @@ def test_the_connection_action_is_the_arns_own_service(service):
 
     arn = f"arn:aws:{service}:eu-central-1:{TOOLS}:connection/x"
     assert use_connection_action(arn) == f"{service}:UseConnection"
+
+
+def test_the_pipelines_guard_compares_each_stage_as_placed_and_only_stages_in_both(
+        synth, tmp_path):
+    """tools/synth_all.py --pipeline, with the module's synth standing in for the tree's
+    (``app`` replaced): one folder per stage, the stacks deploy_risk reads from it."""
+    from tools.deploy_risk import templates
+    from tools.synth_all import synth_pipeline
+
+    class FakeApp:
+        def new_app(self, outdir, validation):
+            self.outdir = outdir
+            return self
+
+        def populate_pipeline(self, application, path, nag):
+            assert (path, nag) == ("pipeline.yaml", False)
+
+        def synth(self):
+            shutil.copytree(synth.outdir, self.outdir, dirs_exist_ok=True)
+
+    synth_pipeline(FakeApp(), "pipeline.yaml", tmp_path / "head", None)
+    assert sorted(templates(tmp_path / "head")) == sorted(
+        f"{stage}/{stack}" for stage, stacks in synth.stage_stacks().items() for stack in stacks)
+    shutil.rmtree(tmp_path / "head" / "production-eu-west-1")  # taken out of the pipeline
+    synth_pipeline(FakeApp(), "pipeline.yaml", tmp_path / "base", tmp_path / "head")
+    assert sorted(p.name for p in (tmp_path / "base").iterdir()) == [
+        "production-eu-central-1", "staging-eu-central-1"]
 
 
 def test_cfn_lint_is_clean_on_the_pipeline_and_its_support_stack(synth):
@@ -465,6 +497,7 @@ def run_guard(tmp_path: Path, deployed: str, trailers: tuple[str, ...] = (
     repo.mkdir()
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
            "DEPLOYED_COMMIT_PARAMETER": "/llm-pipeline/deployed-commit",
+           "PIPELINE_FILE": "pipeline.yaml",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
 
@@ -495,7 +528,8 @@ def test_the_guard_compares_with_the_deployed_commit_accepting_the_trailers_sinc
     base = make_args.split()[1].removeprefix("BASE=")
     assert len(base) == 40
     assert make_args.split() == ["risk", f"BASE={base}",
-                                 "ACCEPT=bucket-deleted,endpoint-replaced"]
+                                 "ACCEPT=bucket-deleted,endpoint-replaced",
+                                 "RISK_PIPELINE=pipeline.yaml"]
 
 
 @pytest.mark.parametrize("deployed,code,message", [

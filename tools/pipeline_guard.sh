@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deploy-risk guard as the pipeline runs it (stacks/pipeline.py, before the first wave):
 # the commit last deployed to every stage (the SSM parameter $DEPLOYED_COMMIT_PARAMETER,
-# written after the last wave) against this checkout, with `make risk`. Rules are accepted
+# written after the last wave) against this checkout, with `make risk`: the stages of
+# $PIPELINE_FILE as they deploy (placed and overridden) at both commits. Rules are accepted
 # by `Accept-Risk: <rule>` trailers of the commits in between. The step fails on a finding
 # not accepted, and when the guard cannot judge (it fails closed).
 set -euo pipefail
@@ -44,4 +45,5 @@ while IFS= read -r value; do
 done < <(git log --format='%(trailers:key=Accept-Risk,valueonly,separator=%x2C)' "$base..HEAD" \
   | tr ', ' '\n\n' | sed '/^$/d' | sort -u)
 echo "Comparing with the deployed commit $base; accepted: ${accept:-nothing}"
-make risk BASE="$base" ACCEPT="$accept"
+# The stages of $PIPELINE_FILE as deployed, at both commits: no other config, no other place.
+make risk BASE="$base" ACCEPT="$accept" RISK_PIPELINE="$PIPELINE_FILE"
