@@ -72,11 +72,12 @@ def parse_pipeline(data: Any, source: str = "<pipeline>",
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, shape_problems(exc, data)) from None
-    problems = name_problems(cfg) + env_problems(cfg, config_dir)
+    problems = name_problems(cfg) + env_problems(cfg, config_dir) + connection_problems(cfg)
     if problems:
         raise ConfigError(source, problems)
     targets, problems = stage_configs(cfg, config_dir)
-    problems += placement_problems(targets) + bucket_problems(targets)
+    problems += (placement_problems(targets) + bucket_problems(targets)
+                 + zone_count_problems(targets))
     if problems:
         raise ConfigError(source, problems)
     return Pipeline(cfg, targets)
@@ -106,6 +107,19 @@ def name_problems(cfg: PipelineConfig) -> list[Problem]:
         problems += [(f"{path}.regions", f"{r!r} is listed twice")
                      for r in sorted(_duplicates(regions))]
     return problems
+
+
+def connection_problems(cfg: PipelineConfig) -> list[Problem]:
+    """The pipeline's source action uses the connection in the tools account and region:
+    a connection is a resource of one account and region."""
+    arn = cfg.repository.connection_arn.split(":")
+    region, account = arn[3], arn[4]
+    if (account, region) == (cfg.tools.account, cfg.tools.region):
+        return []
+    return [("repository.connection_arn",
+             f"the connection is in {account}/{region}, but the pipeline runs in "
+             f"{cfg.tools.account}/{cfg.tools.region} (tools): create the connection in the "
+             "tools account and region")]
 
 
 def env_problems(cfg: PipelineConfig, config_dir: Path) -> list[Problem]:
@@ -233,4 +247,20 @@ def bucket_problems(targets: list[Target]) -> list[Problem]:
                 "endpoint reaches S3 in its own region only: give this region a bucket of "
                 f"its own (overrides: {{{loc.override}: <a location in {t.region.region}>}}), "
                 "e.g. a replica (S3 replication)")))
+    return problems
+
+
+def zone_count_problems(targets: list[Target]) -> list[Problem]:
+    """Listed zones win over ``network.max_azs`` (the network uses exactly them): a config
+    that asks for a number of zones gets that many in every region."""
+    problems = []
+    for t in targets:
+        network = t.data.get("network")
+        wanted = network.get("max_azs") if isinstance(network, dict) else None
+        zones = t.region.availability_zones
+        if isinstance(wanted, int) and wanted != len(zones):
+            problems.append((f"{t.where}.availability_zones",
+                             f"{len(zones)} zone(s) listed, but config/{t.stage.env}.yaml "
+                             f"asks for network.max_azs: {wanted} (the listed zones would "
+                             f"win): list {wanted} zones of {t.region.region}"))
     return problems

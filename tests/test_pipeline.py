@@ -357,6 +357,23 @@ def test_the_shipped_pipeline_is_valid():
      "waves[1] (production).stages[0] (production).regions: 'eu-central-1' is listed twice"),
     (lambda d: d["waves"][1].update(name="staging"),
      "waves[1] (staging).name: 'staging' is used by another wave"),
+    (lambda d: d["repository"].update(
+        connection_arn="arn:aws:codeconnections:eu-central-1:999999999999:connection/x"),
+     "repository.connection_arn: the connection is in 999999999999/eu-central-1, but the "
+     "pipeline runs in 111111111111/eu-central-1 (tools): create the connection in the tools "
+     "account and region"),
+    (lambda d: d["tools"].update(region="eu-west-1"),
+     "repository.connection_arn: the connection is in 111111111111/eu-central-1, but the "
+     "pipeline runs in 111111111111/eu-west-1"),
+    (lambda d: staging(d)["regions"][0].update(
+        availability_zones=["eu-central-1a", "eu-central-1b", "eu-central-1a"]),
+     "waves[0] (staging).stages[0] (staging).regions[0].availability_zones: 'eu-central-1a' "
+     "is listed twice"),
+    (lambda d: production(d)["regions"][0].update(
+        availability_zones=["eu-central-1a", "eu-central-1b"]),
+     "waves[1] (production).stages[0] (production).regions[0] (eu-central-1)."
+     "availability_zones: 2 zone(s) listed, but config/prod.yaml asks for network.max_azs: 3 "
+     "(the listed zones would win): list 3 zones of eu-central-1"),
 ])
 def test_a_bad_pipeline_is_one_line_naming_the_field(change, expected):
     assert expected in parse(change)

@@ -114,6 +114,14 @@ class Region(Strict):
 
     _region = field_validator("region")(check_region)
 
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, v: list[str]) -> list[str]:
+        twice = sorted({z for z in v if v.count(z) > 1})
+        if twice:
+            raise ValueError(f"{twice[0]!r} is listed twice")
+        return v
+
     @field_validator("overrides")
     @classmethod
     def _paths(cls, v: dict[str, Any]) -> dict[str, Any]:
