@@ -152,6 +152,20 @@ def test_each_production_region_reads_its_model_from_a_bucket_of_that_region(syn
                        "eu-west-1": {"example-llm-artifacts-111122223333-eu-west-1"}}
 
 
+def bootstrap_role(resource: str, account: str, region: str) -> str:
+    """The name of a role ``cdk bootstrap`` creates, from the pinned CLI's own bootstrap
+    template (the roles the pipeline may assume are those, whatever CDK Pipelines says)."""
+    template = yaml.safe_load((ROOT / "node_modules/aws-cdk/lib/api/bootstrap/"
+                               "bootstrap-template.yaml").read_text())
+    name = template["Resources"][resource]["Properties"]["RoleName"]["Fn::Sub"]
+    values = {"Qualifier": template["Parameters"]["Qualifier"]["Default"],
+              "AWS::AccountId": account, "AWS::Region": region}
+    for key, value in values.items():
+        name = name.replace(f"${{{key}}}", value)
+    assert "$" not in name, name
+    return name
+
+
 def test_deployments_go_through_the_target_accounts_bootstrap_roles(synth):
     for action in (a for a in synth.actions if a.provider == "CloudFormation"):
         assert action.details["as"] == "deploy-role", action.name
@@ -160,7 +174,8 @@ def test_deployments_go_through_the_target_accounts_bootstrap_roles(synth):
     cross_account = {render(r) for s in assume_statements(synth.template, "PipelineRole")
                      for r in as_list(s["Resource"]) if "Fn::GetAtt" not in json.dumps(r)}
     assert cross_account == {
-        f"arn:${{AWS::Partition}}:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}"
+        f"arn:${{AWS::Partition}}:iam::{account}:role/"
+        f"{bootstrap_role('DeploymentActionRole', account, region)}"
         for account, region in TARGETS}
 
 
@@ -169,7 +184,7 @@ def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role
     for account, region in TARGETS:
         stage, env = ("staging", "dev") if account == STAGING else ("production", "prod")
         (check,) = [a for a in synth.actions if a.name.endswith(f"Quotas-{stage}-{region}")]
-        role = f"arn:aws:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-{region}"
+        role = f"arn:aws:iam::{account}:role/{bootstrap_role('LookupRole', account, region)}"
         assert check.commands[-1] == (f".venv/bin/python -m tools.quota_check --config "
                                       f"config/{env}.yaml --region {region} "
                                       f"--assume-role-arn {role}")
