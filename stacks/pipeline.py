@@ -34,6 +34,10 @@ RUNTIMES = {"python": "3.11", "nodejs": "22"}
 TEST_COMMAND = "make test"
 SETUP_SYNTH = "make synth-setup"
 SETUP_RISK = "make risk-setup"
+#: ``make test`` installs ``torch==2.13.0`` (requirements-dev.txt): from PyPI alone, Linux
+#: gets the CUDA build and its nvidia-* wheels (several GB, every run). With PyTorch's CPU
+#: index beside PyPI, pip takes ``2.13.0+cpu`` (a local version sorts above ``2.13.0``).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: The guard as the pipeline runs it: reads the deployed commit, then ``make risk``.
 GUARD_COMMAND = "bash tools/pipeline_guard.sh"
 
@@ -104,6 +108,7 @@ class FleetPipelineStack(cdk.Stack):
         return pipelines.CodeBuildStep(
             "Synth", input=self.source, install_commands=[SETUP_SYNTH],
             commands=[TEST_COMMAND, synth_command(pipeline_file)],
+            env={"PIP_EXTRA_INDEX_URL": TORCH_CPU_INDEX},
             primary_output_directory="cdk.out",
             build_environment=codebuild.BuildEnvironment(
                 compute_type=codebuild.ComputeType.LARGE))

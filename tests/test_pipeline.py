@@ -84,6 +84,10 @@ def test_synth_runs_the_readme_test_command_before_the_synth(synth):
     assert synth.action("Synth").commands == [
         "make synth-setup", "make test",
         "npx --no-install cdk synth --no-notices --quiet -c pipeline=pipeline.yaml"]
+    project = synth.template["Resources"][synth.action("Synth").project]["Properties"]
+    assert project["Environment"]["EnvironmentVariables"] == [{  # torch's CPU build
+        "Name": "PIP_EXTRA_INDEX_URL", "Type": "PLAINTEXT",
+        "Value": "https://download.pytorch.org/whl/cpu"}]
     pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
     assert f"npm install -g aws-cdk@{pinned}" in synth.action("SelfMutate").commands
 
