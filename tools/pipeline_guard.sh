@@ -6,6 +6,7 @@
 # by `Accept-Risk: <rule>` trailers of the commits in between. The step fails on a finding
 # not accepted, and when the guard cannot judge (it fails closed).
 set -euo pipefail
+: "${DEPLOYED_COMMIT_PARAMETER:?set by the pipeline}" "${PIPELINE_FILE:?set by the pipeline}"
 
 here=$(cd "$(dirname "$0")" && pwd)
 errors=$(mktemp)
@@ -43,7 +44,7 @@ while IFS= read -r value; do
     echo "warning: ignoring 'Accept-Risk: $value': not a rule (known: ${known// /, }); a later commit's trailer can name the right one" >&2
   fi
 done < <(git log --format='%(trailers:key=Accept-Risk,valueonly,separator=%x2C)' "$base..HEAD" \
-  | tr ', ' '\n\n' | sed '/^$/d' | sort -u)
+  | tr ' ' ',' | tr ',' '\n' | sed '/^$/d' | sort -u)
 echo "Comparing with the deployed commit $base; accepted: ${accept:-nothing}"
 # The stages of $PIPELINE_FILE as deployed, at both commits: no other config, no other place.
 make risk BASE="$base" ACCEPT="$accept" RISK_PIPELINE="$PIPELINE_FILE"
