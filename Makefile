@@ -68,13 +68,18 @@ test: $(TEST_DEPS) node_modules/.installed
 
 ## Deploy-risk guard: synthesize every config at BASE (a git ref) and here, then compare.
 ## `make risk BASE=origin/main [ACCEPT=endpoint-replaced,...]`; report in .risk/report.md.
+## RISK_PIPELINE=pipeline.yaml (the pipeline's guard) compares that pipeline's stages as
+## placed (account, region, zones, overrides) instead, and no other config.
 BASE ?= origin/main
 ACCEPT ?=
+RISK_PIPELINE ?=
 risk: $(RISK_DEPS) node_modules/.installed
 	rm -rf .risk && git worktree prune && mkdir -p .risk
 	git worktree add --detach .risk/base-src $(BASE)
-	$(VENV)/bin/python tools/synth_all.py --root .risk/base-src --out .risk/base
-	$(VENV)/bin/python tools/synth_all.py --out .risk/head
+	$(VENV)/bin/python tools/synth_all.py --out .risk/head \
+		$(if $(RISK_PIPELINE),--pipeline $(RISK_PIPELINE))
+	$(VENV)/bin/python tools/synth_all.py --root .risk/base-src --out .risk/base \
+		$(if $(RISK_PIPELINE),--pipeline $(RISK_PIPELINE) --stages-of .risk/head)
 	git worktree remove --force .risk/base-src
 	$(VENV)/bin/python tools/deploy_risk.py .risk/base .risk/head --accept "$(ACCEPT)" \
 		--markdown .risk/report.md

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from config import (CONFIG_DIR, AppConfig, ConfigError, available, parse_config, read_yaml,
                     shape_problems)
+from config.overrides import apply_override, s3_locations
 from config.shapes.pipeline import PipelineConfig, Region, Stage, Wave
 
 Problem = tuple[str, str]
@@ -33,6 +34,10 @@ class Target:
     stage: Stage
     region: Region
     config: AppConfig
+    #: ``waves[i] (<wave>).stages[j] (<stage>).regions[k] (<region>)``: where errors point.
+    where: str = ""
+    #: The config's data as deployed there (stage's placement and overrides applied).
+    data: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -67,11 +72,12 @@ def parse_pipeline(data: Any, source: str = "<pipeline>",
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, shape_problems(exc, data)) from None
-    problems = name_problems(cfg) + env_problems(cfg, config_dir)
+    problems = name_problems(cfg) + env_problems(cfg, config_dir) + connection_problems(cfg)
     if problems:
         raise ConfigError(source, problems)
     targets, problems = stage_configs(cfg, config_dir)
-    problems += placement_problems(targets)
+    problems += (placement_problems(targets) + bucket_problems(targets)
+                 + zone_count_problems(targets))
     if problems:
         raise ConfigError(source, problems)
     return Pipeline(cfg, targets)
@@ -103,6 +109,19 @@ def name_problems(cfg: PipelineConfig) -> list[Problem]:
     return problems
 
 
+def connection_problems(cfg: PipelineConfig) -> list[Problem]:
+    """The pipeline's source action uses the connection in the tools account and region:
+    a connection is a resource of one account and region."""
+    arn = cfg.repository.connection_arn.split(":")
+    region, account = arn[3], arn[4]
+    if (account, region) == (cfg.tools.account, cfg.tools.region):
+        return []
+    return [("repository.connection_arn",
+             f"the connection is in {account}/{region}, but the pipeline runs in "
+             f"{cfg.tools.account}/{cfg.tools.region} (tools): create the connection in the "
+             "tools account and region")]
+
+
 def env_problems(cfg: PipelineConfig, config_dir: Path) -> list[Problem]:
     known = available(config_dir)
     return [(f"{path}.env", f"{stage.env!r}: no config/{stage.env}.yaml; available: "
@@ -125,11 +144,53 @@ def stage_configs(cfg: PipelineConfig, config_dir: Path) -> tuple[list[Target], 
             where = f"{path}.regions[{k}] ({region.region})"
             try:
                 placed = placed_config(data, stage, region)
-                targets.append(Target(wave, stage, region, parse_config(placed, name)))
+                overridden = overridden_config(placed, region.overrides)
+                target = Target(wave, stage, region, parse_config(overridden, name), where,
+                                overridden)
             except ConfigError as exc:
-                problems += [(where, f"{name} deployed there: {p}: {msg}")
+                problems += [(f"{where}.{p}", msg) if p == "overrides" else
+                             (where, f"{name} deployed there: {p}: {msg}")
                              for p, msg in exc.problems]
+                continue
+            targets.append(target)
+            if region.overrides:
+                problems += quota_problems(target, placed)
     return targets, problems
+
+
+def overridden_config(placed: Any, overrides: dict[str, Any]) -> Any:
+    """The placed config with the region's overrides (unknown paths are errors)."""
+    if not overrides or not isinstance(placed, dict):
+        return placed
+    changed = copy.deepcopy(placed)
+    problems = []
+    for path, value in overrides.items():
+        try:
+            apply_override(changed, path, value)
+        except KeyError as exc:
+            problems.append(("overrides", f"{path!r}: {exc.args[0]}"))
+    if problems:
+        raise ConfigError("", problems)
+    return changed
+
+
+def quota_problems(target: Target, placed: Any) -> list[Problem]:
+    """The quota check reads ``config/<env>.yaml`` (``tools.quota_check --config``), without
+    the region's overrides: an override may not change what it counts."""
+    from tools.quota_needs import quota_needs  # the rule the quota check applies
+
+    def needs(cfg: AppConfig) -> list[tuple[str, int]]:
+        return [(n.quota_name, n.needed) for n in quota_needs(cfg)]
+    try:
+        without = parse_config(placed, f"config/{target.stage.env}.yaml")
+    except ConfigError:  # valid only with the overrides: the quota check could not read it
+        without = None
+    if without is not None and needs(without) == needs(target.config):
+        return []
+    return [(f"{target.where}.overrides",
+             "changes the instances or concurrency the quota check counts, which reads "
+             f"config/{target.stage.env}.yaml without overrides: change them in the config "
+             "(or deploy another env here)")]
 
 
 def placed_config(data: Any, stage: Stage, region: Region) -> Any:
@@ -164,4 +225,42 @@ def placement_problems(targets: list[Target]) -> list[Problem]:
                              f"in stage {seen[key].stage.name!r} already; use another account, "
                              "region or project"))
         seen.setdefault(key, t)
+    return problems
+
+
+def bucket_problems(targets: list[Target]) -> list[Problem]:
+    """A bucket is in one region, and an endpoint reaches S3 in its own region only
+    (botocore's ContainerDefinition.ModelDataUrl: "must be in an S3 bucket that is in the
+    same region as the model or endpoint"; a VPC gateway endpoint, all S3 that `egress:
+    none` has, reaches its region's buckets only). One bucket deployed into two regions is
+    refused where it is used in the second."""
+    first: dict[str, Target] = {}
+    problems = []
+    for t in targets:
+        for loc in s3_locations(t.data):
+            other = first.setdefault(loc.bucket, t)
+            if other.region.region == t.region.region:
+                continue
+            problems.append((t.where, (
+                f"config/{t.stage.env}.yaml deployed there: {loc.path}: bucket {loc.bucket!r} "
+                f"is used in {other.region.region} too (stage {other.stage.name!r}), and an "
+                "endpoint reaches S3 in its own region only: give this region a bucket of "
+                f"its own (overrides: {{{loc.override}: <a location in {t.region.region}>}}), "
+                "e.g. a replica (S3 replication)")))
+    return problems
+
+
+def zone_count_problems(targets: list[Target]) -> list[Problem]:
+    """Listed zones win over ``network.max_azs`` (the network uses exactly them): a config
+    that asks for a number of zones gets that many in every region."""
+    problems = []
+    for t in targets:
+        network = t.data.get("network")
+        wanted = network.get("max_azs") if isinstance(network, dict) else None
+        zones = t.region.availability_zones
+        if isinstance(wanted, int) and wanted != len(zones):
+            problems.append((f"{t.where}.availability_zones",
+                             f"{len(zones)} zone(s) listed, but config/{t.stage.env}.yaml "
+                             f"asks for network.max_azs: {wanted} (the listed zones would "
+                             f"win): list {wanted} zones of {t.region.region}"))
     return problems

@@ -34,6 +34,10 @@ RUNTIMES = {"python": "3.11", "nodejs": "22"}
 TEST_COMMAND = "make test"
 SETUP_SYNTH = "make synth-setup"
 SETUP_RISK = "make risk-setup"
+#: ``make test`` installs ``torch==2.13.0`` (requirements-dev.txt): from PyPI alone, Linux
+#: gets the CUDA build and its nvidia-* wheels (several GB, every run). With PyTorch's CPU
+#: index beside PyPI, pip takes ``2.13.0+cpu`` (a local version sorts above ``2.13.0``).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: The guard as the pipeline runs it: reads the deployed commit, then ``make risk``.
 GUARD_COMMAND = "bash tools/pipeline_guard.sh"
 
@@ -91,11 +95,12 @@ class FleetPipelineStack(cdk.Stack):
         waves = cfg.waves
         for i, wave in enumerate(waves):
             deployment = self.pipeline.add_wave(
-                wave.name, pre=[self._guard()] if i == 0 else None,
+                wave.name, pre=[self._guard(pipeline_file)] if i == 0 else None,
                 post=[self._record()] if i == len(waves) - 1 else None)
             for stage in wave.stages:
                 self._add_stage(deployment, pipeline, stage)
         self.pipeline.build_pipeline()
+        grant_use_connection(self.pipeline, cfg.repository.connection_arn)
         acknowledge_pipeline(self.pipeline, account=cfg.tools.account, region=cfg.tools.region)
 
     def _synth(self, pipeline_file: str) -> pipelines.CodeBuildStep:
@@ -103,20 +108,21 @@ class FleetPipelineStack(cdk.Stack):
         return pipelines.CodeBuildStep(
             "Synth", input=self.source, install_commands=[SETUP_SYNTH],
             commands=[TEST_COMMAND, synth_command(pipeline_file)],
+            env={"PIP_EXTRA_INDEX_URL": TORCH_CPU_INDEX},
             primary_output_directory="cdk.out",
             build_environment=codebuild.BuildEnvironment(
                 compute_type=codebuild.ComputeType.LARGE))
 
-    def _guard(self) -> pipelines.CodeBuildStep:
+    def _guard(self, pipeline_file: str) -> pipelines.CodeBuildStep:
         """The deploy-risk guard between the commit last deployed everywhere and this one
-        (``tools/pipeline_guard.sh``). Rules are accepted by ``Accept-Risk: <rule>`` trailers
-        in the commits between them (reviewed with the change, as the pull request's
-        ``accept-risk:`` labels are)."""
+        (``tools/pipeline_guard.sh``), on the stages of ``pipeline_file`` as they deploy.
+        Rules are accepted by ``Accept-Risk: <rule>`` trailers in the commits between them
+        (reviewed with the change, as the pull request's ``accept-risk:`` labels are)."""
         arn = self.format_arn(service="ssm", resource="parameter",
                               resource_name=self.parameter.lstrip("/"))
         return pipelines.CodeBuildStep(
             "DeployRisk", input=self.source, install_commands=[SETUP_RISK],
-            env={"DEPLOYED_COMMIT_PARAMETER": self.parameter},
+            env={"DEPLOYED_COMMIT_PARAMETER": self.parameter, "PIPELINE_FILE": pipeline_file},
             commands=[GUARD_COMMAND],
             role_policy_statements=[iam.PolicyStatement(
                 actions=["ssm:GetParameter"], resources=[arn])])
@@ -152,6 +158,31 @@ class FleetPipelineStack(cdk.Stack):
             if approval is not None:
                 pre.append(approval)
             wave.add_stage(ConfigStage(self, target.id, config=target.config), pre=pre)
+
+
+def use_connection_action(connection_arn: str) -> str:
+    """``<service>:UseConnection`` of the connection's own service: "the service prefix needs
+    to match that of the resource" (AWS, "Connections rename",
+    docs.aws.amazon.com/dtconsole/latest/userguide/rename.html)."""
+    return f"{connection_arn.split(':')[2]}:UseConnection"
+
+
+#: What CDK (aws-cdk-lib 2.275) grants on the connection, whatever the ARN's service.
+CDK_USE_CONNECTION = "codestar-connections:UseConnection"
+
+
+def grant_use_connection(scope: Construct, connection_arn: str) -> None:
+    """Every policy CDK gave ``codestar-connections:UseConnection`` on the connection (the
+    source action's role, each CodeBuild step that clones) also gets the action of the
+    ARN's own service: CDK's alone is denied on a ``codeconnections`` ARN."""
+    action = use_connection_action(connection_arn)
+    if action == CDK_USE_CONNECTION:
+        return
+    for policy in scope.node.find_all():
+        if isinstance(policy, iam.Policy) and CDK_USE_CONNECTION in json.dumps(
+                policy.document.to_json(), default=str):  # actions are plain strings
+            policy.add_statements(iam.PolicyStatement(actions=[action],
+                                                      resources=[connection_arn]))
 
 
 def quota_check(target: Target, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:

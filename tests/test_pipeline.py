@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -83,6 +84,10 @@ def test_synth_runs_the_readme_test_command_before_the_synth(synth):
     assert synth.action("Synth").commands == [
         "make synth-setup", "make test",
         "npx --no-install cdk synth --no-notices --quiet -c pipeline=pipeline.yaml"]
+    project = synth.template["Resources"][synth.action("Synth").project]["Properties"]
+    assert project["Environment"]["EnvironmentVariables"] == [{  # torch's CPU build
+        "Name": "PIP_EXTRA_INDEX_URL", "Type": "PLAINTEXT",
+        "Value": "https://download.pytorch.org/whl/cpu"}]
     pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
     assert f"npm install -g aws-cdk@{pinned}" in synth.action("SelfMutate").commands
 
@@ -93,6 +98,10 @@ def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(sy
     assert min(a.run_order for a in staging if a.provider == "CloudFormation") > 1
     assert synth.action("DeployRisk").commands == ["make risk-setup",
                                                    "bash tools/pipeline_guard.sh"]
+    project = synth.template["Resources"][synth.action("DeployRisk").project]["Properties"]
+    assert {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]} == {
+        "DEPLOYED_COMMIT_PARAMETER": "/llm-pipeline/deployed-commit",
+        "PIPELINE_FILE": "pipeline.yaml"}  # the guard compares this pipeline's stages
     production = synth.stage("production")
     record = synth.action("RecordDeployedCommit")
     assert record is production[-1]
@@ -133,6 +142,34 @@ def test_each_stage_region_deploys_what_cdk_deploy_deploys_there(synth):
                         for stack, env in stacks.items()}
 
 
+def test_each_production_region_reads_its_model_from_a_bucket_of_that_region(synth):
+    """pipeline.yaml overrides the chat model's S3 location in eu-west-1."""
+    import re
+
+    buckets = {}
+    for region in ("eu-central-1", "eu-west-1"):
+        (template,) = (synth.outdir / f"assembly-llm-pipeline-production-{region}").glob(
+            "*endpointchat*.template.json")
+        buckets[region] = set(re.findall(r"s3://(example-llm-artifacts[^/\"]*)/",
+                                         template.read_text()))
+    assert buckets == {"eu-central-1": {"example-llm-artifacts-111122223333"},
+                       "eu-west-1": {"example-llm-artifacts-111122223333-eu-west-1"}}
+
+
+def bootstrap_role(resource: str, account: str, region: str) -> str:
+    """The name of a role ``cdk bootstrap`` creates, from the pinned CLI's own bootstrap
+    template (the roles the pipeline may assume are those, whatever CDK Pipelines says)."""
+    template = yaml.safe_load((ROOT / "node_modules/aws-cdk/lib/api/bootstrap/"
+                               "bootstrap-template.yaml").read_text())
+    name = template["Resources"][resource]["Properties"]["RoleName"]["Fn::Sub"]
+    values = {"Qualifier": template["Parameters"]["Qualifier"]["Default"],
+              "AWS::AccountId": account, "AWS::Region": region}
+    for key, value in values.items():
+        name = name.replace(f"${{{key}}}", value)
+    assert "$" not in name, name
+    return name
+
+
 def test_deployments_go_through_the_target_accounts_bootstrap_roles(synth):
     for action in (a for a in synth.actions if a.provider == "CloudFormation"):
         assert action.details["as"] == "deploy-role", action.name
@@ -141,7 +178,8 @@ def test_deployments_go_through_the_target_accounts_bootstrap_roles(synth):
     cross_account = {render(r) for s in assume_statements(synth.template, "PipelineRole")
                      for r in as_list(s["Resource"]) if "Fn::GetAtt" not in json.dumps(r)}
     assert cross_account == {
-        f"arn:${{AWS::Partition}}:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}"
+        f"arn:${{AWS::Partition}}:iam::{account}:role/"
+        f"{bootstrap_role('DeploymentActionRole', account, region)}"
         for account, region in TARGETS}
 
 
@@ -150,7 +188,7 @@ def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role
     for account, region in TARGETS:
         stage, env = ("staging", "dev") if account == STAGING else ("production", "prod")
         (check,) = [a for a in synth.actions if a.name.endswith(f"Quotas-{stage}-{region}")]
-        role = f"arn:aws:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-{region}"
+        role = f"arn:aws:iam::{account}:role/{bootstrap_role('LookupRole', account, region)}"
         assert check.commands[-1] == (f".venv/bin/python -m tools.quota_check --config "
                                       f"config/{env}.yaml --region {region} "
                                       f"--assume-role-arn {role}")
@@ -185,6 +223,51 @@ def test_only_the_guard_reads_and_only_the_last_step_writes_the_deployed_commit(
     everyone = {v for _, st in policy_statements(synth.template)
                 for v in as_list(st["Action"]) if v.startswith("ssm:")}
     assert everyone == {"ssm:GetParameter", "ssm:PutParameter"}
+
+
+def test_every_role_using_the_connection_may_use_it_by_its_arns_service(synth):
+    """AWS ("Connections rename"): the action's service prefix must match the resource's;
+    CDK grants codestar-connections:UseConnection on a codeconnections ARN too."""
+    arn = SHIPPED["repository"]["connection_arn"]
+    grants = [st for _, st in policy_statements(synth.template) if st["Resource"] == arn]
+    assert len(grants) == 7  # the source action, Synth, DeployRisk, 3 quota checks, Record
+    for statement in grants:
+        assert "codeconnections:UseConnection" in as_list(statement["Action"]), statement
+
+
+@pytest.mark.parametrize("service", ["codeconnections", "codestar-connections"])
+def test_the_connection_action_is_the_arns_own_service(service):
+    from stacks.pipeline import use_connection_action
+
+    arn = f"arn:aws:{service}:eu-central-1:{TOOLS}:connection/x"
+    assert use_connection_action(arn) == f"{service}:UseConnection"
+
+
+def test_the_pipelines_guard_compares_each_stage_as_placed_and_only_stages_in_both(
+        synth, tmp_path):
+    """tools/synth_all.py --pipeline, with the module's synth standing in for the tree's
+    (``app`` replaced): one folder per stage, the stacks deploy_risk reads from it."""
+    from tools.deploy_risk import templates
+    from tools.synth_all import synth_pipeline
+
+    class FakeApp:
+        def new_app(self, outdir, validation):
+            self.outdir = outdir
+            return self
+
+        def populate_pipeline(self, application, path, nag):
+            assert (path, nag) == ("pipeline.yaml", False)
+
+        def synth(self):
+            shutil.copytree(synth.outdir, self.outdir, dirs_exist_ok=True)
+
+    synth_pipeline(FakeApp(), "pipeline.yaml", tmp_path / "head", None)
+    assert sorted(templates(tmp_path / "head")) == sorted(
+        f"{stage}/{stack}" for stage, stacks in synth.stage_stacks().items() for stack in stacks)
+    shutil.rmtree(tmp_path / "head" / "production-eu-west-1")  # taken out of the pipeline
+    synth_pipeline(FakeApp(), "pipeline.yaml", tmp_path / "base", tmp_path / "head")
+    assert sorted(p.name for p in (tmp_path / "base").iterdir()) == [
+        "production-eu-central-1", "staging-eu-central-1"]
 
 
 def test_cfn_lint_is_clean_on_the_pipeline_and_its_support_stack(synth):
@@ -259,6 +342,9 @@ def test_the_shipped_pipeline_is_valid():
         ("production-eu-west-1", PRODUCTION, "eu-west-1")]
     assert pipeline.targets[2].config.deployment.availability_zones == [
         "eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    assert [t.config.endpoints[0].source.s3 for t in pipeline.targets[1:]] == [
+        "s3://example-llm-artifacts-111122223333/qwen2.5-32b-instruct/",
+        "s3://example-llm-artifacts-111122223333-eu-west-1/qwen2.5-32b-instruct/"]
 
 
 @pytest.mark.parametrize("change,expected", [
@@ -290,6 +376,23 @@ def test_the_shipped_pipeline_is_valid():
      "waves[1] (production).stages[0] (production).regions: 'eu-central-1' is listed twice"),
     (lambda d: d["waves"][1].update(name="staging"),
      "waves[1] (staging).name: 'staging' is used by another wave"),
+    (lambda d: d["repository"].update(
+        connection_arn="arn:aws:codeconnections:eu-central-1:999999999999:connection/x"),
+     "repository.connection_arn: the connection is in 999999999999/eu-central-1, but the "
+     "pipeline runs in 111111111111/eu-central-1 (tools): create the connection in the tools "
+     "account and region"),
+    (lambda d: d["tools"].update(region="eu-west-1"),
+     "repository.connection_arn: the connection is in 111111111111/eu-central-1, but the "
+     "pipeline runs in 111111111111/eu-west-1"),
+    (lambda d: staging(d)["regions"][0].update(
+        availability_zones=["eu-central-1a", "eu-central-1b", "eu-central-1a"]),
+     "waves[0] (staging).stages[0] (staging).regions[0].availability_zones: 'eu-central-1a' "
+     "is listed twice"),
+    (lambda d: production(d)["regions"][0].update(
+        availability_zones=["eu-central-1a", "eu-central-1b"]),
+     "waves[1] (production).stages[0] (production).regions[0] (eu-central-1)."
+     "availability_zones: 2 zone(s) listed, but config/prod.yaml asks for network.max_azs: 3 "
+     "(the listed zones would win): list 3 zones of eu-central-1"),
 ])
 def test_a_bad_pipeline_is_one_line_naming_the_field(change, expected):
     assert expected in parse(change)
@@ -302,6 +405,58 @@ def test_a_stage_config_problem_names_the_stage_and_region_then_the_configs_own_
     assert ("  - waves[1] (production).stages[0] (production).regions[1] (eu-west-1): "
             "config/prod.yaml deployed there: deployment.availability_zones: 'eu-north-1b' is "
             "not a zone of eu-west-1") in parse(change)
+
+
+WEST = "waves[1] (production).stages[0] (production).regions[1] (eu-west-1)"
+
+
+def west(data) -> dict:
+    return production(data)["regions"][1]
+
+
+def test_one_bucket_in_two_regions_is_refused_naming_the_field_and_the_fix():
+    message = parse(lambda d: west(d).pop("overrides"))
+    assert (f"{WEST}: config/prod.yaml deployed there: endpoints[0] (chat).source.s3: bucket "
+            "'example-llm-artifacts-111122223333' is used in eu-central-1 too (stage "
+            "'production'), and an endpoint reaches S3 in its own region only: give this "
+            "region a bucket of its own (overrides: {endpoints.chat.source.s3: <a location in "
+            "eu-west-1>}), e.g. a replica (S3 replication)") in message
+    assert message.count("\n  - ") == 1  # eu-central-1, where it is used first, is fine
+
+
+@pytest.mark.parametrize("path,value,expected", [
+    ("endpoints.chta.source.s3", "s3://b-eu-west-1/m/",
+     f"{WEST}.overrides: 'endpoints.chta.source.s3': at 'endpoints.chta': no item named "
+     "'chta' (names: chat)"),
+    ("endpoints.chat.sauce.s3", "s3://b-eu-west-1/m/",
+     f"{WEST}.overrides: 'endpoints.chat.sauce.s3': at 'endpoints.chat.sauce': no key "
+     "'sauce' here (keys: name,"),
+    # a new last key is the config's own rule to judge
+    ("endpoints.chat.source.s4", "s3://b-eu-west-1/m/",
+     f"{WEST}: config/prod.yaml deployed there: endpoints[0] (chat).source.s4: unknown key"),
+    ("endpoints..source", "x",
+     f"{WEST.split(' (eu-west-1)')[0]}.overrides: 'endpoints..source' is not a dotted path"),
+    # the quota check reads config/prod.yaml: it would count 6, not 8
+    ("endpoints.chat.autoscaling.max_capacity", 8,
+     f"{WEST}.overrides: changes the instances or concurrency the quota check counts"),
+])
+def test_a_bad_override_is_one_line_naming_it(path, value, expected):
+    assert expected in parse(lambda d: west(d).update(overrides={path: value}))
+
+
+def test_s3_locations_finds_uris_and_bucket_names_with_their_override_paths():
+    from config.overrides import s3_locations
+
+    data = {"endpoints": [{"name": "a", "async_inference": {
+        "existing_bucket": "in-eu", "output_path": "s3://out-eu/o/", "input_path": "in/"}},
+        {"components": [{"name": "c", "adapters": [{"artifact": "s3://ad/x.tar.gz"}]}]}]}
+    assert [(x.path, x.override, x.bucket) for x in s3_locations(data)] == [
+        ("endpoints[0] (a).async_inference.existing_bucket",
+         "endpoints.a.async_inference.existing_bucket", "in-eu"),
+        ("endpoints[0] (a).async_inference.output_path",
+         "endpoints.a.async_inference.output_path", "out-eu"),
+        ("endpoints[1].components[0] (c).adapters[0].artifact",
+         "endpoints.1.components.c.adapters.0.artifact", "ad")]
 
 
 def test_a_region_without_the_image_is_an_error_naming_the_stage_and_region():
@@ -355,9 +510,21 @@ def test_cdk_synth_with_a_bad_pipeline_is_one_line(tmp_path, monkeypatch, capsys
 # The guard script, with `aws` and `make` replaced by recorders and a git repository of
 # three commits: what it compares with, and which rules it accepts.
 
-def run_guard(tmp_path: Path, deployed: str | None) -> tuple[int, str, str]:
+#: What the AWS CLI (exit 254) prints when get-parameter fails, by the service's error code.
+CLI_ERRORS = {
+    "ParameterNotFound": "An error occurred (ParameterNotFound) when calling the GetParameter "
+                         "operation: Parameter /llm-pipeline/deployed-commit not found.",
+    "AccessDeniedException": "An error occurred (AccessDeniedException) when calling the "
+                             "GetParameter operation: User: arn:aws:sts::111111111111:"
+                             "assumed-role/x/y is not authorized to perform: ssm:GetParameter",
+}
+
+
+def run_guard(tmp_path: Path, deployed: str, trailers: tuple[str, ...] = (
+        "endpoint-replaced", "bucket-deleted")) -> tuple[int, str, str]:
     """(exit code, output, the arguments `make` got); ``deployed`` is what the parameter
-    holds: ``"base"`` (the first commit), a commit id, or None (not set yet)."""
+    holds: ``"base"`` (the first commit), a commit id, or a key of CLI_ERRORS (get-parameter
+    fails so). ``trailers``: one commit after the base per ``Accept-Risk:`` value."""
     import os
     import subprocess
 
@@ -366,6 +533,7 @@ def run_guard(tmp_path: Path, deployed: str | None) -> tuple[int, str, str]:
     repo.mkdir()
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
            "DEPLOYED_COMMIT_PARAMETER": "/llm-pipeline/deployed-commit",
+           "PIPELINE_FILE": "pipeline.yaml",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
 
@@ -375,11 +543,11 @@ def run_guard(tmp_path: Path, deployed: str | None) -> tuple[int, str, str]:
     git("init", "-q")
     git("commit", "-q", "--allow-empty", "-m", "deployed")
     base = git("rev-parse", "HEAD")
-    git("commit", "-q", "--allow-empty", "-m", "rename\n\nAccept-Risk: endpoint-replaced")
-    git("commit", "-q", "--allow-empty", "-m", "drop\n\nAccept-Risk: bucket-deleted")
+    for rule in trailers:
+        git("commit", "-q", "--allow-empty", "-m", f"change\n\nAccept-Risk: {rule}")
     value = base if deployed == "base" else deployed
-    # get-parameter of a parameter that does not exist fails (ParameterNotFound)
-    answer = f"echo {value}" if value else "exit 254"
+    answer = (f"echo '{CLI_ERRORS[value]}' >&2; exit 254" if value in CLI_ERRORS
+              else f"echo {value}")
     tools = {"aws": answer, "make": f'echo "$@" > {tmp_path}/make-args'}
     for name, body in tools.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
@@ -396,11 +564,15 @@ def test_the_guard_compares_with_the_deployed_commit_accepting_the_trailers_sinc
     base = make_args.split()[1].removeprefix("BASE=")
     assert len(base) == 40
     assert make_args.split() == ["risk", f"BASE={base}",
-                                 "ACCEPT=bucket-deleted,endpoint-replaced"]
+                                 "ACCEPT=bucket-deleted,endpoint-replaced",
+                                 "RISK_PIPELINE=pipeline.yaml"]
 
 
 @pytest.mark.parametrize("deployed,code,message", [
-    (None, 0, "Nothing deployed by this pipeline yet"),
+    ("ParameterNotFound", 0, "Nothing deployed by this pipeline yet"),
+    # the CLI's exit code is 254 for both: only the error code tells a first run
+    ("AccessDeniedException", 2, "error: cannot read /llm-pipeline/deployed-commit, so the "
+                                 "guard cannot judge: An error occurred (AccessDeniedException)"),
     ("0" * 40, 2, f"error: the deployed commit {'0' * 40} is not in this clone: the guard "
                   "cannot judge"),
 ])
@@ -409,3 +581,13 @@ def test_the_guard_before_the_first_deployment_and_with_an_unknown_commit(
     exit_code, output, make_args = run_guard(tmp_path, deployed)
     assert (exit_code, make_args) == (code, "")  # `make risk` never ran
     assert message in output
+
+
+def test_the_guard_drops_a_trailer_naming_no_rule_with_a_warning(tmp_path):
+    """A mistyped trailer cannot be fixed in history: an error would block every run."""
+    code, output, make_args = run_guard(tmp_path, "base",
+                                        ("endpoint-replace", "bucket-deleted"))
+    assert code == 0, output
+    assert make_args.split()[2] == "ACCEPT=bucket-deleted"
+    assert ("warning: ignoring 'Accept-Risk: endpoint-replace': not a rule (known: "
+            "endpoint-replaced, scaled-instance-type,") in output

@@ -6,6 +6,7 @@ of its regions."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -28,6 +29,8 @@ REPOSITORY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}/[A-Za-z0-9._-]{1,
 #: main rules; botocore's ``BranchName`` allows 1-255 characters).
 BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}(?<![./])$")
 ACCOUNT = r"^\d{12}$"
+#: An override's path: keys and list items' names (or indices), joined by '.'.
+OVERRIDE_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
 def check_connection_arn(text: str) -> str:
@@ -103,8 +106,29 @@ class Region(Strict):
     region: str = Field(description="The region the stage's stacks go to.")
     availability_zones: list[str] = Field(
         min_length=2, description="At least 2 zones of the region (deployment.availability_zones).")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the config changed in this region only, by dotted path "
+                    "(list items by name): `endpoints.chat.source.s3: s3://<a bucket in this "
+                    "region>/...`. Applied before the config is validated.")
 
     _region = field_validator("region")(check_region)
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, v: list[str]) -> list[str]:
+        twice = sorted({z for z in v if v.count(z) > 1})
+        if twice:
+            raise ValueError(f"{twice[0]!r} is listed twice")
+        return v
+
+    @field_validator("overrides")
+    @classmethod
+    def _paths(cls, v: dict[str, Any]) -> dict[str, Any]:
+        bad = [p for p in v if not OVERRIDE_RE.match(p)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a dotted path like 'endpoints.chat.source.s3'")
+        return v
 
 
 class Stage(Strict):
