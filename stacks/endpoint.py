@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import AppConfig, Endpoint
-from config.shapes import InstanceScaling, ModelPackageImage, ModelSpec
+from config.shapes import ModelPackageImage, ModelSpec
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, ComponentEndpoint,
                             DataCapture, DataCaptureBucket, EndpointMonitoring, LlmEndpoint,
                             ModelData, SageMakerExecutionRole)
@@ -127,7 +127,7 @@ class ModelEndpointStack(cdk.Stack):
     def _components(self, images: dict[str, translate.BoundImage],
                     artifacts: dict[str, ModelData | None]) -> ComponentEndpoint:
         ep, name = self.spec, self.endpoint_name
-        scaling = ep.instance_scaling or InstanceScaling()
+        scaling = ep.managed_scaling
         endpoint = ComponentEndpoint(
             self, "Components", execution_role=self.execution_role,
             instance_type=ep.instance_type, endpoint_name=name,

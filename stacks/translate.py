@@ -26,7 +26,6 @@ from config.shapes import (Alarms, Autoscaling, BuildImage, Component, Component
                            Endpoint, Guardrails, HubSource, ModelSpec, PytorchImage, S3Source,
                            Serverless, UriImage, project_path)
 from config.shapes.adapters import Adapter, lora_environment
-from config.shapes.endpoint import InstanceScaling
 from config.shapes.operations import Schedule
 from llm_constructs import (AsyncInferenceStorage, AsyncJobRuntime, AsyncOutput,
                             BlueGreenDeployment, ComponentEndpoint, DataCapture,
@@ -400,7 +399,7 @@ def idle_instances_warning(scope: Construct, ep: Endpoint) -> None:
     component able to reach 0 copies (``min_copies: 0``, which schedules at 0 need) and a
     minimum above 0, the idle endpoint still bills those instances. A warning, not an
     error: a warm instance shortens the first request's wait (no instance to launch)."""
-    kept = (ep.instance_scaling or InstanceScaling()).min_instances
+    kept = ep.managed_scaling.min_instances
     components = ep.components or []
     if components and kept > 0 and all(c.min_copies == 0 for c in components):
         cdk.Annotations.of(scope).add_warning_v2(

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config import AppConfig, load_config
 from config.shapes import Serverless
-from tools.quota_needs import INSTANCE_QUOTA, endpoint_instance_needs, steady_instances
+from tools.quota_needs import INSTANCE_QUOTA, endpoint_instance_needs
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def instance_needs(cfg: AppConfig) -> list[Need]:
     for ep in cfg.endpoints:
         if ep.is_serverless:
             continue
-        counts = (ep.initial_instance_count, steady_instances(ep),
+        counts = (ep.initial_instance_count, ep.most_instances,
                   endpoint_instance_needs(ep)[ep.instance_type])
         keys = [(ep.instance_type, "")] + [(t, ep.instance_type)
                                            for t in ep.fallback_instance_types]

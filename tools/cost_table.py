@@ -27,8 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config import AppConfig, Endpoint, available, load_config
-from config.shapes import InstanceScaling, Serverless
-from tools.quota_needs import steady_instances
+from config.shapes import Serverless
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT / "tools" / "data" / "sagemaker_prices.json"
@@ -55,16 +54,9 @@ class Usage:
 
 def instance_range(ep: Endpoint) -> tuple[int, int] | None:
     """(fewest, most) instances ``ep`` can run outside an update; ``None`` if serverless.
-    The most is the quota check's (``tools/quota_needs.py``). Scheduled actions stay within
-    the autoscaling bounds (config validation), so the bounds are the extremes at any
-    hour."""
-    if ep.is_serverless:
-        return None
-    if ep.is_components:
-        fewest = (ep.instance_scaling or InstanceScaling()).min_instances
-    else:
-        fewest = ep.autoscaling.min_capacity if ep.autoscaling else ep.initial_instance_count
-    return fewest, steady_instances(ep)
+    Scheduled actions stay within the autoscaling bounds (config validation), so the bounds
+    are the extremes at any hour."""
+    return None if ep.is_serverless else (ep.fewest_instances, ep.most_instances)
 
 
 def price_key(ep: Endpoint) -> tuple[str, str]:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from config import AppConfig, ConfigError, parse_config, read_yaml
 from config.shapes import Endpoint, Serverless
-from config.shapes.endpoint import Component, InstanceScaling
+from config.shapes.endpoint import Component
 from llm_constructs import instances
 
 #: Instances of one type across the account-region's endpoints (L-65C4BD00 for g5.12xlarge).
@@ -80,18 +80,6 @@ def load_for_region(path: Path, region: str, source: str | None = None) -> AppCo
     return parse_config(data, source)
 
 
-def steady_instances(ep: Endpoint) -> int:
-    """The most instances ``ep`` runs outside an update: autoscaling's max (never below the
-    initial count), a components endpoint's ``max_instances``; 0 for serverless."""
-    if ep.is_serverless:
-        return 0
-    if ep.is_components:  # the variant starts at max(initial, min_instances, 1)
-        most = (ep.instance_scaling or InstanceScaling()).max_instances
-        return max(most, ep.initial_instance_count)
-    most = ep.autoscaling.max_capacity if ep.autoscaling else ep.initial_instance_count
-    return max(most, ep.initial_instance_count)
-
-
 def copies_per_instance(ep: Endpoint, c: Component) -> int:
     """How many copies of ``c`` one instance holds, by accelerators and memory (at least 1:
     the config rules refuse a copy larger than an instance)."""
@@ -123,7 +111,7 @@ def update_extra_instances(ep: Endpoint) -> int:
     if ep.is_components:
         return sum(math.ceil(update_batch_copies(c) / copies_per_instance(ep, c))
                    for c in ep.components or [] if update_batch_copies(c))
-    return steady_instances(ep)
+    return ep.most_instances
 
 
 def endpoint_instance_needs(ep: Endpoint) -> dict[str, int]:
@@ -132,7 +120,7 @@ def endpoint_instance_needs(ep: Endpoint) -> dict[str, int]:
     entry per pool's type."""
     if ep.is_serverless:
         return {}
-    return {ep.instance_type: steady_instances(ep) + update_extra_instances(ep)}
+    return {ep.instance_type: ep.most_instances + update_extra_instances(ep)}
 
 
 def _names(cfg: AppConfig, endpoints: list[Endpoint]) -> str:
@@ -155,8 +143,8 @@ def instance_needs(cfg: AppConfig) -> list[QuotaNeed]:
                                f"{_names(cfg, [e for e in cfg.endpoints if not e.is_serverless])}"
                                " during an update at the maximum"))
         largest = max((ep for ep in cfg.endpoints if not ep.is_serverless),
-                      key=steady_instances)
-        needs.append(QuotaNeed(PER_ENDPOINT, steady_instances(largest), "",
+                      key=lambda ep: ep.most_instances)
+        needs.append(QuotaNeed(PER_ENDPOINT, largest.most_instances, "",
                                f"{cfg.endpoint_name_of(largest)} at its maximum"))
     return needs
 

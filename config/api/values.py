@@ -301,13 +301,11 @@ def accelerators(site: Site, value: Any) -> Any:
 
 def initial_count(site: Site, value: Any) -> Any:
     """Components: the variant starts with at least ``min_instances`` and one instance."""
-    from config.shapes import InstanceScaling
-
     ep = _endpoint(site)
     if ep.is_serverless:
         return None
     if ep.is_components:
-        return max(value, (ep.instance_scaling or InstanceScaling()).min_instances, 1)
+        return max(value, ep.managed_scaling.min_instances, 1)
     return value
 
 

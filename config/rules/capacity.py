@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 from config.backends import Problem
-from config.shapes import Component, Endpoint, InstanceScaling
+from config.shapes import Component, Endpoint
 from llm_constructs import instances
 from llm_constructs.botocore_data import service_model
 
@@ -66,21 +66,13 @@ def _routing_problems(p: str, ep: Endpoint) -> list[Problem]:
                 for key in _PREFIX_KEYS if getattr(routing, key) is not None]
     errors = [(f"{at}.{key}", "required for strategy: prefix_aware") for key in _PREFIX_KEYS
               if getattr(routing, key) is None]
-    most = _most_instances(ep)
+    most = ep.most_instances
     if most < 2:
         errors.append((f"{at}.strategy", f"prefix_aware chooses among two or more instances; "
                                          f"this endpoint has at most {most}: raise "
                                          "autoscaling.max_capacity (or instance_scaling."
                                          "max_instances), or use least_outstanding_requests"))
     return errors
-
-
-def _most_instances(ep: Endpoint) -> int:
-    if ep.is_components:
-        return (ep.instance_scaling or InstanceScaling()).max_instances
-    if ep.autoscaling is not None:
-        return ep.autoscaling.max_capacity
-    return ep.initial_instance_count
 
 
 def _reservation_problems(p: str, ep: Endpoint) -> list[Problem]:
@@ -132,8 +124,8 @@ def _fallback_problems(p: str, ep: Endpoint) -> list[Problem]:
     return errors
 
 
-def _renamed(problems: list[Problem], at: str, itype: str) -> list[Problem]:
-    """The instance-type problems of a model on ``itype``, named by its fallback entry."""
+def _renamed(problems: list[Problem], at: str) -> list[Problem]:
+    """The instance-type problems of a model on a fallback type, named by its entry ``at``."""
     return [(at, message) for path, message in problems if path.endswith(".instance_type")]
 
 
@@ -142,7 +134,7 @@ def _model_fit(at: str, ep: Endpoint, itype: str) -> list[Problem]:
     degree derive from instance_type's GPUs, so a fallback needs as many, and room for the
     weights (the sizing and accelerator rules on that type)."""
     view = ep.model_copy(update={"instance_type": itype})
-    errors = _renamed(accelerator_problems(at, view) + sizing_problems(at, view), at, itype)
+    errors = _renamed(accelerator_problems(at, view) + sizing_problems(at, view), at)
     if errors:
         return errors
     have, need = instances.gpu_count(itype), ep.gpus
@@ -166,7 +158,7 @@ def _component_fit(at: str, ep: Endpoint, c: Component, itype: str) -> list[Prob
                      f"{memory_gib:g} GiB")]
     view = c.model_copy(update={"instance_type": itype})
     return [(at, f"{label}: {message}") for _, message in _renamed(
-        accelerator_problems(at, view) + sizing_problems(at, view), at, itype)]
+        accelerator_problems(at, view) + sizing_problems(at, view), at)]
 
 
 def _scale_in_problems(p: str, ep: Endpoint) -> list[Problem]:

@@ -29,7 +29,7 @@ def components_problems(p: str, ep: Endpoint, full_name: str,
     if ep.gpus is None:
         errors.append((f"{p}.instance_type", f"the GPU count of {ep.instance_type!r} is not "
                                              "in our table; components need it for placement"))
-    scaling = ep.instance_scaling or InstanceScaling()
+    scaling = ep.managed_scaling
     if scaling.min_instances > scaling.max_instances:
         errors.append((f"{p}.instance_scaling.min_instances",
                        f"{scaling.min_instances} is above max_instances {scaling.max_instances}"))

@@ -240,6 +240,36 @@ class Endpoint(ModelSpec):
         return [self.instance_type, *self.fallback_instance_types]
 
     @property
+    def managed_scaling(self) -> InstanceScaling:
+        """A components endpoint's managed instance scaling (its defaults when unset)."""
+        return self.instance_scaling or InstanceScaling()
+
+    @property
+    def fewest_instances(self) -> int:
+        """The fewest instances the endpoint runs: autoscaling's min, a components
+        endpoint's ``min_instances``, else the instance count; 0 for serverless."""
+        if self.is_serverless:
+            return 0
+        if self.is_components:
+            return self.managed_scaling.min_instances
+        return self.autoscaling.min_capacity if self.autoscaling else self.initial_instance_count
+
+    @property
+    def most_instances(self) -> int:
+        """The most instances the endpoint runs outside an update: autoscaling's max, a
+        components endpoint's ``max_instances`` (never below the initial count: the variant
+        starts there); 0 for serverless."""
+        if self.is_serverless:
+            return 0
+        if self.is_components:
+            most = self.managed_scaling.max_instances
+        elif self.autoscaling:
+            most = self.autoscaling.max_capacity
+        else:
+            most = self.initial_instance_count
+        return max(most, self.initial_instance_count)
+
+    @property
     def host_ami(self) -> str | None:
         """The variant's InferenceAmiVersion: the config's, else the one its DLCs need."""
         return facts.host_ami(self)
