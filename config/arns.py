@@ -74,11 +74,17 @@ def check_kms_key_arn(text: str | None) -> str | None:
     return text
 
 
+def split_s3_uri(text: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``, unchecked (``parse_s3_uri`` checks)."""
+    bucket, _, key = text.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
 def parse_s3_uri(text: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> ``(bucket, key)``; ValueError naming what is wrong."""
     if not text.startswith("s3://"):
         raise ValueError(f"{show(text)} is not an S3 URI (s3://bucket/key)")
-    bucket, _, key = text[len("s3://"):].partition("/")
+    bucket, key = split_s3_uri(text)
     check_bucket_name(bucket)
     return bucket, key
 

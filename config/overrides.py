@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .arns import split_s3_uri
 from .text import shorten
 
 #: Keys whose value is a bucket name rather than an ``s3://`` URI.
@@ -82,4 +83,4 @@ def s3_locations(node: Any, path: str = "", override: str = "") -> Iterator[S3Lo
             step = name if isinstance(name, str) else str(i)
             yield from s3_locations(item, f"{path}[{i}]{label}", f"{override}.{step}")
     elif isinstance(node, str) and node.startswith("s3://"):
-        yield S3Location(path, override, node[len("s3://"):].partition("/")[0], node)
+        yield S3Location(path, override, split_s3_uri(node)[0], node)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from config import (CONFIG_DIR, AppConfig, ConfigError, available, parse_config, read_yaml,
                     shape_problems)
 from config.overrides import apply_override, s3_locations
-from config.shapes.pipeline import PipelineConfig, Region, Stage, Wave
+from config.shapes.pipeline import PipelineConfig, Region, Stage, Wave, parse_connection_arn
 
 Problem = tuple[str, str]
 #: The keys of ``deployment`` a stage sets.
@@ -112,8 +112,8 @@ def name_problems(cfg: PipelineConfig) -> list[Problem]:
 def connection_problems(cfg: PipelineConfig) -> list[Problem]:
     """The pipeline's source action uses the connection in the tools account and region:
     a connection is a resource of one account and region."""
-    arn = cfg.repository.connection_arn.split(":")
-    region, account = arn[3], arn[4]
+    arn = parse_connection_arn(cfg.repository.connection_arn)
+    region, account = arn.region, arn.account
     if (account, region) == (cfg.tools.account, cfg.tools.region):
         return []
     return [("repository.connection_arn",

@@ -20,7 +20,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from config.pipeline import Pipeline, Target
-from config.shapes.pipeline import Stage
+from config.shapes.pipeline import Stage, parse_connection_arn
 from llm_constructs.nag import acknowledge
 from llm_constructs.partitions import partition_of
 
@@ -81,6 +81,8 @@ class FleetPipelineStack(cdk.Stack):
             connection_arn=cfg.repository.connection_arn,
             code_build_clone_output=True)  # a git clone: the guard needs the history
         self.parameter = deployed_commit_parameter(cfg.name)
+        self.parameter_arn = self.format_arn(service="ssm", resource="parameter",
+                                             resource_name=self.parameter.lstrip("/"))
         self.pipeline = pipelines.CodePipeline(
             self, "Pipeline", pipeline_name=cfg.name, synth=self._synth(pipeline_file),
             cross_account_keys=True, enable_key_rotation=True, self_mutation=True,
@@ -118,19 +120,15 @@ class FleetPipelineStack(cdk.Stack):
         (``tools/pipeline_guard.sh``), on the stages of ``pipeline_file`` as they deploy.
         Rules are accepted by ``Accept-Risk: <rule>`` trailers in the commits between them
         (reviewed with the change, as the pull request's ``accept-risk:`` labels are)."""
-        arn = self.format_arn(service="ssm", resource="parameter",
-                              resource_name=self.parameter.lstrip("/"))
         return pipelines.CodeBuildStep(
             "DeployRisk", input=self.source, install_commands=[SETUP_RISK],
             env={"DEPLOYED_COMMIT_PARAMETER": self.parameter, "PIPELINE_FILE": pipeline_file},
             commands=[GUARD_COMMAND],
             role_policy_statements=[iam.PolicyStatement(
-                actions=["ssm:GetParameter"], resources=[arn])])
+                actions=["ssm:GetParameter"], resources=[self.parameter_arn])])
 
     def _record(self) -> pipelines.CodeBuildStep:
         """After the last wave: every stage runs this commit now."""
-        arn = self.format_arn(service="ssm", resource="parameter",
-                              resource_name=self.parameter.lstrip("/"))
         return pipelines.CodeBuildStep(
             "RecordDeployedCommit",
             env={"DEPLOYED_COMMIT_PARAMETER": self.parameter,
@@ -138,7 +136,7 @@ class FleetPipelineStack(cdk.Stack):
             commands=['aws ssm put-parameter --name "$DEPLOYED_COMMIT_PARAMETER" '
                       '--value "$COMMIT_ID" --type String --overwrite'],
             role_policy_statements=[iam.PolicyStatement(
-                actions=["ssm:PutParameter"], resources=[arn])])
+                actions=["ssm:PutParameter"], resources=[self.parameter_arn])])
 
     def _add_stage(self, wave: pipelines.Wave, pipeline: Pipeline, stage: Stage) -> None:
         """One CDK Stage per region; each region's quota check first, then one approval
@@ -164,7 +162,7 @@ def use_connection_action(connection_arn: str) -> str:
     """``<service>:UseConnection`` of the connection's own service: "the service prefix needs
     to match that of the resource" (AWS, "Connections rename",
     docs.aws.amazon.com/dtconsole/latest/userguide/rename.html)."""
-    return f"{connection_arn.split(':')[2]}:UseConnection"
+    return f"{parse_connection_arn(connection_arn).service}:UseConnection"
 
 
 #: What CDK (aws-cdk-lib 2.275) grants on the connection, whatever the ARN's service.

@@ -43,12 +43,24 @@ def all_regions() -> list[str]:
                   | images.all_regions())
 
 
+def check_region(region: str) -> str:
+    """A region this project knows (CDK's, botocore's, the image tables')."""
+    known = set(all_regions())
+    if region not in known:
+        raise ValueError(f"{region!r} is not an AWS region{close(region, known)}")
+    return region
+
+
+#: An AWS account ID.
+ACCOUNT_PATTERN = r"^\d{12}$"
+
+
 class Deployment(Strict):
     """Where the stacks go. Leave account/region empty for environment-agnostic stacks
     (synth needs no credentials; the CLI's profile decides at deploy time)."""
 
     account: str | None = Field(
-        default=None, pattern=r"^\d{12}$",
+        default=None, pattern=ACCOUNT_PATTERN,
         description="AWS account of every stack; unset: environment-agnostic (recommended).")
     region: str | None = Field(
         default=None,
@@ -70,12 +82,7 @@ class Deployment(Strict):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        known = set(all_regions())
-        if v not in known:
-            raise ValueError(f"{v!r} is not an AWS region{close(v, known)}")
-        return v
+        return v if v is None else check_region(v)
 
 
 class FlowLogs(Strict):

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from config.arns import parse_arn
+from config.arns import Arn, parse_arn
 
-from .base import NAME_RE, Strict, close
-from .deployment import all_regions
+from .base import Strict, short_name
+from .deployment import ACCOUNT_PATTERN, check_region
 
 #: The services whose ARNs name a connection: CodeConnections, and its former name
 #: CodeStar Connections (ARNs made before the rename keep it). botocore 1.44.5's
@@ -28,39 +28,27 @@ REPOSITORY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}/[A-Za-z0-9._-]{1,
 #: A git branch name: no spaces, no '..', not starting with '-' (git check-ref-format's
 #: main rules; botocore's ``BranchName`` allows 1-255 characters).
 BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}(?<![./])$")
-ACCOUNT = r"^\d{12}$"
 #: An override's path: keys and list items' names (or indices), joined by '.'.
 OVERRIDE_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
-def check_connection_arn(text: str) -> str:
+def parse_connection_arn(text: str) -> Arn:
     """A CodeConnections connection ARN; ValueError naming what is wrong."""
     if len(text) > 256:
         raise ValueError(f"a connection ARN has at most 256 characters (got {len(text)})")
     problems = []
     for service in CONNECTION_SERVICES:
         try:
-            parse_arn(text, service=service, resource="connection/")
-            return text
+            return parse_arn(text, service=service, resource="connection/")
         except ValueError as exc:
             problems.append(str(exc))
     raise ValueError(f"{problems[0]} (arn:aws:codeconnections:<region>:<account>:connection/"
                      "<id>, or codestar-connections for a connection made before the rename)")
 
 
-def check_region(region: str) -> str:
-    """A region this project knows (CDK's, botocore's, the image tables')."""
-    known = set(all_regions())
-    if region not in known:
-        raise ValueError(f"{region!r} is not an AWS region{close(region, known)}")
-    return region
-
-
-def lower_name(name: str) -> str:
-    if not NAME_RE.match(name):
-        raise ValueError(f"{name!r}: lower-case letters, digits and '-', starting with a "
-                         "letter, at most 31 characters")
-    return name
+def check_connection_arn(text: str) -> str:
+    parse_connection_arn(text)
+    return text
 
 
 class Repository(Strict):
@@ -93,7 +81,7 @@ class Repository(Strict):
 class Tools(Strict):
     """The account and region the pipeline itself runs in."""
 
-    account: str = Field(pattern=ACCOUNT, description="The tools account (12 digits).")
+    account: str = Field(pattern=ACCOUNT_PATTERN, description="The tools account (12 digits).")
     region: str = Field(description="The pipeline's region.")
 
     _region = field_validator("region")(check_region)
@@ -136,12 +124,12 @@ class Stage(Strict):
 
     name: str = Field(description="Stage name, lower case (`staging`, `production`).")
     env: str = Field(description="The config deployed: `config/<env>.yaml`.")
-    account: str = Field(pattern=ACCOUNT, description="The target account (12 digits).")
+    account: str = Field(pattern=ACCOUNT_PATTERN, description="The target account (12 digits).")
     regions: list[Region] = Field(min_length=1, description="Where the stage deploys.")
     manual_approval: bool = Field(
         default=False, description="Wait for a person's approval before deploying.")
 
-    _name = field_validator("name")(lower_name)
+    _name = field_validator("name")(short_name)
 
 
 class Wave(Strict):
@@ -150,7 +138,7 @@ class Wave(Strict):
     name: str = Field(description="Wave name (a CodePipeline stage of that name).")
     stages: list[Stage] = Field(min_length=1, description="The wave's stages.")
 
-    _name = field_validator("name")(lower_name)
+    _name = field_validator("name")(short_name)
 
 
 class PipelineConfig(Strict):
@@ -162,4 +150,4 @@ class PipelineConfig(Strict):
     tools: Tools = Field(description="Where the pipeline runs.")
     waves: list[Wave] = Field(min_length=1, description="Waves, deployed in this order.")
 
-    _name = field_validator("name")(lower_name)
+    _name = field_validator("name")(short_name)
