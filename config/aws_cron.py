@@ -39,6 +39,11 @@ FIELDS = (
 )
 
 
+def schedule_expression(fields: str) -> str:
+    """The six fields as Application Auto Scaling's ``Schedule`` takes them: ``cron(...)``."""
+    return f"cron({fields})"
+
+
 def cron_problem(expression: str) -> str | None:
     """What is wrong with ``expression`` (the six fields, without ``cron(...)``), or None."""
     parts = expression.split()

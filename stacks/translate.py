@@ -20,6 +20,7 @@ from constructs import Construct
 
 from config import backends, facts
 from config.arns import parse_s3_uri
+from config.aws_cron import schedule_expression
 from config.rules.arns import arns_of
 from config.rules.serving import unknown_flags
 from config.shapes import (Alarms, Autoscaling, BuildImage, Component, ComponentAutoscaling,
@@ -141,14 +142,19 @@ def models_of(ep: Endpoint) -> list[tuple[str, ModelSpec]]:
     return [(component_prefix(c), ep.component_view(c)) for c in ep.components or []]
 
 
+def _construct_prefix(letter: str, name: str) -> str:
+    """A construct-id prefix from a config name: ``C`` + ``naver-news`` -> ``CNaverNews``."""
+    return f"{letter}{name.title().replace('-', '')}"
+
+
 def component_prefix(c: Component) -> str:
     """Construct-id prefix of an inference component: ``naver-news`` -> ``CNaverNews``."""
-    return f"C{c.name.title().replace('-', '')}"
+    return _construct_prefix("C", c.name)
 
 
 def adapter_prefix(a: Adapter) -> str:
     """Construct-id prefix of a LoRA adapter: ``naver-news`` -> ``ANaverNews``."""
-    return f"A{a.name.title().replace('-', '')}"
+    return _construct_prefix("A", a.name)
 
 
 def add_adapters(stack: cdk.Stack, role: SageMakerExecutionRole, base: InferenceComponent,
@@ -341,7 +347,7 @@ def scale_in(ep: Endpoint) -> ScaleInPolicy | None:
     if policy is None:
         return None
     return ScaleInPolicy(strategy=policy.api_strategy, max_step_size=policy.max_step_size,
-                   cooldown_minutes=policy.cooldown_minutes)
+                         cooldown_minutes=policy.cooldown_minutes)
 
 
 def model_timeouts(spec: ModelSpec) -> tuple[cdk.Duration, cdk.Duration]:
@@ -373,7 +379,7 @@ def add_autoscaling(llm: LlmEndpoint, ep: Endpoint) -> None:
 def add_schedules(scaling: VariantAutoScaling, schedules: list[Schedule]) -> None:
     for s in schedules:
         scaling.scale_on_schedule(
-            s.name, schedule=appscaling.Schedule.expression(f"cron({s.cron})"),
+            s.name, schedule=appscaling.Schedule.expression(schedule_expression(s.cron)),
             time_zone=s.timezone, min_capacity=s.min_capacity, max_capacity=s.max_capacity)
 
 
@@ -388,7 +394,7 @@ def add_copy_autoscaling(component: InferenceComponent, a: ComponentAutoscaling 
         scale_from_zero_cooldown=cdk.Duration.seconds(a.scale_from_zero_cooldown_seconds))
     for s in a.schedules:
         component.scale_copies_on_schedule(
-            s.name, schedule=appscaling.Schedule.expression(f"cron({s.cron})"),
+            s.name, schedule=appscaling.Schedule.expression(schedule_expression(s.cron)),
             time_zone=cdk.TimeZone.of(s.timezone), min_copies=s.min_copies,
             max_copies=s.max_copies)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from config.aws_cron import schedule_expression
 from config.shapes.endpoint import CAPACITY_TYPES
 
 from . import capacity_values as capacity
@@ -222,7 +223,7 @@ SENT: dict[tuple[str, str], tuple[Sent, ...]] = {
         scaling(POLICY, f"{STEP}.Cooldown", v.when(v.from_zero)),),
     ("ScheduleTiming", "name"): (scaling(SCHEDULED, "ScheduledActionName"),),
     ("ScheduleTiming", "cron"): (
-        scaling(SCHEDULED, "Schedule", lambda site, cron: f"cron({cron})"),),
+        scaling(SCHEDULED, "Schedule", lambda site, cron: schedule_expression(cron)),),
     ("ScheduleTiming", "timezone"): (scaling(SCHEDULED, "Timezone"),),
     ("Schedule", "min_capacity"): (scaling(SCHEDULED, "ScalableTargetAction.MinCapacity"),),
     ("Schedule", "max_capacity"): (scaling(SCHEDULED, "ScalableTargetAction.MaxCapacity"),),
