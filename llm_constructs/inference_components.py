@@ -37,6 +37,13 @@ from .variant_capacity import (ScaleInPolicy, VariantCapacity, VariantRouting,
 #: the metric table: https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
 #: section "SageMaker AI inference component metrics").
 COMPONENTS = "/aws/sagemaker/InferenceComponents"
+#: InferenceComponentName: botocore's pattern, at most 63 characters.
+COMPONENT_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def check_component_name(name: str) -> None:
+    if not COMPONENT_NAME_RE.match(name):
+        raise ValueError(f"{name!r} is not an inference component name")
 
 
 class ComponentEndpoint(Construct, ComponentHostMetrics):
@@ -128,8 +135,7 @@ class InferenceComponent(Construct):
                  container_startup_health_check_timeout: cdk.Duration = cdk.Duration.minutes(15),
                  model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(20)) -> None:
         super().__init__(scope, id)
-        if not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", component_name):
-            raise ValueError(f"{component_name!r} is not an inference component name")
+        check_component_name(component_name)
         gpus = instances.gpu_count(endpoint.instance_type)
         if gpus is not None and accelerators > gpus:
             raise ValueError(f"{accelerators} accelerators on {endpoint.instance_type} ({gpus})")
@@ -373,8 +379,7 @@ class AdapterComponent(Construct):
     def __init__(self, scope: Construct, id: str, *, base: InferenceComponent,
                  component_name: str, artifact_url: str) -> None:
         super().__init__(scope, id)
-        if not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", component_name):
-            raise ValueError(f"{component_name!r} is not an inference component name")
+        check_component_name(component_name)
         if not re.match(r"^s3://[^/]+/.+\.tar\.gz$", artifact_url):
             raise ValueError(f"{artifact_url!r}: an adapter is one s3://bucket/key.tar.gz")
         self.base, self.component_name = base, component_name
