@@ -39,8 +39,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## Everything: synth and test dependencies, and the pinned CDK CLI.
-setup: $(TEST_DEPS) node_modules/.installed
+# The pipeline's asset publisher (tools/asset-publisher): the tests publish with it.
+PUBLISHER := tools/asset-publisher
+$(PUBLISHER)/node_modules/.installed: $(PUBLISHER)/package.json $(PUBLISHER)/package-lock.json
+	npm ci --prefix $(PUBLISHER) --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Everything: synth and test dependencies, the pinned CDK CLI and the asset publisher.
+setup: $(TEST_DEPS) node_modules/.installed $(PUBLISHER)/node_modules/.installed
 
 ## Only what synth and `cdk diff`/`cdk drift` need (CI's jobs against AWS).
 synth-setup: $(SYNTH_DEPS) node_modules/.installed
@@ -63,7 +69,7 @@ pipeline-synth: $(SYNTH_DEPS) node_modules/.installed
 	$(VENV)/bin/python tools/pipeline_listing.py cdk.out
 
 ## Run the whole test suite (unit, template assertions, snapshots, cfn-lint, cdk-nag, CLI).
-test: $(TEST_DEPS) node_modules/.installed
+test: $(TEST_DEPS) node_modules/.installed $(PUBLISHER)/node_modules/.installed
 	$(VENV)/bin/python -m pytest
 
 ## Deploy-risk guard: synthesize every config at BASE (a git ref) and here, then compare.

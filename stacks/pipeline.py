@@ -9,6 +9,7 @@ assumes their read-only lookup roles and nothing else."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ SETUP_RISK = "make risk-setup"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: The guard as the pipeline runs it: reads the deployed commit, then ``make risk``.
 GUARD_COMMAND = "bash tools/pipeline_guard.sh"
+#: The Assets stage runs ``npm install -g cdk-assets@<cdk_assets_cli_version>``; no release of
+#: cdk-assets reads the cloud assembly schema aws-cdk-lib 2.275 writes (4.7.3, the newest,
+#: reads 54; ours is 55). So it installs ours (tools/asset-publisher: cdk-assets' own library
+#: with the schema pinned beside it), which the pipeline's assembly carries under this folder.
+ASSET_PUBLISHER = Path(__file__).resolve().parents[1] / "tools" / "asset-publisher"
+ASSET_PUBLISHER_DIR = "asset-publisher"
 
 
 def pinned_cli_version() -> str:
@@ -88,6 +95,8 @@ class FleetPipelineStack(cdk.Stack):
             cross_account_keys=True, enable_key_rotation=True, self_mutation=True,
             publish_assets_in_parallel=False, docker_enabled_for_synth=False,
             cli_version=pinned_cli_version(),
+            cdk_assets_cli_version=f"file:{ASSET_PUBLISHER_DIR}",
+            asset_publishing_code_build_defaults=asset_publishing_defaults(),
             pipeline_type=codepipeline.PipelineType.V2,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(
@@ -102,6 +111,7 @@ class FleetPipelineStack(cdk.Stack):
             for stage in wave.stages:
                 self._add_stage(deployment, pipeline, stage)
         self.pipeline.build_pipeline()
+        bundle_asset_publisher(assembly_folder(self))
         grant_use_connection(self.pipeline, cfg.repository.connection_arn)
         acknowledge_pipeline(self.pipeline, account=cfg.tools.account, region=cfg.tools.region)
 
@@ -156,6 +166,32 @@ class FleetPipelineStack(cdk.Stack):
             if approval is not None:
                 pre.append(approval)
             wave.add_stage(ConfigStage(self, target.id, config=target.config), pre=pre)
+
+
+def asset_publishing_defaults() -> pipelines.CodeBuildOptions:
+    """Before the Assets stage's ``npm install -g cdk-assets@file:asset-publisher`` (CDK
+    Pipelines merges these commands first): the publisher's dependencies, exactly as locked."""
+    return pipelines.CodeBuildOptions(partial_build_spec=codebuild.BuildSpec.from_object(
+        {"phases": {"install": {"commands": [
+            f"npm ci --prefix {ASSET_PUBLISHER_DIR} --no-audit --no-fund --loglevel=error"]}}}))
+
+
+def assembly_folder(scope: Construct) -> Path:
+    """Where ``scope``'s cloud assembly is written (``cdk.out`` under ``cdk synth``)."""
+    stage = cdk.Stage.of(scope)
+    if stage is None:  # only a construct outside any App has none
+        raise ValueError(f"{scope.node.path} is not in a CDK App")
+    return Path(stage.outdir)
+
+
+def bundle_asset_publisher(outdir: Path) -> None:
+    """Copy the publisher's files (not its node_modules) into the assembly: the Assets stage's
+    only input is the assembly, so the publisher travels with every synth of the pipeline."""
+    target = outdir / ASSET_PUBLISHER_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    for source in ASSET_PUBLISHER.iterdir():
+        if source.is_file():
+            shutil.copy2(source, target / source.name)
 
 
 def use_connection_action(connection_arn: str) -> str:

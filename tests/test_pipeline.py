@@ -5,11 +5,17 @@ README says, cfn-lint and cdk-nag are clean; pipeline config errors are cheap pa
 from __future__ import annotations
 
 import copy
+import io
 import json
+import os
+import re
 import shutil
+import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 
@@ -29,7 +35,7 @@ class PipelineSynth:
     def __init__(self, outdir: Path):
         self.outdir = outdir
         self.template = self.read("llm-pipeline.template.json")
-        self.actions = actions(self.template)
+        self.actions = actions(self.template, outdir)
 
     def read(self, name: str) -> dict:
         return json.loads((self.outdir / name).read_text())
@@ -90,6 +96,98 @@ def test_synth_runs_the_readme_test_command_before_the_synth(synth):
         "Value": "https://download.pytorch.org/whl/cpu"}]
     pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
     assert f"npm install -g aws-cdk@{pinned}" in synth.action("SelfMutate").commands
+
+
+PUBLISHER = ROOT / "tools" / "asset-publisher"
+
+
+def test_the_assets_stage_installs_the_publisher_the_assembly_carries(synth):
+    (assets,) = synth.stage("Assets")
+    assert assets.name == "FileAssets"  # no container image assets: only files are published
+    assert assets.commands[:2] == [
+        "npm ci --prefix asset-publisher --no-audit --no-fund --loglevel=error",  # as locked
+        "npm install -g cdk-assets@file:asset-publisher"]
+    assert all(c.startswith("cdk-assets --path ") for c in assets.commands[2:])
+    carried = synth.outdir / "asset-publisher"
+    assert sorted(p.name for p in carried.iterdir()) == [
+        "cdk-assets.js", "package-lock.json", "package.json"]  # never node_modules
+    for name in ("cdk-assets.js", "package-lock.json", "package.json"):
+        assert (carried / name).read_bytes() == (PUBLISHER / name).read_bytes()
+
+
+def test_the_publisher_reads_the_cloud_assembly_schema_the_app_writes(synth):
+    """The schema our asset manifests carry, against the schema package-lock.json installs
+    beside cdk-assets-lib (cdk-assets refuses a manifest of a newer major version)."""
+    lock = json.loads((PUBLISHER / "package-lock.json").read_text())["packages"]
+    installed = lock["node_modules/@aws-cdk/cloud-assembly-schema"]["version"]
+    written = {json.loads(m.read_text())["version"]
+               for m in synth.outdir.glob("assembly-*/*.assets.json")}
+    assert written == {"55.0.0"}
+    assert max(int(v.split(".")[0]) for v in written) <= int(installed.split(".")[0])
+    package = json.loads((PUBLISHER / "package.json").read_text())["dependencies"]
+    assert lock["node_modules/@aws-cdk/cdk-assets-lib"]["version"] == \
+        package["@aws-cdk/cdk-assets-lib"]
+    assert "node_modules/@aws-cdk/cdk-assets-lib/node_modules/@aws-cdk/cloud-assembly-schema" \
+        not in lock  # one schema: the library reads with the pinned one
+
+
+def test_the_generated_commands_publish_each_asset_as_its_target_accounts_role(
+        synth, tmp_path):
+    """The Assets stage as CDK Pipelines generated it, against moto's S3 and STS: the
+    generated install command gives a ``cdk-assets``, and two generated commands (two
+    accounts, two regions) assume the target's file-publishing role and upload the zip."""
+    from moto.server import ThreadedMotoServer
+    from moto.sts.models import sts_backends
+
+    assert (PUBLISHER / "node_modules").is_dir(), \
+        "install the publisher first: make test (npm ci --prefix tools/asset-publisher)"
+    carried = synth.outdir / "asset-publisher" / "node_modules"
+    if not carried.exists():
+        carried.symlink_to(PUBLISHER / "node_modules")  # the step's `npm ci`, offline
+    (assets,) = synth.stage("Assets")
+    env = {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "HOME": str(tmp_path),
+           "npm_config_prefix": str(tmp_path), "npm_config_offline": "true"}
+    subprocess.run(assets.commands[1], shell=True, cwd=synth.outdir, env=env, check=True,
+                   capture_output=True)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        env |= {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}
+        for command in (assets.commands[2], assets.commands[-1]):
+            publish_one(synth.outdir, command, env)
+        assumed = {r.role_arn for regions in sts_backends.values()
+                   for backend in regions.values() for r in backend.assumed_roles}
+        assert {f"arn:aws:iam::{account}:role/"
+                f"{bootstrap_role('FilePublishingRole', account, region)}"
+                for account, region in ((STAGING, "eu-central-1"), (PRODUCTION, "eu-west-1"))
+                } <= assumed
+    finally:
+        server.stop()
+
+
+def publish_one(assembly: Path, command: str, env: dict[str, str]) -> None:
+    """Run one generated ``cdk-assets ... publish "<asset>:<destination>"`` into a bucket
+    made for it; the object uploaded is the zip of the asset's folder."""
+    manifest_path, selector = re.fullmatch(
+        r'cdk-assets --path "([^"]+)" --verbose publish "([^"]+)"', command).groups()
+    asset, destination = selector.split(":")
+    entry = json.loads((assembly / manifest_path).read_text())["files"][asset]
+    target = entry["destinations"][destination]
+    region = target["region"]
+    s3 = boto3.client("s3", region_name=region, endpoint_url=env["AWS_ENDPOINT_URL"],
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=target["bucketName"],
+                     CreateBucketConfiguration={"LocationConstraint": region})
+    done = subprocess.run(command, shell=True, cwd=assembly, env=env | {"AWS_REGION": region},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    body = s3.get_object(Bucket=target["bucketName"], Key=target["objectKey"])["Body"].read()
+    folder = (assembly / manifest_path).parent / entry["source"]["path"]
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert sorted(archive.namelist()) == sorted(
+            str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
 def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(synth):

@@ -61,7 +61,7 @@ def pipeline_resource(template: dict) -> dict:
     return pipeline
 
 
-def project_commands(template: dict, project: Any) -> list[str]:
+def project_commands(template: dict, project: Any, assembly: Path | None = None) -> list[str]:
     """The install and build commands of the CodeBuild project an action runs."""
     ref = project.get("Ref") if isinstance(project, dict) else None
     resource = template["Resources"].get(ref or "", {})
@@ -70,7 +70,9 @@ def project_commands(template: dict, project: Any) -> list[str]:
         return []
     text = render(spec)
     if not text.lstrip().startswith("{"):  # CDK writes long buildspecs to a file of cdk.out
-        return [f"(the commands of {text})"]
+        if assembly is None or not (assembly / text).is_file():
+            return [f"(the commands of {text})"]
+        text = (assembly / text).read_text(encoding="utf-8")  # JSON, whatever its suffix
     phases = json.loads(text).get("phases", {})
     return [c for phase in ("install", "pre_build", "build", "post_build")
             for c in phases.get(phase, {}).get("commands", [])]
@@ -96,8 +98,9 @@ def _details(action: dict, default_region: str) -> dict[str, str]:
     return {}
 
 
-def actions(template: dict) -> list[Action]:
-    """Every action of the pipeline, stage by stage, in run order."""
+def actions(template: dict, assembly: Path | None = None) -> list[Action]:
+    """Every action of the pipeline, stage by stage, in run order; the commands of a buildspec
+    CDK wrote to a file are read from ``assembly`` (the cloud assembly folder) when given."""
     pipeline = pipeline_resource(template)
     region = next(s["Region"] for s in pipeline.get("ArtifactStores", [])
                   if isinstance(s["ArtifactStore"].get("Location"), dict))
@@ -109,14 +112,14 @@ def actions(template: dict) -> list[Action]:
                 else None
             out.append(Action(stage["Name"], action["Name"], action.get("RunOrder", 1), provider,
                               _details(action, region),
-                              project_commands(template, project) if project else [],
+                              project_commands(template, project, assembly) if project else [],
                               project.get("Ref") if isinstance(project, dict) else None))
     return out
 
 
-def listing(template: dict) -> str:
+def listing(template: dict, assembly: Path | None = None) -> str:
     lines, stage = [], None
-    for action in actions(template):
+    for action in actions(template, assembly):
         if action.stage != stage:
             stage = action.stage
             lines.append(f"{stage}")
@@ -142,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
                     default=Path("cdk.out"))
     args = ap.parse_args(argv)
     try:
-        template = json.loads(template_file(args.template).read_text(encoding="utf-8"))
+        path = template_file(args.template)
+        print(listing(json.loads(path.read_text(encoding="utf-8")), path.parent))
     except (OSError, ValueError) as exc:
         print(f"error: {args.template}: {exc}; synthesize first: make pipeline-synth",
               file=sys.stderr)
         return 2
-    print(listing(template))
     return 0
 
 
