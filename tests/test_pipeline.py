@@ -190,6 +190,16 @@ def publish_one(assembly: Path, command: str, env: dict[str, str]) -> None:
             str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+def test_the_pull_request_workflow_installs_torch_from_the_pipelines_cpu_index(synth):
+    """Both run ``make test`` on Linux; without the index, pip fetches torch's CUDA build."""
+    workflow = yaml.safe_load((ROOT / ".github/workflows/pull-request.yml").read_text())
+    (step,) = [s for s in workflow["jobs"]["tests"]["steps"] if s.get("run") == "make test"]
+    project = synth.template["Resources"][synth.action("Synth").project]["Properties"]
+    (index,) = [v["Value"] for v in project["Environment"]["EnvironmentVariables"]
+                if v["Name"] == "PIP_EXTRA_INDEX_URL"]
+    assert step["env"]["PIP_EXTRA_INDEX_URL"] == index
+
+
 def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(synth):
     staging = synth.stage("staging-eu-central-1")
     assert [a.name for a in staging if a.run_order == 1] == ["DeployRisk"]
