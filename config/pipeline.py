@@ -153,8 +153,6 @@ def stage_configs(cfg: PipelineConfig, config_dir: Path) -> tuple[list[Target], 
                              for p, msg in exc.problems]
                 continue
             targets.append(target)
-            if region.overrides:
-                problems += quota_problems(target, placed)
     return targets, problems
 
 
@@ -172,25 +170,6 @@ def overridden_config(placed: Any, overrides: dict[str, Any]) -> Any:
     if problems:
         raise ConfigError("", problems)
     return changed
-
-
-def quota_problems(target: Target, placed: Any) -> list[Problem]:
-    """The quota check reads ``config/<env>.yaml`` (``tools.quota_check --config``), without
-    the region's overrides: an override may not change what it counts."""
-    from tools.quota_needs import quota_needs  # the rule the quota check applies
-
-    def needs(cfg: AppConfig) -> list[tuple[str, int]]:
-        return [(n.quota_name, n.needed) for n in quota_needs(cfg)]
-    try:
-        without = parse_config(placed, f"config/{target.stage.env}.yaml")
-    except ConfigError:  # valid only with the overrides: the quota check could not read it
-        without = None
-    if without is not None and needs(without) == needs(target.config):
-        return []
-    return [(f"{target.where}.overrides",
-             "changes the instances or concurrency the quota check counts, which reads "
-             f"config/{target.stage.env}.yaml without overrides: change them in the config "
-             "(or deploy another env here)")]
 
 
 def placed_config(data: Any, stage: Stage, region: Region) -> Any:

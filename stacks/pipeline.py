@@ -24,9 +24,11 @@ from config.pipeline import Pipeline, Target
 from config.shapes.pipeline import Stage, parse_connection_arn
 from llm_constructs.nag import acknowledge
 from llm_constructs.partitions import partition_of
+from tools.quota_needs import needs_document
 
 from .stage import ConfigStage
 
+ROOT = Path(__file__).resolve().parents[1]
 #: The CDK bootstrap's qualifier (the default of ``cdk bootstrap``).
 QUALIFIER = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
 #: The CodeBuild image and the runtimes the README asks for (Python 3.11+, Node 22 or 24).
@@ -45,14 +47,14 @@ GUARD_COMMAND = "bash tools/pipeline_guard.sh"
 #: cdk-assets reads the cloud assembly schema aws-cdk-lib 2.275 writes (4.7.3, the newest,
 #: reads 54; ours is 55). So it installs ours (tools/asset-publisher: cdk-assets' own library
 #: with the schema pinned beside it), which the pipeline's assembly carries under this folder.
-ASSET_PUBLISHER = Path(__file__).resolve().parents[1] / "tools" / "asset-publisher"
+ASSET_PUBLISHER = ROOT / "tools" / "asset-publisher"
 ASSET_PUBLISHER_DIR = "asset-publisher"
 
 
 def pinned_cli_version() -> str:
     """The CDK CLI package.json pins (npm's latest cannot read this app's assemblies): the
     self-mutation step installs the same one."""
-    package = Path(__file__).resolve().parents[1] / "package.json"
+    package = ROOT / "package.json"
     return str(json.loads(package.read_text(encoding="utf-8"))["devDependencies"]["aws-cdk"])
 
 
@@ -219,16 +221,31 @@ def grant_use_connection(scope: Construct, connection_arn: str) -> None:
                                                       resources=[connection_arn]))
 
 
+#: What the quota step installs: ``tools.quota_check --needs-json`` imports boto3 alone.
+QUOTA_CHECK_REQUIREMENTS = ("boto3", "botocore")
+
+
+def pinned_requirements(*names: str) -> list[str]:
+    """``name==version`` of each of ``names`` as requirements.txt pins them."""
+    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    pins = {line.split("==")[0].strip().lower(): line.strip() for line in lines
+            if "==" in line and not line.lstrip().startswith("#")}
+    return [pins[name] for name in names]
+
+
 def quota_check(target: Target, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
     """Service Quotas against what the stage's endpoints need (``tools/quota_check.py``),
-    read in the target account through its bootstrap lookup role, and nothing else."""
+    read in the target account through its bootstrap lookup role, and nothing else. The
+    needs are computed here, from the config this stage-region deploys (overrides applied),
+    so the step installs boto3, not the CDK app."""
     account, region = target.stage.account, target.region.region
     role = lookup_role_arn(account, region)
     return pipelines.CodeBuildStep(
         f"Quotas-{target.id}", input=source,
-        install_commands=["python -m venv .venv",
-                          ".venv/bin/pip install --quiet -r requirements.txt"],
-        commands=[f".venv/bin/python -m tools.quota_check --config config/{target.stage.env}.yaml "
+        env={"QUOTA_NEEDS": needs_document(target.config)},
+        install_commands=["python -m venv .venv", ".venv/bin/pip install --quiet "
+                          + " ".join(pinned_requirements(*QUOTA_CHECK_REQUIREMENTS))],
+        commands=['.venv/bin/python -m tools.quota_check --needs-json "$QUOTA_NEEDS" '
                   f"--region {region} --assume-role-arn {role}"],
         role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"],
                                                     resources=[role])])

@@ -18,12 +18,15 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
+from aws_cdk import pipelines
 
 from config import ConfigError
 from config.pipeline import parse_pipeline
+from stacks.pipeline import quota_check
 from tests.helpers import ROOT, resources
 from tests.test_lint_and_nag import lint
 from tools.pipeline_listing import Action, actions, pipeline_resource, render
+from tools.quota_needs import PER_ENDPOINT, load_for_region, needs_document
 
 SHIPPED = yaml.safe_load((ROOT / "pipeline.yaml").read_text())
 TOOLS, STAGING, PRODUCTION = "111111111111", "222222222222", "333333333333"
@@ -297,9 +300,15 @@ def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role
         stage, env = ("staging", "dev") if account == STAGING else ("production", "prod")
         (check,) = [a for a in synth.actions if a.name.endswith(f"Quotas-{stage}-{region}")]
         role = f"arn:aws:iam::{account}:role/{bootstrap_role('LookupRole', account, region)}"
-        assert check.commands[-1] == (f".venv/bin/python -m tools.quota_check --config "
-                                      f"config/{env}.yaml --region {region} "
-                                      f"--assume-role-arn {role}")
+        assert check.commands == [
+            "python -m venv .venv", ".venv/bin/pip install --quiet boto3==1.44.5 botocore==1.44.5",
+            '.venv/bin/python -m tools.quota_check --needs-json "$QUOTA_NEEDS" '
+            f"--region {region} --assume-role-arn {role}"]
+        # the needs of the config as the stage deploys it; the CLI's --config form agrees
+        project = synth.template["Resources"][check.project]["Properties"]
+        (needs,) = [v["Value"] for v in project["Environment"]["EnvironmentVariables"]
+                    if v["Name"] == "QUOTA_NEEDS"]
+        assert needs == needs_document(load_for_region(ROOT / f"config/{env}.yaml", region))
         sts = [(action, render(resource)) for st in project_statements(synth.template, check)
                for action in as_list(st["Action"]) if action.startswith("sts:")
                for resource in as_list(st["Resource"])]
@@ -309,6 +318,22 @@ def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role
     anywhere = {render(r) for _, st in policy_statements(synth.template)
                 for r in as_list(st["Resource"]) if "lookup-role" in render(r)}
     assert anywhere == lookup_roles
+
+
+def test_a_regions_override_changes_the_needs_its_quota_step_checks():
+    """A region's overrides change what it deploys, so what its quota step asks for."""
+    data = copy.deepcopy(SHIPPED)
+    west(data)["overrides"]["endpoints.chat.autoscaling.max_capacity"] = 9
+    pipeline = parse_pipeline(data, "pipeline.yaml")
+    source = pipelines.CodePipelineSource.connection(
+        "o/r", "main", connection_arn=SHIPPED["repository"]["connection_arn"])
+    per_endpoint = {}
+    for target in pipeline.targets:
+        needs = json.loads(quota_check(target, source).env["QUOTA_NEEDS"])["needs"]
+        per_endpoint[target.id] = [n["needed"] for n in needs
+                                   if n["quota_name"] == PER_ENDPOINT]
+    assert per_endpoint == {"staging-eu-central-1": [2], "production-eu-central-1": [6],
+                            "production-eu-west-1": [9]}
 
 
 def project_statements(template: dict, action: Action) -> list[dict]:
@@ -544,9 +569,6 @@ def test_one_bucket_in_two_regions_is_refused_naming_the_field_and_the_fix():
      f"{WEST}: config/prod.yaml deployed there: endpoints[0] (chat).source.s4: unknown key"),
     ("endpoints..source", "x",
      f"{WEST.split(' (eu-west-1)')[0]}.overrides: 'endpoints..source' is not a dotted path"),
-    # the quota check reads config/prod.yaml: it would count 6, not 8
-    ("endpoints.chat.autoscaling.max_capacity", 8,
-     f"{WEST}.overrides: changes the instances or concurrency the quota check counts"),
 ])
 def test_a_bad_override_is_one_line_naming_it(path, value, expected):
     assert expected in parse(lambda d: west(d).update(overrides={path: value}))

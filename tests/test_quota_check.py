@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from botocore.stub import Stubber
 from config import ConfigError, parse_config, read_yaml
 from tools import quota_check
 from tools.quota_needs import (PER_ENDPOINT, SERVERLESS_CONCURRENCY, SERVERLESS_ENDPOINTS,
-                               TOTAL_INSTANCES, QuotaNeed, load_for_region, quota_needs)
+                               TOTAL_INSTANCES, QuotaNeed, load_for_region, needs_document,
+                               quota_needs)
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-central-1"
@@ -224,8 +227,8 @@ def test_pagination_reads_every_page_of_applied_quotas():
 
 
 def _run(factory) -> quota_check.Outcome:
-    args = argparse.Namespace(config=ROOT / "config" / "prod.yaml", region=REGION,
-                              assume_role_arn=None)
+    args = argparse.Namespace(config=ROOT / "config" / "prod.yaml", needs_json=None,
+                              region=REGION, assume_role_arn=None)
     return quota_check.run(args, factory)
 
 
@@ -302,10 +305,18 @@ def test_the_command_prints_problems_one_per_line_without_a_traceback(tmp_path, 
     assert "Traceback" not in err
 
 
-def test_the_command_checks_prod_and_exits_1_on_a_shortfall(monkeypatch, capsys):
+def prod_needs_json() -> list[str]:
+    """The pipeline's form: the needs computed at synth (``needs_document``)."""
+    document = needs_document(load_for_region(ROOT / "config" / "prod.yaml", REGION))
+    return ["--needs-json", document]
+
+
+@pytest.mark.parametrize("needs", [lambda: ["--config", str(ROOT / "config" / "prod.yaml")],
+                                   prod_needs_json], ids=["config", "needs-json"])
+def test_the_command_checks_prod_and_exits_1_on_a_shortfall(needs, monkeypatch, capsys):
     """The whole command on config/prod.yaml (needs above: 12, 12 and 6) against stubbed
     quotas of 8 ml.g5.12xlarge, 20 instances, 10 per endpoint: one shortfall line on
-    stderr, the figures on stdout."""
+    stderr, the figures on stdout; the same from the config or from its needs document."""
     aws = Stubbed()
     aws.quotas([_quota(G5_12, "L-65C4BD00", 8.0), _quota(TOTAL_INSTANCES, "L-7A3DF611", 20.0),
                 _quota(PER_ENDPOINT, "L-ED8DEE9B", 10.0)], [[]])
@@ -314,8 +325,7 @@ def test_the_command_checks_prod_and_exits_1_on_a_shortfall(monkeypatch, capsys)
         stub.activate()
     monkeypatch.setattr(quota_check, "client_factory",
                         lambda region, role: aws.clients.__getitem__)
-    code = quota_check.main(["--config", str(ROOT / "config" / "prod.yaml"),
-                             "--region", REGION])
+    code = quota_check.main([*needs(), "--region", REGION])
     out, err = capsys.readouterr()
     assert code == 1
     assert err.splitlines() == [
@@ -326,3 +336,21 @@ def test_the_command_checks_prod_and_exits_1_on_a_shortfall(monkeypatch, capsys)
     assert out.splitlines() == [f"{G5_12}: 12 needed of 8", f"{TOTAL_INSTANCES}: 12 needed of 20",
                                 f"{PER_ENDPOINT}: 6 needed of 10",
                                 "(0 other endpoint(s) in eu-central-1 counted)"]
+
+
+def test_a_needs_document_that_is_not_one_cannot_be_judged(capsys):
+    code = quota_check.main(["--needs-json", '{"needs": []}', "--region", REGION])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "error: --needs-json is not a needs document (KeyError('endpoints')); synthesize the "
+        "pipeline again\n")
+
+
+def test_the_pipelines_form_imports_boto3_but_not_the_app():
+    """The quota step installs boto3 and botocore alone (stacks/pipeline.py)."""
+    probe = ("import sys, tools.quota_check as q; q.parse_needs('{\"needs\": [], "
+             "\"endpoints\": []}'); print(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'config', 'aws_cdk', 'constructs', 'pydantic', 'yaml', 'llm_constructs'}))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout == "[]\n"

@@ -2,6 +2,11 @@
 
     python -m tools.quota_check --config config/prod.yaml --region eu-central-1 \
         [--assume-role-arn arn:aws:iam::<account>:role/cdk-hnb659fds-lookup-role-<account>-<region>]
+    python -m tools.quota_check --needs-json "$QUOTA_NEEDS" --region ... [--assume-role-arn ...]
+
+The pipeline's steps use the second form: the needs are computed at synth from the config
+the stage deploys (``tools.quota_needs.needs_document``, its region's overrides applied), so
+the step installs boto3 alone; this module imports the config package only for --config.
 
 Exit 0: every quota suffices. 1: one line per shortfall, with the quota, the region, the
 value needed and the current one, and the request that fixes it. 2: the check cannot judge
@@ -25,6 +30,7 @@ sagemaker:ListEndpoints, sagemaker:DescribeEndpoint, sagemaker:DescribeEndpointC
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -35,10 +41,6 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-from config import ConfigError
-from tools.quota_needs import (CONCURRENCY, ENDPOINTS, TOTAL, QuotaNeed, load_for_region,
-                               quota_needs)
 
 OK, SHORT, CANNOT_JUDGE = 0, 1, 2
 SERVICE_CODE = "sagemaker"
@@ -60,6 +62,21 @@ ACTIONS = {"ListServiceQuotas": "servicequotas:ListServiceQuotas",
 GONE = {"Deleting", "Failed"}
 
 ClientFactory = Callable[[str], Any]
+
+#: What endpoints outside the config use of a quota (``Usage`` keys); "" for a quota on one
+#: endpoint, which other endpoints do not touch.
+TOTAL, ENDPOINTS, CONCURRENCY = "instances", "serverless endpoints", "serverless concurrency"
+
+
+@dataclass(frozen=True)
+class QuotaNeed:
+    """``needed`` of quota ``quota_name``; ``usage`` says which of the account's other
+    endpoints' usage counts against it too; ``why`` names the endpoints that need it."""
+
+    quota_name: str
+    needed: int
+    usage: str
+    why: str
 
 
 class CannotJudge(Exception):
@@ -236,22 +253,46 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m tools.quota_check",
         description="Check an account-region's SageMaker quotas against what a config's "
                     "endpoints need at peak. Exit 0 enough, 1 a shortfall, 2 cannot judge.")
-    p.add_argument("--config", required=True, type=Path, help="The config YAML.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="The config YAML.")
+    source.add_argument("--needs-json", help="The needs as tools.quota_needs.needs_document "
+                                             "writes them (the pipeline's steps).")
     p.add_argument("--region", required=True, help="The region the stage deploys to.")
     p.add_argument("--assume-role-arn", help="Read quotas and endpoints as this role (the "
                                              "target account's CDK lookup role).")
     return p
 
 
-def run(args: argparse.Namespace, clients: Callable[[], ClientFactory]) -> Outcome:
-    """The check for parsed ``args``; every failure becomes an ``Outcome`` with code 2."""
+def parse_needs(text: str) -> tuple[list[QuotaNeed], set[str]]:
+    """The needs and managed endpoints of a ``needs_document``."""
+    try:
+        doc = json.loads(text)
+        return ([QuotaNeed(**n) for n in doc["needs"]], set(doc["endpoints"]))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CannotJudge(f"error: --needs-json is not a needs document ({exc!r}); "
+                          "synthesize the pipeline again") from exc
+
+
+def needs_of(args: argparse.Namespace) -> tuple[list[QuotaNeed], set[str]]:
+    if args.needs_json is not None:
+        return parse_needs(args.needs_json)
+    from config import ConfigError  # the config package (and CDK) only for --config
+    from tools.quota_needs import load_for_region, quota_needs
     try:
         cfg = load_for_region(args.config, args.region)
     except ConfigError as exc:
-        return Outcome(CANNOT_JUDGE, [f"error: {exc}"], [])
-    managed = {cfg.endpoint_name_of(ep) for ep in cfg.endpoints}
+        raise CannotJudge(f"error: {exc}") from exc
+    return quota_needs(cfg), {cfg.endpoint_name_of(ep) for ep in cfg.endpoints}
+
+
+def run(args: argparse.Namespace, clients: Callable[[], ClientFactory]) -> Outcome:
+    """The check for parsed ``args``; every failure becomes an ``Outcome`` with code 2."""
     try:
-        return check(quota_needs(cfg), managed, args.region, clients())
+        needs, managed = needs_of(args)
+    except CannotJudge as exc:
+        return Outcome(CANNOT_JUDGE, [str(exc)], [])
+    try:
+        return check(needs, managed, args.region, clients())
     except (BotoCoreError, ClientError) as exc:
         return Outcome(CANNOT_JUDGE, [aws_problem(exc, args.region)], [])
 

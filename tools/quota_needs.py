@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 from config import AppConfig, ConfigError, parse_config, read_yaml
 from config.shapes import Endpoint, Serverless
 from config.shapes.endpoint import Component
 from llm_constructs import instances
+from tools.quota_check import CONCURRENCY, ENDPOINTS, TOTAL, QuotaNeed
 
 #: Instances of one type across the account-region's endpoints (L-65C4BD00 for g5.12xlarge).
 INSTANCE_QUOTA = "{instance_type} for endpoint usage"
@@ -46,22 +48,6 @@ SERVERLESS_ENDPOINTS = "Maximum number of serverless endpoints"
 #: The serverless endpoints' summed MaxConcurrency (L-96300102, default 10).
 SERVERLESS_CONCURRENCY = ("Maximum total concurrency that can be allocated across all "
                           "serverless endpoints")
-
-#: What endpoints outside the config use of a quota (``Usage`` keys); "" for a quota on one
-#: endpoint, which other endpoints do not touch.
-TOTAL, ENDPOINTS, CONCURRENCY = "instances", "serverless endpoints", "serverless concurrency"
-
-
-@dataclass(frozen=True)
-class QuotaNeed:
-    """``needed`` of quota ``quota_name``; ``usage`` says which of the account's other
-    endpoints' usage counts against it too; ``why`` names the endpoints that need it."""
-
-    quota_name: str
-    needed: int
-    usage: str
-    why: str
-
 
 def load_for_region(path: Path, region: str, source: str | None = None) -> AppConfig:
     """The config at ``path`` validated as a stage deploying to ``region`` builds it
@@ -163,3 +149,12 @@ def serverless_needs(cfg: AppConfig) -> list[QuotaNeed]:
 def quota_needs(cfg: AppConfig) -> list[QuotaNeed]:
     """Every quota the config's endpoints need, by name."""
     return instance_needs(cfg) + serverless_needs(cfg)
+
+
+def needs_document(cfg: AppConfig) -> str:
+    """What the pipeline's quota step checks (``quota_check --needs-json``), computed at
+    synth from the config the stage deploys (its region's overrides applied): the needs, and
+    the endpoints the config manages (their instances are not other endpoints' use)."""
+    return json.dumps({"endpoints": sorted(cfg.endpoint_name_of(ep) for ep in cfg.endpoints),
+                       "needs": [asdict(n) for n in quota_needs(cfg)]},
+                      sort_keys=True, separators=(",", ":"))
