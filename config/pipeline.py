@@ -148,12 +148,23 @@ def stage_configs(cfg: PipelineConfig, config_dir: Path) -> tuple[list[Target], 
                 target = Target(wave, stage, region, parse_config(overridden, name), where,
                                 overridden)
             except ConfigError as exc:
-                problems += [(f"{where}.{p}", msg) if p == "overrides" else
-                             (where, f"{name} deployed there: {p}: {msg}")
-                             for p, msg in exc.problems]
+                problems += [stage_problem(where, name, p, msg) for p, msg in exc.problems]
                 continue
             targets.append(target)
     return targets, problems
+
+
+#: Config fields a stage's region sets: their problems are the region's own fields'.
+STAGE_FIELDS = {"overrides": "overrides",
+                "deployment.availability_zones": "availability_zones"}
+
+
+def stage_problem(where: str, name: str, path: str, message: str) -> Problem:
+    """A problem of the config as a stage-region deploys it, named by the stage's field when
+    the stage set the value, else by the config's own field."""
+    if path in STAGE_FIELDS:
+        return (f"{where}.{STAGE_FIELDS[path]}", message)
+    return (where, f"{name} deployed there: {path}: {message}")
 
 
 def overridden_config(placed: Any, overrides: dict[str, Any]) -> Any:

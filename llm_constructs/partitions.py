@@ -32,8 +32,10 @@ def partition_of(region: str) -> Partition:
 
 
 def listed_regions() -> set[str]:
-    """Every region botocore's partitions list."""
-    return {r for p in partitions() for r in p["regions"]}
+    """Every region botocore's partitions list, less their pseudo-regions for global
+    endpoints (``aws-global``, ``aws-us-gov-global``...): those do not match their
+    partition's own ``regionRegex``, and no stack can be deployed to them."""
+    return {r for p in partitions() for r in p["regions"] if re.match(p["regionRegex"], r)}
 
 
 def partition_ids() -> tuple[str, ...]:

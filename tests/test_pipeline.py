@@ -521,6 +521,11 @@ def test_the_shipped_pipeline_is_valid():
         availability_zones=["eu-central-1a", "eu-central-1b", "eu-central-1a"]),
      "waves[0] (staging).stages[0] (staging).regions[0].availability_zones: 'eu-central-1a' "
      "is listed twice"),
+    (lambda d: staging(d)["regions"][0].update(
+        availability_zones=["eu-central-1a", "eu-central-1x"]),
+     "waves[0] (staging).stages[0] (staging).regions[0] (eu-central-1).availability_zones: "
+     "'eu-central-1x' is not a zone of eu-central-1 (its zones: eu-central-1a, eu-central-1b, "
+     "eu-central-1c)"),
     (lambda d: production(d)["regions"][0].update(
         availability_zones=["eu-central-1a", "eu-central-1b"]),
      "waves[1] (production).stages[0] (production).regions[0] (eu-central-1)."

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
+from pathlib import Path
 
 from config.backends import Problem
 from config.shapes import ENDPOINT_NAME_RE, Deployment, Endpoint, Network
+
+
+#: Each region's zone names (tools/aws_facts/availability_zones.py, from cfn-lint's table).
+ZONES_FILE = Path(__file__).resolve().parents[1] / "data" / "availability_zones.json"
+
+
+@cache
+def region_zones() -> dict[str, list[str]]:
+    return dict(json.loads(ZONES_FILE.read_text(encoding="utf-8"))["zones"])
+
+
+def not_a_zone(az: str, region: str) -> str | None:
+    """Why ``az`` is no zone of ``region``: not named after it, or a letter the region has
+    never had (a region missing from the table is judged by the name alone)."""
+    if not re.match(rf"^{re.escape(region)}[a-z]$", az):
+        return f"{az!r} is not a zone of {region}"
+    known = region_zones().get(region)
+    if known is not None and az not in known:
+        return f"{az!r} is not a zone of {region} (its zones: {', '.join(known)})"
+    return None
 
 
 def zone_problems(dep: Deployment) -> list[Problem]:
@@ -21,9 +44,9 @@ def zone_problems(dep: Deployment) -> list[Problem]:
         return [(path, "set deployment.region too (zones belong to one region)")]
     if len(dep.availability_zones) < 2:
         return [(path, f"{dep.availability_zones} has fewer than 2 zones; give at least 2")]
-    return [(path, f"{az!r} is not a zone of {dep.region}")
-            for az in dep.availability_zones
-            if not re.match(rf"^{re.escape(dep.region)}[a-z]$", az)]
+    region = dep.region
+    return [(path, problem) for problem in (not_a_zone(az, region)
+                                            for az in dep.availability_zones) if problem]
 
 
 def network_problems(net: Network) -> list[Problem]:
