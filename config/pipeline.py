@@ -77,7 +77,7 @@ def parse_pipeline(data: Any, source: str = "<pipeline>",
         raise ConfigError(source, problems)
     targets, problems = stage_configs(cfg, config_dir)
     problems += (placement_problems(targets) + bucket_problems(targets)
-                 + zone_count_problems(targets))
+                 + zone_count_problems(targets) + quota_step_problems(targets))
     if problems:
         raise ConfigError(source, problems)
     return Pipeline(cfg, targets)
@@ -181,6 +181,24 @@ def overridden_config(placed: Any, overrides: dict[str, Any]) -> Any:
     if problems:
         raise ConfigError("", problems)
     return changed
+
+
+#: CodeBuild refuses an environment variable over 4,096 characters: "InvalidInputException:
+#: EnvironmentVariable should be at most 4096 characters" (StartBuild, quoted in
+#: github.com/wolfeidau/buildkite-serverless-agent/issues/35; botocore's model states no
+#: limit). A quota step receives its needs in one.
+MAX_ENVIRONMENT_VALUE = 4096
+
+
+def quota_step_problems(targets: list[Target]) -> list[Problem]:
+    """Each stage-region's quota needs fit the variable its quota step receives them in."""
+    from tools.quota_needs import needs_document  # what stacks/pipeline.py hands the step
+
+    sizes = {t.where: len(needs_document(t.config)) for t in targets}
+    return [(where, f"the quota step's needs take {size} characters, above CodeBuild's "
+                    f"{MAX_ENVIRONMENT_VALUE} for one variable: split the config's endpoints "
+                    "over two configs (stages)")
+            for where, size in sizes.items() if size > MAX_ENVIRONMENT_VALUE]
 
 
 def placed_config(data: Any, stage: Stage, region: Region) -> Any:

@@ -9,6 +9,7 @@ assumes their read-only lookup roles and nothing else."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ GUARD_COMMAND = "bash tools/pipeline_guard.sh"
 #: with the schema pinned beside it), which the pipeline's assembly carries under this folder.
 ASSET_PUBLISHER = ROOT / "tools" / "asset-publisher"
 ASSET_PUBLISHER_DIR = "asset-publisher"
+ASSET_PUBLISHER_FILES = ("cdk-assets.js", "package.json", "package-lock.json")
 
 
 def pinned_cli_version() -> str:
@@ -187,13 +189,12 @@ def assembly_folder(scope: Construct) -> Path:
 
 
 def bundle_asset_publisher(outdir: Path) -> None:
-    """Copy the publisher's files (not its node_modules) into the assembly: the Assets stage's
-    only input is the assembly, so the publisher travels with every synth of the pipeline."""
+    """Copy the publisher (its files, not its node_modules) into the assembly: the Assets
+    stage's only input is the assembly, so it travels with every synth of the pipeline."""
     target = outdir / ASSET_PUBLISHER_DIR
     target.mkdir(parents=True, exist_ok=True)
-    for source in ASSET_PUBLISHER.iterdir():
-        if source.is_file():
-            shutil.copy2(source, target / source.name)
+    for name in ASSET_PUBLISHER_FILES:
+        shutil.copy2(ASSET_PUBLISHER / name, target / name)
 
 
 def use_connection_action(connection_arn: str) -> str:
@@ -226,10 +227,14 @@ QUOTA_CHECK_REQUIREMENTS = ("boto3", "botocore")
 
 
 def pinned_requirements(*names: str) -> list[str]:
-    """``name==version`` of each of ``names`` as requirements.txt pins them."""
+    """``name==version`` of each of ``names`` as requirements.txt pins them (comments and
+    anything after the version dropped: these go on a shell command line)."""
     lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    pins = {line.split("==")[0].strip().lower(): line.strip() for line in lines
-            if "==" in line and not line.lstrip().startswith("#")}
+    pins = {}
+    for line in lines:
+        found = re.match(r"^\s*([A-Za-z0-9._-]+)\s*==\s*([A-Za-z0-9.+!-]+)", line)
+        if found:
+            pins[found[1].lower()] = f"{found[1]}=={found[2]}"
     return [pins[name] for name in names]
 
 
@@ -242,7 +247,7 @@ def quota_check(target: Target, source: pipelines.IFileSetProducer) -> pipelines
     role = lookup_role_arn(account, region)
     return pipelines.CodeBuildStep(
         f"Quotas-{target.id}", input=source,
-        env={"QUOTA_NEEDS": needs_document(target.config)},
+        env={"QUOTA_NEEDS": needs_document(target.config)},  # size: config/pipeline.py
         install_commands=["python -m venv .venv", ".venv/bin/pip install --quiet "
                           + " ".join(pinned_requirements(*QUOTA_CHECK_REQUIREMENTS))],
         commands=['.venv/bin/python -m tools.quota_check --needs-json "$QUOTA_NEEDS" '

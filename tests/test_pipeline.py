@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import boto3
@@ -107,6 +108,11 @@ PUBLISHER = ROOT / "tools" / "asset-publisher"
 def test_the_assets_stage_installs_the_publisher_the_assembly_carries(synth):
     (assets,) = synth.stage("Assets")
     assert assets.name == "FileAssets"  # no container image assets: only files are published
+    # No docker_credentials: with them cdk-assets-lib would call a credential helper
+    # (docker-credential-cdk-assets) the publisher does not ship.
+    assert not any("cdk-docker-creds" in p.read_text()
+                   for p in synth.outdir.glob("buildspec-*")) and \
+        "cdk-docker-creds" not in json.dumps(synth.template)
     assert assets.commands[:2] == [
         "npm ci --prefix asset-publisher --no-audit --no-fund --loglevel=error",  # as locked
         "npm install -g cdk-assets@file:asset-publisher"]
@@ -144,13 +150,14 @@ def test_the_generated_commands_publish_each_asset_as_its_target_accounts_role(
 
     assert (PUBLISHER / "node_modules").is_dir(), \
         "install the publisher first: make test (npm ci --prefix tools/asset-publisher)"
-    carried = synth.outdir / "asset-publisher" / "node_modules"
-    if not carried.exists():
-        carried.symlink_to(PUBLISHER / "node_modules")  # the step's `npm ci`, offline
+    assembly = tmp_path / "assembly"  # the step's input; the shared synth stays as it was
+    shutil.copytree(synth.outdir, assembly)
+    (assembly / "asset-publisher" / "node_modules").symlink_to(
+        PUBLISHER / "node_modules")  # the step's `npm ci`, offline
     (assets,) = synth.stage("Assets")
     env = {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "HOME": str(tmp_path),
            "npm_config_prefix": str(tmp_path), "npm_config_offline": "true"}
-    subprocess.run(assets.commands[1], shell=True, cwd=synth.outdir, env=env, check=True,
+    subprocess.run(assets.commands[1], shell=True, cwd=assembly, env=env, check=True,
                    capture_output=True)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -159,7 +166,7 @@ def test_the_generated_commands_publish_each_asset_as_its_target_accounts_role(
         env |= {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}
         for command in (assets.commands[2], assets.commands[-1]):
-            publish_one(synth.outdir, command, env)
+            publish_one(assembly, command, env)
         assumed = {r.role_arn for regions in sts_backends.values()
                    for backend in regions.values() for r in backend.assumed_roles}
         assert {f"arn:aws:iam::{account}:role/"
@@ -301,7 +308,8 @@ def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role
         (check,) = [a for a in synth.actions if a.name.endswith(f"Quotas-{stage}-{region}")]
         role = f"arn:aws:iam::{account}:role/{bootstrap_role('LookupRole', account, region)}"
         assert check.commands == [
-            "python -m venv .venv", ".venv/bin/pip install --quiet boto3==1.44.5 botocore==1.44.5",
+            "python -m venv .venv", ".venv/bin/pip install --quiet "  # as this venv has them
+            f"boto3=={version('boto3')} botocore=={version('botocore')}",
             '.venv/bin/python -m tools.quota_check --needs-json "$QUOTA_NEEDS" '
             f"--region {region} --assume-role-arn {role}"]
         # the needs of the config as the stage deploys it; the CLI's --config form agrees
@@ -318,6 +326,23 @@ def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role
     anywhere = {render(r) for _, st in policy_statements(synth.template)
                 for r in as_list(st["Resource"]) if "lookup-role" in render(r)}
     assert anywhere == lookup_roles
+
+
+def test_needs_too_long_for_the_quota_steps_variable_are_a_synth_error(monkeypatch):
+    import config.pipeline
+
+    sizes = [len(needs_document(t.config))
+             for t in parse_pipeline(copy.deepcopy(SHIPPED), "pipeline.yaml").targets]
+    assert max(sizes) < config.pipeline.MAX_ENVIRONMENT_VALUE
+    monkeypatch.setattr(config.pipeline, "MAX_ENVIRONMENT_VALUE", min(sizes) - 1)
+    with pytest.raises(ConfigError) as info:
+        parse_pipeline(copy.deepcopy(SHIPPED), "pipeline.yaml")
+    assert info.value.problems[0] == (
+        "waves[0] (staging).stages[0] (staging).regions[0] (eu-central-1)",
+        f"the quota step's needs take {sizes[0]} characters, above CodeBuild's "
+        f"{min(sizes) - 1} for one variable: split the config's endpoints over two configs "
+        "(stages)")
+    assert len(info.value.problems) == 3
 
 
 def test_a_regions_override_changes_the_needs_its_quota_step_checks():
@@ -537,12 +562,17 @@ def test_a_bad_pipeline_is_one_line_naming_the_field(change, expected):
 
 
 def test_a_stage_config_problem_names_the_stage_and_region_then_the_configs_own_line():
-    """Zones of another region: the config's own rule, run for that stage and region."""
+    """An override the config's own rules refuse, run for that stage and region; a value the
+    stage itself set (its zones) is named by the stage's field."""
     def change(d):
-        production(d)["regions"][1]["availability_zones"] = ["eu-west-1a", "eu-north-1b"]
-    assert ("  - waves[1] (production).stages[0] (production).regions[1] (eu-west-1): "
-            "config/prod.yaml deployed there: deployment.availability_zones: 'eu-north-1b' is "
-            "not a zone of eu-west-1") in parse(change)
+        west(d)["overrides"]["endpoints.chat.autoscaling.max_capacity"] = 1
+    assert (f"  - {WEST}: config/prod.yaml deployed there: endpoints[0] (chat).autoscaling."
+            "min_capacity: 2 is above max_capacity 1") in parse(change)
+
+    def zones(d):
+        west(d)["availability_zones"] = ["eu-west-1a", "eu-north-1b"]
+    assert parse(zones).splitlines()[1:] == [
+        f"  - {WEST}.availability_zones: 'eu-north-1b' is not a zone of eu-west-1"]
 
 
 WEST = "waves[1] (production).stages[0] (production).regions[1] (eu-west-1)"
