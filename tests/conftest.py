@@ -1,8 +1,16 @@
 import os
+import sys
 
 import pytest
 
 from tests.helpers import Synth, synthesize
+
+# Write bytecode even where the environment says not to (PYTHONDONTWRITEBYTECODE=1 on the
+# shared machines): otherwise each process, both xdist workers and every `python app.py` the
+# CLI tests start, compiles the project and pytest rewrites the test modules' asserts anew,
+# about 3 s of CPU per process. The caches are __pycache__ folders, ignored by git; Python
+# and pytest check them against the source's mtime and size.
+sys.dont_write_bytecode = False
 
 # Synth must never need AWS credentials: make sure none leak in from the environment.
 for _var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -42,12 +50,16 @@ def endpoint_template(request) -> dict:
     return synthesize(config).endpoint(name)
 
 
-#: The modules that take longest (about 10-20 s of one worker each, mostly subprocesses and
-#: first synths), run first: with --dist loadscope a module is one unit of work, and a long
-#: one started last leaves the other worker idle at the end (about 10 s of the wall time).
-SLOW_FIRST = ("test_cli.py", "test_limits.py", "test_async.py", "test_async_runtime.py",
-              "test_containers.py", "test_lint_and_nag.py", "test_workflow.py",
-              "test_text_generation_container.py", "test_packaging.py")
+#: The modules that take longest (about 5-13 s of one worker each: subprocesses, moto
+#: worlds, cfn-lint, many synths), longest first: with --dist loadscope a module is one unit
+#: of work, and a long one started last leaves the other worker idle at the end. pytest.ini
+#: passes --no-loadscope-reorder, or xdist would order the modules by their number of tests.
+#: Measured with -n 2 (tests/ and examples/, November 2026); the rest follow in file order.
+SLOW_FIRST = ("test_pipeline.py", "test_lint_and_nag.py", "test_workflow.py",
+              "test_async_runtime.py", "test_cli.py", "test_text_generation_container.py",
+              "test_engine_options.py", "test_client_cli.py", "test_packaging.py",
+              "test_invoker_faults.py", "test_quota_check.py", "test_property.py",
+              "test_image_table.py", "test_async.py", "test_modes.py", "test_client_batch.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -94,7 +96,29 @@ def synthesize_data(data: dict, *, nag: bool = True, validation: bool = True,
 def synthesize(name: str) -> Synth:
     """The shipped config ``name``, synthesized once per test session, with cdk-nag.
     Without CDK's built-in validation: test_lint_and_nag runs cfn-lint, which checks more
-    (every warning, three regions), on every template of every shipped config."""
+    (every warning, three regions), on every template of every shipped config. Under
+    pytest-xdist the workers share it: the first to need it synthesizes it into a folder
+    of this run, the others wait for it and read the templates from there."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return _synthesize_shipped(name)
+    shared = Path(tempfile.gettempdir()) / f"llm-shipped-{run}"
+    shared.mkdir(exist_ok=True)
+    index = shared / f"{name}.json"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not index.exists():
+            synth = _synthesize_shipped(name)
+            index.write_text(json.dumps({"outdir": str(synth.outdir),
+                                         "templates": sorted(synth.templates)}))
+            return synth
+    done = json.loads(index.read_text())
+    outdir = Path(done["outdir"])
+    return Synth(outdir, {stack: json.loads((outdir / f"{stack}.template.json").read_text())
+                          for stack in done["templates"]})
+
+
+def _synthesize_shipped(name: str) -> Synth:
     return synthesize_data(config_data(name), validation=False, source=f"config/{name}.yaml")
 
 

@@ -38,6 +38,21 @@ def with_version_id(original: Any) -> Any:
     return event
 
 
+def one_signing_key(original: Any) -> Any:
+    """moto gives every KMS key an RSA-2048 signing key, symmetric ones too (about 70 ms
+    each), though only asymmetric keys sign; symmetric keys share one generated on first use.
+    Wraps ``moto.kms.models.generate_private_key``."""
+    shared: list[Any] = []
+
+    def generate(key_spec: str) -> Any:
+        if key_spec != "SYMMETRIC_DEFAULT":
+            return original(key_spec)
+        if not shared:
+            shared.append(original(key_spec))
+        return shared[0]
+    return generate
+
+
 def s3_events_with_version_ids() -> None:
     """Patch moto for the rest of the process (benchmarks); tests use monkeypatch with
     ``with_version_id`` instead."""

@@ -9,20 +9,26 @@ Issue 15, item 7: the world is built from dev.yaml's synthesized ``batch`` stack
 the functions' environments, code assets and event sources, and the outputs the client
 reads. Each function runs in-process as Lambda would run it (tests/lambda_in_process.py),
 and every AWS call it makes must be allowed by its role's policy in the template: the
-``aws`` fixture checks that after each test (tests/iam_check.py).
+``aws`` fixture checks that after each test (tests/iam_check.py). moto runs for the whole
+module; each test starts from empty backends and builds its world anew. The template's
+own assertions are in tests/test_async_runtime_stack.py.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
 import boto3
 import botocore.handlers
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core.base_backend import BackendDict
 
 from llm_client import AsyncEndpoint, JobFailed, JobTimeout, inference_id
 from llm_client.client import sse_tokens
@@ -30,7 +36,7 @@ from llm_constructs.async_runtime import INVOKER_CODE, RECORDER_CODE
 from tests.helpers import Synth, synthesize
 from tests.iam_check import Context
 from tests.lambda_in_process import Deployed, folder_digest
-from tests.moto_runtime import load_handler, with_version_id
+from tests.moto_runtime import load_handler, one_signing_key, with_version_id
 from tests.stack_in_moto import (ACCOUNT, Template, bucket_keys, build, describe_stacks,
                                   shared_session)
 
@@ -47,21 +53,33 @@ REGION, BUCKET, TABLE, ENDPOINT = "us-east-1", "llm-async-bucket", "llm-jobs", "
 INPUT, FAILED = "input/", "failed/"
 
 
-@pytest.fixture
-def aws(monkeypatch):
-    """The stack's runtime in moto, with both functions; after the test, every AWS call a
-    function made must have been allowed by its role (a missing grant fails here)."""
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[Synth]:
+    """moto, started and patched once for the module (S3 events with version ids, test
+    credentials, one RSA key for every symmetric KMS key); each test's world starts from
+    empty backends all the same (``aws``)."""
+    from moto.kms import models as kms
     from moto.s3 import notifications
     synth = synthesize(CONFIG)  # once per session, shared with the other tests of dev
-    monkeypatch.setattr(notifications, "_get_s3_event",
-                        with_version_id(notifications._get_s3_event))
-    for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(var, value)
-    with mock_aws():
-        world = World(synth, monkeypatch)
-        yield world
-        assert world.denied() == []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(notifications, "_get_s3_event",
+                      with_version_id(notifications._get_s3_event))
+        patch.setattr(kms, "generate_private_key", one_signing_key(kms.generate_private_key))
+        for var, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                           "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            patch.setenv(var, value)
+        with mock_aws():
+            yield synth
+
+
+@pytest.fixture
+def aws(cloud, monkeypatch):
+    """The stack's runtime in moto, with both functions; after the test, every AWS call a
+    function made must have been allowed by its role (a missing grant fails here)."""
+    BackendDict.reset()  # what mock_aws does on start: no state of an earlier test is left
+    world = World(cloud, monkeypatch)
+    yield world
+    assert world.denied() == []
 
 
 def _names(template: dict) -> dict[str, str]:
@@ -73,6 +91,17 @@ def _names(template: dict) -> dict[str, str]:
             template["Outputs"]["JobTableName"]["Value"]["Ref"]: TABLE}
 
 
+#: The session the worlds are built with (a session costs about 13 ms to make).
+_BUILDER = shared_session(REGION)
+
+
+@cache
+def _digest(folder: Path) -> dict[str, str]:
+    """A code folder's digest, once per module: neither the assembly nor the code changes
+    while it runs."""
+    return folder_digest(folder)
+
+
 class World:
     """The deployed stack in moto. ``invoker``/``recorder`` are the handlers' objects as
     their Lambda entry points built them from the template's environment; ``run_invoker``
@@ -82,7 +111,7 @@ class World:
         template = synth.stack(STACK)
         self.stack = Template(template, region=REGION, stack_name=STACK,
                               names=_names(template))
-        functions = build(self.stack, synth.outdir, shared_session(REGION))
+        functions = build(self.stack, synth.outdir, _BUILDER)
         # every session made from now on answers DescribeStacks with the stack's outputs
         monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [
             *botocore.handlers.BUILTIN_HANDLERS,
@@ -111,8 +140,7 @@ class World:
         """The template's function whose code asset is ``code``, file for file, run as
         ``module`` (the same files, loaded once so tests can patch it); its entry point is
         called once with no records to build the handler object it keeps in ``cached``."""
-        (function,) = [f for f in functions.values()
-                       if folder_digest(f.code) == folder_digest(code)]
+        (function,) = [f for f in functions.values() if _digest(f.code) == _digest(code)]
         monkeypatch.setattr(module, cached, None)
         deployed = Deployed(function, module, region=REGION,
                             arn=self.stack.attributes(function.logical_id)["Arn"],
@@ -510,153 +538,6 @@ def test_streamed_tokens_are_reassembled_across_chunks():
               b'{"text":" world","special":false}}\ndata:{"token":{"text":"</s>","special":true},'
               b'"generated_text":"Hello world"}\n']
     assert list(sse_tokens(iter(chunks))) == ["Hello", " world"]
-
-
-# -- the stack --------------------------------------------------------------------------------
-from tests.helpers import (as_list, dev_with, nag_report_ok, one, problems,  # noqa: E402
-                           resources, statements, synthesize_data)
-
-EP = "endpoints[0] (chat)"
-
-
-@pytest.fixture(scope="module")
-def batch() -> dict:
-    return synthesize("dev").endpoint("batch")
-
-
-def _by_prefix(template: dict, type_: str, prefix: str) -> dict:
-    (res,) = [r for k, r in resources(template, type_).items() if k.startswith(prefix)]
-    return res
-
-
-def test_uploads_under_input_reach_the_requests_queue(batch):
-    _, n = one(batch, "Custom::S3BucketNotifications")
-    (cfg,) = n["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
-    assert cfg["Events"] == ["s3:ObjectCreated:*"]
-    assert cfg["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "input/"}]}}
-    assert cfg["QueueArn"]["Fn::GetAtt"][0].startswith("RuntimeRequests")
-
-
-def test_queues_retry_then_dead_letter_with_alarms(batch):
-    requests = _by_prefix(batch, "AWS::SQS::Queue", "RuntimeRequests6")
-    assert requests["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
-    assert requests["Properties"]["VisibilityTimeout"] == 2700  # 6x the invoker's timeout
-    for q in resources(batch, "AWS::SQS::Queue").values():
-        assert q["Properties"]["SqsManagedSseEnabled"] is True
-    alarms = [a for k, a in resources(batch, "AWS::CloudWatch::Alarm").items() if "Dlq" in k]
-    assert len(alarms) == 2
-    for a in alarms:
-        assert a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        assert a["Properties"]["Threshold"] == 1
-    for m in resources(batch, "AWS::Lambda::EventSourceMapping").values():
-        assert m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-
-
-def test_failed_copies_expire_with_the_requests(batch):
-    """dev's batch endpoint keeps requests 7 days (expire_after_days): the failed copies
-    under failed/ too, so none outlives its job's request."""
-    (bucket,) = [b for k, b in resources(batch, "AWS::S3::Bucket").items()
-                 if k.startswith("AsyncBucket")]
-    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
-    days = {r.get("Prefix"): r.get("ExpirationInDays") for r in rules}
-    assert days["failed/"] == days["input/"] == days["output/"] == days["failure/"]
-    assert days["failed/"] is not None
-
-
-def test_results_come_from_both_topics_raw(batch):
-    subs = resources(batch, "AWS::SNS::Subscription").values()
-    assert len(subs) == 2
-    assert all(s["Properties"]["Protocol"] == "sqs" and s["Properties"]["RawMessageDelivery"]
-               for s in subs)
-
-
-def test_ledger_is_on_demand_encrypted_recoverable_and_expires(batch):
-    _, t = one(batch, "AWS::DynamoDB::Table")
-    p = t["Properties"]
-    assert p["BillingMode"] == "PAY_PER_REQUEST"
-    assert p["KeySchema"] == [{"AttributeName": "inference_id", "KeyType": "HASH"}]
-    assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert p["SSESpecification"]["SSEEnabled"] is True
-    assert p["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-
-
-def test_functions_are_scoped_to_their_endpoint_table_and_prefixes(batch):
-    inv = statements(batch, "RuntimeInvokerRole")
-    invoke = [s for s in inv if "sagemaker:InvokeEndpointAsync" in as_list(s["Action"])]
-    endpoint_id, _ = one(batch, "AWS::SageMaker::Endpoint")
-    assert len(invoke) == 1 and invoke[0]["Resource"] == {"Ref": endpoint_id}  # Ref: its ARN
-    (table,) = [s for s in inv if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
-    assert set(as_list(table["Action"])) == {"dynamodb:PutItem", "dynamodb:UpdateItem",
-                                             "dynamodb:DeleteItem"}
-    assert "Fn::GetAtt" in json.dumps(table["Resource"])  # the ledger's ARN, not "*"
-    s3_inv = [s for s in inv if any(a.startswith("s3:") for a in as_list(s["Action"]))]
-    assert json.dumps([s["Resource"] for s in s3_inv]).count("/input/*") == 1
-    for s in inv + statements(batch, "RuntimeRecorderRole"):
-        assert s["Resource"] != "*", s
-
-
-def test_the_recorder_reads_submitted_versions_and_writes_failed_copies_only(batch):
-    rec = statements(batch, "RuntimeRecorderRole")
-    put = [s for s in rec if "s3:PutObject" in as_list(s["Action"])]
-    assert len(put) == 1 and json.dumps(put[0]["Resource"]).endswith('/failed/*"]]}')
-    # the failed copy reads the submitted version of a request, and nothing else under input/
-    (read,) = [s for s in rec if any(a.startswith("s3:Get") for a in as_list(s["Action"]))]
-    assert read["Action"] == "s3:GetObjectVersion"
-    assert json.dumps(read["Resource"]).endswith('/input/*"]]}')
-    (ledger,) = [s for s in rec if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
-    assert sorted(as_list(ledger["Action"])) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-
-
-def test_runtime_functions_run_the_latest_python_on_arm(batch):
-    fns = [f for k, f in resources(batch, "AWS::Lambda::Function").items()
-           if k.startswith("Runtime")]
-    assert len(fns) == 2
-    assert all(f["Properties"]["Runtime"] == "python3.14" and
-               f["Properties"]["Architectures"] == ["arm64"] for f in fns)
-
-
-def test_outputs_the_client_reads(batch):
-    assert {"EndpointName", "InputLocation", "JobTableName", "SuccessTopicArn",
-            "ErrorTopicArn", "RequestsDlqUrl", "ResultsDlqUrl"} <= set(batch["Outputs"])
-
-
-def test_invoke_principals_may_wait_and_read_the_ledger():
-    role = "arn:aws:iam::123456789012:role/analyst"
-    data = dev_with(**{"endpoints.0.mode": "async", "endpoints.0.autoscaling": None,
-                       "endpoints.0.tgi_settings": None, "endpoints.0.invoke_principals": [role]})
-    synth = synthesize_data(data)
-    t = synth.endpoint("chat")
-    stmts = statements(t, "Invoker0")
-    actions = {a for s in stmts for a in as_list(s["Action"])}
-    assert {"dynamodb:GetItem", "dynamodb:BatchGetItem", "sns:Subscribe", "sns:Unsubscribe",
-            "sqs:CreateQueue", "sqs:ReceiveMessage", "cloudformation:DescribeStacks"} <= actions
-    kept = [s for s in stmts if as_list(s["Action"]) == ["s3:GetObject"]
-            and "/failed/*" in json.dumps(s["Resource"])]
-    assert len(kept) == 1  # replay reads the kept copies
-    (describe,) = [s for s in stmts if s["Action"] == "cloudformation:DescribeStacks"]
-    assert describe["Resource"] == {"Ref": "AWS::StackId"}
-    (queues,) = [s for s in stmts if "sqs:CreateQueue" in as_list(s["Action"])]
-    assert json.dumps(queues["Resource"]).endswith(':llm-dev-chat-wait-*"]]}')
-    assert nag_report_ok(synth)
-
-
-@pytest.mark.parametrize("settings,path,fragment", [
-    ({"notifications": False}, "runtime", "notification topics"),
-    ({"existing_bucket": "team-io"}, "runtime", "replace those of your bucket"),
-    ({"failed_requests_path": "input/failed/"}, "failed_requests_path", "overlaps input_path"),
-])
-def test_runtime_config_rules(settings, path, fragment):
-    data = dev_with(**{"endpoints.0.mode": "async", "endpoints.0.autoscaling": None,
-                       "endpoints.0.tgi_settings": None, "endpoints.0.async_inference": settings})
-    assert fragment in problems(data)[f"{EP}.async_inference.{path}"]
-
-
-def test_runtime_can_be_turned_off():
-    data = dev_with(**{"endpoints.0.mode": "async", "endpoints.0.autoscaling": None,
-                       "endpoints.0.tgi_settings": None,
-                       "endpoints.0.async_inference": {"runtime": False}})
-    t = synthesize_data(data, nag=False).endpoint("chat")
-    assert not resources(t, "AWS::DynamoDB::Table") and not resources(t, "AWS::SQS::Queue")
 
 
 # -- the command line -------------------------------------------------------------------------
