@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
@@ -194,6 +195,26 @@ class World:
                          Message=json.dumps(message))
 
 
+def notify_when_watched(world: World, job: str, *, ok: bool = True) -> threading.Thread:
+    """``world.notify`` once a waiter's queue is subscribed to the topic it publishes to: a
+    notification published before that is lost (SNS has no one to deliver it to), and a
+    fixed delay lost that race on a loaded machine."""
+    topic = world.topics["success" if ok else "error"]
+
+    def watched() -> bool:
+        subs = world.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        return any("-wait-" in s["Endpoint"] for s in subs)
+
+    def run() -> None:
+        deadline = time.monotonic() + 30
+        while not watched() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        world.notify(job, ok=ok)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 def put(world: World, name: str, body: bytes = b'{"inputs": "hi"}') -> tuple[str, str]:
     key = f"{INPUT}{name}"
     r = world.s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="application/json")
@@ -357,8 +378,7 @@ def test_client_wait_learns_from_the_notification_not_from_s3(aws, monkeypatch):
                 monkeypatch.setattr(c, op, lambda *x, op=op, **y: calls.append(op))
         return c
     monkeypatch.setattr(boto3, "client", spy)
-    timer = threading.Timer(0.3, aws.notify, args=(job.inference_id,))
-    timer.start()
+    notify_when_watched(aws, job.inference_id)
     seen = []
     out = job.result(timeout=10, progress=lambda i, s, w: seen.append(s))
     assert out == b'{"default": "response"}' and calls == []
@@ -553,7 +573,7 @@ def test_cli_submit_status_wait_and_replay(aws, monkeypatch, capsys, tmp_path):
     aws.run_invoker()
     assert cli.main(["--stack", STACK, "status", job]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "submitted"
-    threading.Timer(0.3, aws.notify, args=(job,)).start()
+    notify_when_watched(aws, job)
     out = tmp_path / "result.json"
     assert cli.main(["--stack", STACK, "wait", job, "--out", str(out), "--timeout", "60"]) == 0
     assert out.read_bytes() == b'{"default": "response"}'
@@ -563,7 +583,7 @@ def test_cli_submit_status_wait_and_replay(aws, monkeypatch, capsys, tmp_path):
     aws.run_invoker()
     (failed,) = [i["inference_id"] for i in aws.table.scan()["Items"]
                  if i["input_location"].endswith("/f.json")]
-    threading.Timer(0.3, aws.notify, args=(failed,), kwargs={"ok": False}).start()
+    notify_when_watched(aws, failed, ok=False)
     assert cli.main(["--stack", STACK, "wait", failed, "--timeout", "60"]) == 2
     assert "server error" in capsys.readouterr().err
     aws.run_results()
