@@ -140,6 +140,16 @@ def test_the_publisher_reads_the_cloud_assembly_schema_the_app_writes(synth):
         not in lock  # one schema: the library reads with the pinned one
 
 
+def test_dependabot_keeps_every_npm_lock_current():
+    """The publisher's lock is where a newer cloud assembly schema arrives."""
+    updates = yaml.safe_load((ROOT / ".github/dependabot.yml").read_text())["updates"]
+    watched = {u["directory"] for u in updates if u["package-ecosystem"] == "npm"}
+    tracked = subprocess.run(["git", "ls-files", "*package-lock.json"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+    locks = {"/" + str(Path(p).parent).removeprefix(".") for p in tracked}
+    assert watched == locks == {"/", "/tools/asset-publisher"}
+
+
 def test_the_generated_commands_publish_each_asset_as_its_target_accounts_role(
         synth, tmp_path):
     """The Assets stage as CDK Pipelines generated it, against moto's S3 and STS: the
