@@ -1,5 +1,7 @@
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -18,6 +20,27 @@ for _var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One temporary folder for the whole run, removed when it ends. Every synth leaves a
+    cloud assembly (about 5 MB), every CDK CLI and jsii process its own files: thousands of
+    folders a day on a shared machine. The xdist workers, the CLI and the app subprocesses
+    inherit TMPDIR from this process (the controller, or the only one without -n)."""
+    if hasattr(config, "workerinput"):
+        return  # a worker: its TMPDIR is the controller's folder
+    root = tempfile.mkdtemp(prefix="llm-tests-")
+    config.stash[RUN_TMP] = root
+    os.environ["TMPDIR"] = root
+    tempfile.tempdir = root  # gettempdir() may have read TMPDIR already
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    root = config.stash.get(RUN_TMP, None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+RUN_TMP = pytest.StashKey[str]()
 SHIPPED = ("dev", "prod", "seed-async", "seed-containers", "seed-components", "backends")
 
 
