@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,14 @@ class Target:
     def id(self) -> str:
         """``<stage>-<region>``: the CDK Stage's id, unique in the pipeline."""
         return f"{self.stage.name}-{self.region.region}"
+
+    @cached_property
+    def quota_needs(self) -> str:
+        """What this stage-region's quota step checks (``tools.quota_needs.needs_document``
+        of the config as deployed here), computed once for the size rule and the step."""
+        from tools.quota_needs import needs_document
+
+        return needs_document(self.config)
 
 
 @dataclass(frozen=True)
@@ -192,9 +201,7 @@ MAX_ENVIRONMENT_VALUE = 4096
 
 def quota_step_problems(targets: list[Target]) -> list[Problem]:
     """Each stage-region's quota needs fit the variable its quota step receives them in."""
-    from tools.quota_needs import needs_document  # what stacks/pipeline.py hands the step
-
-    sizes = {t.where: len(needs_document(t.config)) for t in targets}
+    sizes = {t.where: len(t.quota_needs) for t in targets}
     return [(where, f"the quota step's needs take {size} characters, above CodeBuild's "
                     f"{MAX_ENVIRONMENT_VALUE} for one variable: split the config's endpoints "
                     "over two configs (stages)")

@@ -25,7 +25,6 @@ from config.pipeline import Pipeline, Target
 from config.shapes.pipeline import Stage, parse_connection_arn
 from llm_constructs.nag import acknowledge
 from llm_constructs.partitions import partition_of
-from tools.quota_needs import needs_document
 
 from .stage import ConfigStage
 
@@ -247,7 +246,7 @@ def quota_check(target: Target, source: pipelines.IFileSetProducer) -> pipelines
     role = lookup_role_arn(account, region)
     return pipelines.CodeBuildStep(
         f"Quotas-{target.id}", input=source,
-        env={"QUOTA_NEEDS": needs_document(target.config)},  # size: config/pipeline.py
+        env={"QUOTA_NEEDS": target.quota_needs},  # its size is checked in config/pipeline.py
         install_commands=["python -m venv .venv", ".venv/bin/pip install --quiet "
                           + " ".join(pinned_requirements(*QUOTA_CHECK_REQUIREMENTS))],
         commands=['.venv/bin/python -m tools.quota_check --needs-json "$QUOTA_NEEDS" '

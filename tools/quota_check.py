@@ -277,12 +277,12 @@ def needs_of(args: argparse.Namespace) -> tuple[list[QuotaNeed], set[str]]:
     if args.needs_json is not None:
         return parse_needs(args.needs_json)
     from config import ConfigError  # the config package (and CDK) only for --config
-    from tools.quota_needs import load_for_region, quota_needs
+    from tools.quota_needs import load_for_region, needs_document
     try:
         cfg = load_for_region(args.config, args.region)
     except ConfigError as exc:
         raise CannotJudge(f"error: {exc}") from exc
-    return quota_needs(cfg), {cfg.endpoint_name_of(ep) for ep in cfg.endpoints}
+    return parse_needs(needs_document(cfg))  # the document the pipeline's steps receive
 
 
 def run(args: argparse.Namespace, clients: Callable[[], ClientFactory]) -> Outcome:

@@ -25,9 +25,9 @@ and seed 003 ("ml.g5.12xlarge for endpoint usage").
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
-import json
 from dataclasses import asdict
 from pathlib import Path
 

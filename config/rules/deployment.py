@@ -44,9 +44,8 @@ def zone_problems(dep: Deployment) -> list[Problem]:
         return [(path, "set deployment.region too (zones belong to one region)")]
     if len(dep.availability_zones) < 2:
         return [(path, f"{dep.availability_zones} has fewer than 2 zones; give at least 2")]
-    region = dep.region
-    return [(path, problem) for problem in (not_a_zone(az, region)
-                                            for az in dep.availability_zones) if problem]
+    problems = [not_a_zone(az, dep.region) for az in dep.availability_zones]
+    return [(path, problem) for problem in problems if problem]
 
 
 def network_problems(net: Network) -> list[Problem]:
