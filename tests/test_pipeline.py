@@ -51,6 +51,11 @@ class PipelineSynth:
         (found,) = [a for a in self.actions if a.name == name]
         return found
 
+    def environment(self, action: Action) -> dict[str, str]:
+        """The environment variables of a CodeBuild action's project."""
+        project = self.template["Resources"][action.project]["Properties"]
+        return {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+
     def stage_stacks(self) -> dict[str, dict[str, str]]:
         """CDK Stage id -> {stack name: environment}, from the nested assemblies."""
         out = {}
@@ -214,10 +219,8 @@ def test_the_pull_request_workflow_installs_torch_from_the_pipelines_cpu_index(s
     """Both run ``make test`` on Linux; without the index, pip fetches torch's CUDA build."""
     workflow = yaml.safe_load((ROOT / ".github/workflows/pull-request.yml").read_text())
     (step,) = [s for s in workflow["jobs"]["tests"]["steps"] if s.get("run") == "make test"]
-    project = synth.template["Resources"][synth.action("Synth").project]["Properties"]
-    (index,) = [v["Value"] for v in project["Environment"]["EnvironmentVariables"]
-                if v["Name"] == "PIP_EXTRA_INDEX_URL"]
-    assert step["env"]["PIP_EXTRA_INDEX_URL"] == index
+    assert step["env"]["PIP_EXTRA_INDEX_URL"] == \
+        synth.environment(synth.action("Synth"))["PIP_EXTRA_INDEX_URL"]
 
 
 def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(synth):
@@ -226,8 +229,7 @@ def test_the_guard_runs_first_against_the_commit_recorded_after_the_last_wave(sy
     assert min(a.run_order for a in staging if a.provider == "CloudFormation") > 1
     assert synth.action("DeployRisk").commands == ["make risk-setup",
                                                    "bash tools/pipeline_guard.sh"]
-    project = synth.template["Resources"][synth.action("DeployRisk").project]["Properties"]
-    assert {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]} == {
+    assert synth.environment(synth.action("DeployRisk")) == {
         "DEPLOYED_COMMIT_PARAMETER": "/llm-pipeline/deployed-commit",
         "PIPELINE_FILE": "pipeline.yaml"}  # the guard compares this pipeline's stages
     production = synth.stage("production")
@@ -323,10 +325,8 @@ def test_quota_checks_run_the_agreed_command_and_may_assume_only_the_lookup_role
             '.venv/bin/python -m tools.quota_check --needs-json "$QUOTA_NEEDS" '
             f"--region {region} --assume-role-arn {role}"]
         # the needs of the config as the stage deploys it; the CLI's --config form agrees
-        project = synth.template["Resources"][check.project]["Properties"]
-        (needs,) = [v["Value"] for v in project["Environment"]["EnvironmentVariables"]
-                    if v["Name"] == "QUOTA_NEEDS"]
-        assert needs == needs_document(load_for_region(ROOT / f"config/{env}.yaml", region))
+        assert synth.environment(check)["QUOTA_NEEDS"] == needs_document(
+            load_for_region(ROOT / f"config/{env}.yaml", region))
         sts = [(action, render(resource)) for st in project_statements(synth.template, check)
                for action in as_list(st["Action"]) if action.startswith("sts:")
                for resource in as_list(st["Resource"])]
